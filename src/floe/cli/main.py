@@ -1,0 +1,94 @@
+"""Entry point of the ``floe`` command.
+
+Subcommands are imported only when invoked, so ``floe --help`` loads neither Dagster nor
+dbt. Every command maps :class:`floe.errors.FloeError` to exit code 1 with its message, and
+anything unexpected to exit code 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from floe import __version__
+
+# name -> (module, attribute, one-line help shown by `floe --help` without importing it)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "init": ("floe.cli.init_cmd", "init", "Create a project that runs as it is."),
+    "validate": ("floe.cli.validate_cmd", "validate", "Check floe.yaml and platform.yaml; report every problem."),
+    "compile": ("floe.cli.compile_cmd", "compile_", "Compile the specs for one environment into .floe/."),
+    "run": ("floe.cli.run_cmd", "run", "Materialize the pipeline in-process with Dagster and dbt."),
+    "schema": ("floe.cli.schema_cmd", "schema", "Export the JSON Schemas of the specs and the artifacts."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module = importlib.import_module(entry[0])
+        command: click.Command = getattr(module, entry[1])
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, help_text) for name, (_, _, help_text) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="floe")
+def cli() -> None:
+    """floe: describe a pipeline once, run it anywhere.
+
+    \b
+    A typical session:
+      floe init shop          create a project (floe.yaml, platform.yaml, dbt/)
+      cd shop
+      floe validate           check both spec files, every problem at once
+      floe compile --env dev  write .floe/artifacts.json and the dbt manifest
+      floe run                build every model and test, with a summary
+
+    Exit codes: 0 success, 1 a problem in your project or pipeline, 2 a bug in floe.
+    """
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Run the CLI, turning floe's errors into exit code 1 and crashes into exit code 2."""
+    from floe.errors import FloeError
+
+    try:
+        return cli.main(args=argv, prog_name="floe", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(1 if exc.exit_code == 2 else exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except FloeError as exc:
+        click.secho(f"error: {exc}", err=True, fg="red")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception:  # noqa: BLE001 - the one place that catches everything
+        if os.environ.get("FLOE_DEBUG"):
+            traceback.print_exc()
+        else:
+            click.echo(traceback.format_exc().strip().splitlines()[-1], err=True)
+        click.secho("internal error in floe (exit 2): please report it; FLOE_DEBUG=1 shows the traceback",
+                    err=True, fg="red")
+        sys.exit(2)

@@ -1,0 +1,150 @@
+"""``floe compile``: join the specs with one environment into the artifacts.
+
+Nothing is written over the previous compile until every step has succeeded: the new files
+are prepared in a staging folder beside the output, then moved into place, artifacts last.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib.metadata import version as package_version
+from pathlib import Path
+
+import floe
+from floe.compiler.dbt_process import dbt_environment, dbt_error_summary, run_dbt
+from floe.compiler.hashing import source_hash
+from floe.compiler.profiles import PROFILE_NAME, render_profiles, secret_names
+from floe.contract.io import ARTIFACTS_FILE, write_artifacts, write_text_atomic
+from floe.contract.v1 import SCHEMA_VERSION, ArtifactsV1, DbtInfo, ProjectInfo
+from floe.errors import CompileError
+from floe.spec.pipeline import JobSpec
+from floe.spec.project import ALL_ASSETS_JOB, Project
+from floe.targets import require_adapter
+
+DBT_DIR = "dbt"
+MANIFEST = "manifest.json"
+PARTIAL_PARSE = "partial_parse.msgpack"
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    """What a compile produced."""
+
+    artifacts: ArtifactsV1
+    artifacts_path: Path
+    model_count: int
+    node_count: int
+
+
+def compile_project(project: Project, output_dir: Path | None = None) -> CompileResult:
+    """Compile ``project`` for its chosen environment into ``output_dir`` (default ``.floe``).
+
+    Raises:
+        CompileError: dbt could not parse the project.
+        MissingExtraError: the compute target's dbt adapter is not installed.
+    """
+    out = (output_dir or project.root / ".floe").resolve()
+    compute = project.environment.compute
+    require_adapter(compute.type)
+    secrets = secret_names(project.environment)
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".compile-", dir=out))
+    try:
+        profiles_text = render_profiles(compute, project.environment_name)
+        (staging / "profiles.yml").write_text(profiles_text, encoding="utf-8")
+        manifest = _parse(project, staging, secrets)
+        digest = source_hash(
+            spec_files=[project.pipeline_path, project.platform_path],
+            dbt_project_dir=project.dbt_project_dir,
+            environment=project.environment_name,
+            variables=project.variables,
+            environ=os.environ,
+        )
+        artifacts = _artifacts(project, out, digest, secrets)
+        # Commit: dbt files first, the artifacts (which point at them) last.
+        dbt_dir = out / DBT_DIR
+        (dbt_dir / "target").mkdir(parents=True, exist_ok=True)
+        write_text_atomic(dbt_dir / "profiles.yml", profiles_text)
+        (staging / "target" / MANIFEST).replace(dbt_dir / MANIFEST)
+        partial = staging / "target" / PARTIAL_PARSE
+        if partial.is_file():
+            partial.replace(dbt_dir / "target" / PARTIAL_PARSE)
+        artifacts_path = out / ARTIFACTS_FILE
+        write_artifacts(artifacts, artifacts_path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    nodes = manifest.get("nodes", {})
+    models = sum(1 for node in nodes.values() if node.get("resource_type") == "model")
+    return CompileResult(artifacts, artifacts_path, models, len(nodes))
+
+
+def _parse(project: Project, staging: Path, secrets: list[str]) -> dict[str, object]:
+    """Run ``dbt parse`` into the staging folder and return the manifest."""
+    # Parsing renders the profile, so every env_var() must exist; real values are not needed
+    # (parse never connects), so absent secrets get a placeholder in dbt's environment only.
+    placeholders = {name: "floe-compile-placeholder" for name in secrets if name not in os.environ}
+    env = dbt_environment(project.root, {
+        **placeholders,
+        "DBT_LOG_PATH": str(staging / "logs"),
+        "DBT_TARGET_PATH": str(staging / "target"),
+        "DBT_PARTIAL_PARSE": "false",
+    })
+    args = [
+        "--no-use-colors", "parse",
+        "--project-dir", str(project.dbt_project_dir),
+        "--profiles-dir", str(staging),
+        "--profile", PROFILE_NAME,
+        "--target", project.environment_name,
+    ]
+    result = run_dbt(args, cwd=project.dbt_project_dir, env=env)
+    manifest_path = staging / "target" / MANIFEST
+    if result.returncode != 0 or not manifest_path.is_file():
+        summary = dbt_error_summary(result.stdout + "\n" + result.stderr)
+        raise CompileError(
+            f"dbt parse failed for {project.dbt_project_dir.name}:\n{summary}",
+            hint="fix the dbt project (run 'dbt parse' in it for details) and compile again",
+        )
+    loaded: dict[str, object] = json.loads(manifest_path.read_text(encoding="utf-8"))
+    return loaded
+
+
+def _artifacts(project: Project, out: Path, digest: str, secrets: list[str]) -> ArtifactsV1:
+    spec = project.pipeline.model
+    jobs = list(spec.jobs)
+    if all(job.name != ALL_ASSETS_JOB for job in jobs):
+        jobs.insert(0, JobSpec(name=ALL_ASSETS_JOB, select="fqn:*", description="Every asset of the pipeline."))
+    root = Path(_relative(project.root, out))
+    return ArtifactsV1(
+        schema_version=SCHEMA_VERSION,
+        floe_version=floe.__version__,
+        compiled_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        source_hash=digest,
+        project=ProjectInfo(name=spec.name, version=spec.version, description=spec.description,
+                            root=root.as_posix()),
+        environment_name=project.environment_name,
+        environment=project.environment,
+        dbt=DbtInfo(
+            project_dir=_relative(project.dbt_project_dir, project.root),
+            profiles_dir=DBT_DIR,
+            manifest_path=f"{DBT_DIR}/{MANIFEST}",
+            target_path=f"{DBT_DIR}/target",
+            profile=PROFILE_NAME,
+            target=project.environment_name,
+            adapter=project.environment.compute.type,
+            dbt_version=package_version("dbt-core"),
+        ),
+        jobs=jobs,
+        schedules=list(spec.schedules),
+        observability=spec.observability,
+        secrets=secrets,
+        variables=sorted(project.variables),
+    )
+
+
+def _relative(path: Path, start: Path) -> str:
+    return Path(os.path.relpath(path, start)).as_posix()

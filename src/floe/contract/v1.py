@@ -1,0 +1,67 @@
+"""Version 1 of the compiled artifacts (``schema_version: 1``).
+
+This module is the public contract. Changing a field here is a new schema version: add
+``v2.py``, keep this one, and teach :mod:`floe.contract.io` to upgrade v1 documents.
+Paths are stored relative so the same artifacts work on a laptop, in an image and in a pod:
+``project_root`` is relative to the artifacts file's folder, the rest to the project root or
+to that folder as documented per field.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from floe.spec.base import StrictModel
+from floe.spec.pipeline import JobSpec, PipelineObservability, ScheduleSpec
+from floe.spec.platform import EnvironmentSpec
+
+SCHEMA_VERSION = 1
+
+
+class ProjectInfo(StrictModel):
+    """Identity of the pipeline."""
+
+    name: str = Field(description="Pipeline name from floe.yaml.")
+    version: str = Field(description="Pipeline version from floe.yaml.")
+    description: str | None = Field(default=None, description="Pipeline description.")
+    root: str = Field(
+        description="Project directory, relative to the folder holding the artifacts file."
+    )
+
+
+class DbtInfo(StrictModel):
+    """Everything the runtime needs to drive dbt, without reading floe.yaml."""
+
+    project_dir: str = Field(description="dbt project directory, relative to the project root.")
+    profiles_dir: str = Field(description="Folder of the generated profiles.yml, relative to the artifacts folder.")
+    manifest_path: str = Field(description="manifest.json from 'dbt parse', relative to the artifacts folder.")
+    target_path: str = Field(description="dbt target folder for runs, relative to the artifacts folder.")
+    profile: str = Field(description="Profile name in the generated profiles.yml.")
+    target: str = Field(description="Target name (the environment).")
+    adapter: str = Field(description="dbt adapter type, e.g. 'duckdb'.")
+    dbt_version: str = Field(description="dbt-core version that parsed the manifest.")
+
+
+class ArtifactsV1(StrictModel):
+    """The compiled contract, version 1."""
+
+    schema_version: Literal[1] = Field(description="Version of this document's schema.")
+    floe_version: str = Field(description="floe version that wrote it.")
+    compiled_at: str = Field(description="UTC time of compilation, ISO 8601.")
+    source_hash: str = Field(
+        description="sha256 over the specs, the dbt project and the variables used; "
+        "'floe run' recompiles when it changes."
+    )
+    project: ProjectInfo
+    environment_name: str = Field(description="Environment these artifacts were compiled for.")
+    environment: EnvironmentSpec = Field(
+        description="The environment from platform.yaml, variables resolved, secrets as references."
+    )
+    dbt: DbtInfo
+    jobs: list[JobSpec] = Field(description="Jobs, including the implicit 'all'.")
+    schedules: list[ScheduleSpec] = Field(description="Schedules from floe.yaml.")
+    observability: PipelineObservability = Field(description="Switches from floe.yaml.")
+    secrets: list[str] = Field(description="Names of the secrets the runtime must resolve.")
+    variables: list[str] = Field(description="Environment variables the specs interpolated.")

@@ -1,0 +1,156 @@
+"""A floe project: ``floe.yaml`` and ``platform.yaml`` loaded together and cross-checked."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from floe.errors import SpecError, SpecIssue
+from floe.spec.cron import cron_problem
+from floe.spec.loading import LoadedSpec, load_spec
+from floe.spec.pipeline import PIPELINE_FILE, PipelineSpec
+from floe.spec.platform import PLATFORM_FILE, EnvironmentSpec, PlatformSpec
+
+DEFAULT_ENVIRONMENT = "dev"
+ALL_ASSETS_JOB = "all"
+
+
+@dataclass(frozen=True)
+class Project:
+    """Both specs of a project, validated, with the chosen environment resolved."""
+
+    root: Path
+    pipeline_path: Path
+    platform_path: Path
+    pipeline: LoadedSpec[PipelineSpec]
+    platform: LoadedSpec[PlatformSpec]
+    environment_name: str
+    environment: EnvironmentSpec
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        """Absolute directory of the dbt project."""
+        return (self.root / self.pipeline.model.transforms[0].path).resolve()
+
+    @property
+    def variables(self) -> frozenset[str]:
+        """Every environment variable the specs interpolated."""
+        return self.pipeline.variables | self.platform.variables
+
+
+def default_platform_path(pipeline_path: Path) -> Path:
+    """platform.yaml beside floe.yaml, unless FLOE_PLATFORM_FILE says otherwise."""
+    override = os.environ.get("FLOE_PLATFORM_FILE")
+    return Path(override) if override else pipeline_path.parent / PLATFORM_FILE
+
+
+def load_project(
+    pipeline_path: Path | str = PIPELINE_FILE,
+    *,
+    environment: str | None = None,
+    platform_path: Path | str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Project:
+    """Load and cross-check a project. Every problem in either file is raised at once.
+
+    Args:
+        pipeline_path: Path of floe.yaml.
+        environment: Environment name; defaults to $FLOE_ENV, then 'dev', then the only one.
+        platform_path: Path of platform.yaml; defaults to the one beside floe.yaml.
+        environ: Variables for ${VAR} interpolation; defaults to the process environment.
+
+    Raises:
+        SpecError: with every problem found, each located.
+    """
+    env = os.environ if environ is None else environ
+    pipeline_file = Path(pipeline_path)
+    platform_file = Path(platform_path) if platform_path else default_platform_path(pipeline_file)
+    issues: list[SpecIssue] = []
+    pipeline: LoadedSpec[PipelineSpec] | None = None
+    platform: LoadedSpec[PlatformSpec] | None = None
+    try:
+        pipeline = load_spec(pipeline_file, PipelineSpec, env, display_name=_display(pipeline_file),
+                             pipeline_file=True)
+    except SpecError as exc:
+        issues.extend(exc.issues)
+    try:
+        platform = load_spec(platform_file, PlatformSpec, env, display_name=_display(platform_file),
+                             pipeline_file=False)
+    except SpecError as exc:
+        issues.extend(exc.issues)
+    root = pipeline_file.resolve().parent
+    chosen = environment or env.get("FLOE_ENV")
+    env_spec: EnvironmentSpec | None = None
+    if platform is not None:
+        envs = platform.model.environments
+        if chosen is None:
+            chosen = DEFAULT_ENVIRONMENT if DEFAULT_ENVIRONMENT in envs or len(envs) != 1 else next(iter(envs))
+        env_spec = envs.get(chosen)
+        if env_spec is None:
+            issues.append(platform.source.issue(
+                ("environments",), f"environment '{chosen}' is not defined",
+                f"defined environments: {', '.join(envs)}; pass --env NAME or add '{chosen}:'",
+                prefer_key=True,
+            ))
+    if pipeline is not None:
+        issues.extend(check_pipeline(pipeline, root))
+    if issues:
+        raise SpecError(issues)
+    assert pipeline is not None and platform is not None and env_spec is not None and chosen
+    return Project(root, pipeline_file, platform_file, pipeline, platform, chosen, env_spec)
+
+
+def check_pipeline(pipeline: LoadedSpec[PipelineSpec], root: Path) -> list[SpecIssue]:
+    """Checks that need more than one field: paths on disk, names, references, cron, zones."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    spec, source = pipeline.model, pipeline.source
+    issues: list[SpecIssue] = []
+    for index, transform in enumerate(spec.transforms):
+        path = ("transforms", index, "path")
+        target = (root / transform.path).resolve()
+        if Path(transform.path).is_absolute() or not target.is_relative_to(root):
+            issues.append(source.issue(path, f"path '{transform.path}' is outside the project directory",
+                                       "keep the dbt project inside the directory of floe.yaml"))
+        elif not target.is_dir():
+            issues.append(source.issue(path, f"directory '{transform.path}' does not exist",
+                                       "create it, or run 'floe init NAME --from-dbt PATH'"))
+        elif not (target / "dbt_project.yml").is_file():
+            issues.append(source.issue(path, f"'{transform.path}' has no dbt_project.yml",
+                                       "point 'path' at the folder that holds dbt_project.yml"))
+    job_names: dict[str, int] = {}
+    for index, job in enumerate(spec.jobs):
+        if job.name in job_names:
+            issues.append(source.issue(("jobs", index, "name"), f"job '{job.name}' is declared twice",
+                                       f"the first is jobs[{job_names[job.name]}]; rename one"))
+        job_names.setdefault(job.name, index)
+    known_jobs = set(job_names) | {ALL_ASSETS_JOB}
+    schedule_names: dict[str, int] = {}
+    for index, schedule in enumerate(spec.schedules):
+        where = ("schedules", index)
+        if schedule.name in schedule_names or schedule.name in known_jobs:
+            issues.append(source.issue((*where, "name"), f"name '{schedule.name}' is already used",
+                                       "job and schedule names share one namespace; rename it"))
+        schedule_names.setdefault(schedule.name, index)
+        if schedule.job not in known_jobs:
+            issues.append(source.issue((*where, "job"), f"job '{schedule.job}' is not declared",
+                                       f"declared jobs: {', '.join(sorted(known_jobs))}"))
+        problem = cron_problem(schedule.cron)
+        if problem:
+            issues.append(source.issue((*where, "cron"), f"invalid cron '{schedule.cron}': {problem}",
+                                       "example: '0 6 * * *' runs daily at 06:00"))
+        try:
+            ZoneInfo(schedule.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            issues.append(source.issue((*where, "timezone"), f"unknown time zone '{schedule.timezone}'",
+                                       "use an IANA name such as 'UTC' or 'Europe/Berlin'"))
+    return issues
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,28 @@
+"""Embedded DuckDB, the default compute target."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Any
+
+from floe.spec.platform import DuckDBCompute
+
+ADAPTER_MODULE = "dbt.adapters.duckdb"
+EXTRA: str | None = None  # part of the base install
+
+PROJECT_DIR_REFERENCE = "{{ env_var('FLOE_PROJECT_DIR') }}"
+
+
+def database_path(compute: DuckDBCompute) -> str:
+    """The path dbt opens: absolute as written, else under the project dir known at run time."""
+    if PurePosixPath(compute.path).is_absolute():
+        return compute.path
+    return f"{PROJECT_DIR_REFERENCE}/{compute.path}"
+
+
+def profile_output(compute: DuckDBCompute) -> dict[str, Any]:
+    """dbt-duckdb profile output."""
+    output: dict[str, Any] = {"type": "duckdb", "path": database_path(compute), "threads": compute.threads}
+    if compute.memory_limit:
+        output["settings"] = {"memory_limit": compute.memory_limit}
+    return output

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.metadata import version as package_version
 from pathlib import Path
+from typing import Any
 
 import floe
 from floe.compiler.dbt_process import dbt_environment, dbt_error_summary, run_dbt
@@ -83,7 +84,7 @@ def compile_project(project: Project, output_dir: Path | None = None) -> Compile
     return CompileResult(artifacts, artifacts_path, models, len(nodes))
 
 
-def _parse(project: Project, staging: Path, secrets: list[str]) -> dict[str, object]:
+def _parse(project: Project, staging: Path, secrets: list[str]) -> dict[str, Any]:
     """Run ``dbt parse`` into the staging folder and return the manifest."""
     # Parsing renders the profile, so every env_var() must exist; real values are not needed
     # (parse never connects), so absent secrets get a placeholder in dbt's environment only.
@@ -109,7 +110,7 @@ def _parse(project: Project, staging: Path, secrets: list[str]) -> dict[str, obj
             f"dbt parse failed for {project.dbt_project_dir.name}:\n{summary}",
             hint="fix the dbt project (run 'dbt parse' in it for details) and compile again",
         )
-    loaded: dict[str, object] = json.loads(manifest_path.read_text(encoding="utf-8"))
+    loaded: dict[str, Any] = json.loads(manifest_path.read_text(encoding="utf-8"))
     return loaded
 
 

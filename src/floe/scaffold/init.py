@@ -78,9 +78,9 @@ def init_project(
             planned.pop(root / ".gitignore", None)  # never edit a file the user already has
         result.copied_from = copy_from
     existing = [path for path in planned if path.exists()]
-    if copy_from := result.copied_from:
-        if dbt_dir.exists():
-            existing.append(dbt_dir)
+    copy_from = result.copied_from
+    if copy_from is not None and dbt_dir.exists():
+        existing.append(dbt_dir)
     if existing and not force:
         shown = ", ".join(str(path.relative_to(root)) for path in existing[:5])
         raise FloeError(f"{root}: would overwrite {shown}", hint="choose another folder, or pass --force")

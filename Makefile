@@ -1,0 +1,48 @@
+# floe: every task a contributor or CI needs. `make help` lists them.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+FLOE := $(abspath $(VENV))/bin/floe
+# pytest workers; 2 matches the reference machines (set PYTEST_WORKERS=0 to run serially).
+PYTEST_WORKERS ?= 2
+# Extras installed for development: postgres and trino adapters are tested for real / by profile.
+EXTRAS ?= dev,postgres,trino
+
+.PHONY: help install demo test lint typecheck unit generate bench clean
+
+help:  ## Show this help
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check uv
+	$(VENV)/bin/uv pip install -q --python $(PY) --compile-bytecode -e ".[$(EXTRAS)]"
+	@# Byte-compile our own sources too: start-up time is a feature (PYTHONDONTWRITEBYTECODE may be set).
+	$(PY) -m compileall -q src
+	touch $@
+
+install: $(VENV)/.installed  ## Create .venv and install floe with its dev extras
+
+demo: install  ## Run the demo pipeline on embedded defaults and print its mart row counts
+	cd demo && $(FLOE) run
+
+lint: install  ## ruff
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks || true
+
+typecheck: install  ## mypy, strict on src/
+	$(VENV)/bin/mypy
+
+unit: install  ## Fast tests only
+	$(VENV)/bin/pytest -q -m "not integration and not postgres"
+
+test: install lint typecheck  ## Lint, types and the whole test suite
+	$(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) --durations=15
+
+generate: install  ## Regenerate the committed JSON Schemas
+	$(FLOE) schema export --output schemas
+
+bench: install  ## Run every benchmark (minutes); figures go to benchmarks/RESULTS.md by hand
+	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
+
+clean:  ## Remove the virtualenv and build outputs
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache demo/.floe

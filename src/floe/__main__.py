@@ -1,0 +1,5 @@
+"""``python -m floe`` is the ``floe`` command."""
+
+from floe.cli.main import main
+
+main()

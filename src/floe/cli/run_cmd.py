@@ -1,0 +1,53 @@
+"""``floe run``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from floe.cli.options import spec_options
+from floe.cli.render import NodeProgress, print_summary
+
+
+@click.command()
+@spec_options
+@click.option("--select", "-s", default=None, metavar="SEL",
+              help="dbt selection to build, e.g. 'stg_orders+' or 'tag:daily' [default: everything].")
+@click.option("--exclude", default=None, metavar="SEL", help="dbt selection to leave out.")
+@click.option("--job", "-j", default=None, help="A job declared in floe.yaml [default: all].")
+@click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
+              help="Folder of the artifacts [default: .floe beside floe.yaml].")
+def run(pipeline_file: Path, platform_file: Path | None, environment: str | None, select: str | None,
+        exclude: str | None, job: str | None, full_refresh: bool, output: Path | None) -> None:
+    """Materialize the pipeline in this process.
+
+    Compiles first when the artifacts are missing or stale, then Dagster drives one
+    'dbt build': every model and seed is an asset, every dbt test a check. Shows each node as
+    it finishes and ends with a summary; exits 1 when a model or test fails.
+    """
+    from floe.compiler.freshness import ensure_compiled
+    from floe.errors import PipelineError
+    from floe.orchestration.paths import open_compiled_project
+    from floe.orchestration.runner import run_pipeline
+
+    fresh = ensure_compiled(pipeline_file, environment=environment, platform_file=platform_file,
+                            output_dir=output)
+    if fresh.compiled:
+        click.echo(f"compiled ({fresh.reason})", err=True)
+    elif fresh.reason != "up to date":
+        click.echo(fresh.reason, err=True)
+    compiled = open_compiled_project(fresh.artifacts_path)
+    artifacts = compiled.artifacts
+    click.echo(f"running {artifacts.project.name} · environment {artifacts.environment_name} "
+               f"({artifacts.environment.compute.type}) · job {job or 'all'}"
+               + (f" · select {select}" if select else ""), err=True)
+    progress = NodeProgress()
+    outcome = run_pipeline(compiled, job=job, select=select, exclude=exclude,
+                           full_refresh=full_refresh, on_node=progress)
+    print_summary(outcome)
+    if not outcome.success:
+        failed = ", ".join(node.name for node in outcome.failed_nodes) or "see the log"
+        raise PipelineError(f"run {outcome.run_id[:8]} failed: {failed}",
+                            hint=f"details in {outcome.log_path}")

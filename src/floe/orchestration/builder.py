@@ -1,0 +1,121 @@
+"""Build Dagster ``Definitions`` from the compiled artifacts.
+
+Each dbt model, seed and snapshot is an asset; dbt tests are asset checks; one ``dbt build``
+runs per Dagster run. Jobs and schedules are the ones declared in floe.yaml, every field
+honoured.
+"""
+
+# No "from __future__ import annotations": Dagster inspects the op signature at runtime.
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from dagster import (
+    AssetExecutionContext,
+    AssetsDefinition,
+    AssetSelection,
+    DefaultScheduleStatus,
+    Definitions,
+    ScheduleDefinition,
+    define_asset_job,
+)
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, build_dbt_asset_selection, dbt_assets
+
+from floe.compiler.dbt_process import dbt_executable
+from floe.orchestration.dbt_resource import FloeDbtCliResource
+from floe.orchestration.paths import PROJECT_DIR_ENV, CompiledProject
+from floe.orchestration.progress import publish_raw_dbt_event
+from floe.spec.secrets import resolve_secrets
+
+FULL_REFRESH_TAG = "floe/full_refresh"
+DBT_ASSETS_NAME = "dbt_models"
+
+
+def export_runtime_environment(compiled: CompiledProject) -> None:
+    """Variables dbt's generated profile reads: the project dir and every secret."""
+    os.environ[PROJECT_DIR_ENV] = str(compiled.root)
+    # dagster-dbt derives each run's target folder from this and copies the compile-time
+    # partial-parse file from it, so runs skip re-parsing the project.
+    os.environ["DBT_TARGET_PATH"] = str(compiled.target_path)
+    os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    os.environ.update(resolve_secrets(compiled.artifacts.secrets))
+
+
+def build_dbt_assets(compiled: CompiledProject) -> AssetsDefinition:
+    """One multi-asset over the whole dbt project, running ``dbt build``."""
+    translator = DagsterDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+    @dbt_assets(
+        manifest=compiled.manifest_path,
+        dagster_dbt_translator=translator,
+        name=DBT_ASSETS_NAME,
+        select="fqn:*",
+    )
+    def dbt_models(context: AssetExecutionContext, dbt: FloeDbtCliResource) -> Iterator[Any]:
+        export_runtime_environment(compiled)
+        args = ["build"]
+        if context.run.tags.get(FULL_REFRESH_TAG) == "true":
+            args.append("--full-refresh")
+        invocation = dbt.cli(args, context=context)
+        for event in invocation.stream_raw_events():
+            publish_raw_dbt_event(event.raw_event)
+            yield from event.to_default_asset_events(
+                manifest=invocation.manifest,
+                dagster_dbt_translator=invocation.dagster_dbt_translator,
+                context=context,
+                target_path=invocation.target_path,
+            )
+
+    return dbt_models
+
+
+@dataclass(frozen=True)
+class CodeLocation:
+    """The definitions, plus what the in-process runner needs to narrow a run."""
+
+    defs: Definitions
+    dbt_assets: AssetsDefinition
+    job_selections: dict[str, AssetSelection]
+
+
+def build_code_location(compiled: CompiledProject) -> CodeLocation:
+    """Assets, jobs, schedules and the dbt resource of a compiled project."""
+    artifacts = compiled.artifacts
+    os.environ.setdefault(PROJECT_DIR_ENV, str(compiled.root))
+    os.environ.setdefault("DBT_TARGET_PATH", str(compiled.target_path))
+    assets = build_dbt_assets(compiled)
+    selections = {
+        job.name: build_dbt_asset_selection([assets], dbt_select=job.select, dbt_exclude=job.exclude)
+        for job in artifacts.jobs
+    }
+    jobs = {
+        job.name: define_asset_job(job.name, selection=selections[job.name], description=job.description)
+        for job in artifacts.jobs
+    }
+    schedules = [
+        ScheduleDefinition(
+            name=schedule.name,
+            cron_schedule=schedule.cron,
+            job=jobs[schedule.job],
+            execution_timezone=schedule.timezone,
+            default_status=DefaultScheduleStatus.RUNNING if schedule.enabled else DefaultScheduleStatus.STOPPED,
+            description=schedule.description,
+        )
+        for schedule in artifacts.schedules
+    ]
+    dbt = FloeDbtCliResource(
+        project_dir=str(compiled.dbt_project_dir),
+        profiles_dir=str(compiled.profiles_dir),
+        profile=artifacts.dbt.profile,
+        target=artifacts.dbt.target,
+        dbt_executable=dbt_executable(),
+    )
+    defs = Definitions(assets=[assets], jobs=list(jobs.values()), schedules=schedules, resources={"dbt": dbt})
+    return CodeLocation(defs, assets, selections)
+
+
+def build_definitions(compiled: CompiledProject) -> Definitions:
+    """The Dagster definitions of a compiled project."""
+    return build_code_location(compiled).defs

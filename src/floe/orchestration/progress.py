@@ -1,0 +1,87 @@
+"""Progress of dbt nodes as they run, for whoever listens (the terminal runner, tests).
+
+The dbt asset op reports every dbt node start and finish here. With no listener (a
+Kubernetes run pod, ``dagster dev``) reporting costs nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class NodeEvent:
+    """A dbt node started ('started') or finished (any dbt status: success, error, pass, fail...)."""
+
+    unique_id: str
+    name: str
+    resource_type: str
+    status: str
+    duration_s: float | None = None
+    rows: int | None = None
+    message: str | None = None
+
+
+Listener = Callable[[NodeEvent], None]
+_listeners: list[Listener] = []
+
+
+@contextmanager
+def listening(listener: Listener) -> Iterator[None]:
+    """Send node events to ``listener`` while the block runs."""
+    _listeners.append(listener)
+    try:
+        yield
+    finally:
+        _listeners.remove(listener)
+
+
+_RESULT_EVENTS = frozenset(
+    {"LogModelResult", "LogSeedResult", "LogSnapshotResult", "LogTestResult", "LogFreshnessResult",
+     "NodeFinished"}
+)
+_ROWS = re.compile(r"^(?:INSERT|SELECT|CREATE TABLE|UPDATE|MERGE|COPY)\s+(?:\d+\s+)?(\d+)$")
+
+
+def publish_raw_dbt_event(raw: Mapping[str, Any]) -> None:
+    """Translate a raw dbt JSON log event into a NodeEvent for the listeners, if it is one."""
+    if not _listeners:
+        return
+    name = raw.get("info", {}).get("name")
+    if name != "LogStartLine" and name not in _RESULT_EVENTS:
+        return
+    data = raw.get("data", {})
+    node = data.get("node_info", {})
+    unique_id = node.get("unique_id", "")
+    label = node.get("node_name", unique_id)
+    kind = node.get("resource_type", "")
+    if name == "LogStartLine":
+        event = NodeEvent(unique_id, label, kind, "started")
+    else:
+        result = data.get("run_result") or {}
+        adapter = result.get("adapter_response") or {}
+        message = data.get("result_message") or result.get("message")
+        rows = adapter.get("rows_affected")
+        if not isinstance(rows, int) or rows < 0:
+            rows = _rows_from_message(message)
+        status = str(data.get("status") or result.get("status") or node.get("node_status") or "unknown")
+        event = NodeEvent(
+            unique_id, label, kind, status.lower(),
+            duration_s=data.get("execution_time") or result.get("execution_time"),
+            rows=rows,
+            message=message if status.lower() not in ("success", "pass") else None,
+        )
+    for listener in list(_listeners):
+        listener(event)
+
+
+def _rows_from_message(message: object) -> int | None:
+    """dbt's result message for tables and seeds is like 'INSERT 12' or 'SELECT 1000'."""
+    if not isinstance(message, str):
+        return None
+    match = _ROWS.match(message.strip())
+    return int(match.group(1)) if match else None

@@ -1,0 +1,122 @@
+"""Run the pipeline in this process: Dagster drives one ``dbt build`` and records the run.
+
+The terminal sees live node progress through a listener; dbt's own log lines go to a run log
+file under ``.floe/logs`` rather than the terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from floe.orchestration.paths import CompiledProject
+from floe.orchestration.progress import NodeEvent, listening
+
+KEEP_RUN_TARGETS = 3
+
+
+@dataclass
+class RunOutcome:
+    """What a run did, node by node."""
+
+    run_id: str
+    success: bool
+    duration_s: float
+    nodes: list[NodeEvent] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    log_path: Path | None = None
+
+    @property
+    def failed_nodes(self) -> list[NodeEvent]:
+        """Nodes whose dbt status is a failure."""
+        return [node for node in self.nodes if node.status in ("error", "fail", "runtime error")]
+
+
+def run_pipeline(
+    compiled: CompiledProject,
+    *,
+    job: str | None = None,
+    select: str | None = None,
+    exclude: str | None = None,
+    full_refresh: bool = False,
+    on_node: Callable[[NodeEvent], None] | None = None,
+) -> RunOutcome:
+    """Materialize a job (default: every asset) in-process and report each dbt node.
+
+    Args:
+        compiled: The compiled project.
+        job: A job from floe.yaml; default 'all'.
+        select: dbt selection narrowing the job, e.g. 'stg_orders+'.
+        exclude: dbt selection to leave out.
+        full_refresh: Rebuild incremental models from scratch.
+        on_node: Called for every dbt node start and finish.
+
+    Raises:
+        FloeError: the job does not exist, or the selection matches nothing.
+    """
+    from dagster import DagsterInstance
+
+    from floe.errors import FloeError
+    from floe.orchestration.builder import FULL_REFRESH_TAG, build_code_location
+    from floe.orchestration.instance import open_instance
+
+    warnings.filterwarnings("ignore", module=r"dagster.*")
+    started = time.perf_counter()
+    location = build_code_location(compiled)
+    job_name = job or "all"
+    if job_name not in location.job_selections:
+        raise FloeError(f"job '{job_name}' is not defined",
+                        hint=f"defined jobs: {', '.join(location.job_selections)}")
+    job_def = location.defs.resolve_job_def(job_name)
+    asset_selection = None
+    if select or exclude:
+        from dagster_dbt import build_dbt_asset_selection
+
+        graph = location.defs.resolve_asset_graph()
+        wanted = build_dbt_asset_selection([location.dbt_assets], dbt_select=select or "fqn:*",
+                                           dbt_exclude=exclude).resolve(graph)
+        asset_selection = sorted(wanted & location.job_selections[job_name].resolve(graph))
+        if not asset_selection:
+            raise FloeError(f"selection '{select or ''}' matches no asset of job '{job_name}'",
+                            hint="use dbt selection syntax, e.g. 'stg_orders+' or 'tag:daily'")
+    instance: DagsterInstance = open_instance(compiled)
+    log_dir = compiled.output_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"run-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}.log"
+    nodes: list[NodeEvent] = []
+
+    def collect(event: NodeEvent) -> None:
+        if event.status != "started":
+            nodes.append(event)
+        if on_node is not None:
+            on_node(event)
+
+    tags = {FULL_REFRESH_TAG: "true"} if full_refresh else {}
+    with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log), listening(collect):
+        result = job_def.execute_in_process(
+            instance=instance,
+            tags=tags,
+            asset_selection=asset_selection,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+        )
+    errors = [
+        event.step_failure_data.error.message.strip()
+        for event in result.get_step_failure_events()
+        if event.step_failure_data and event.step_failure_data.error
+    ]
+    _prune_run_targets(compiled.target_path)
+    return RunOutcome(result.run_id, result.success, time.perf_counter() - started, nodes, errors, log_path)
+
+
+def _prune_run_targets(target_path: Path) -> None:
+    """dagster-dbt makes a target folder per run; keep only the newest few."""
+    runs = sorted((p for p in target_path.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    for old in runs[:-KEEP_RUN_TARGETS]:
+        shutil.rmtree(old, ignore_errors=True)

@@ -35,11 +35,11 @@ def ensure_compiled(
     out = output_dir or pipeline_file.parent / ".floe"
     artifacts_path = out / ARTIFACTS_FILE
     reason = _stale_reason(pipeline_file, platform_file, artifacts_path, environment)
+    if not pipeline_file.is_file() and artifacts_path.is_file() and reason is None:
+        return Freshness(artifacts_path, False, f"{pipeline_file} not found; using compiled artifacts")
     if reason is None:
         return Freshness(artifacts_path, False, "up to date")
     if not pipeline_file.is_file():
-        if artifacts_path.is_file():
-            return Freshness(artifacts_path, False, f"{pipeline_file} not found; using compiled artifacts")
         raise FloeError(f"{pipeline_file}: not found, and no compiled artifacts in {out}",
                         hint="run 'floe init NAME' to create a project, or cd into one")
     from floe.compiler.compile import compile_project

@@ -53,6 +53,8 @@ def load_artifacts(path: Path) -> ArtifactsV1:
                             hint="run 'floe compile --env ENV' first") from None
     except OSError as exc:
         raise ContractError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ContractError(f"{path}: not valid UTF-8 (byte {exc.start}); the file is corrupt", hint=fix) from None
     try:
         document = json.loads(raw)
     except json.JSONDecodeError as exc:

@@ -24,6 +24,8 @@ class NodeEvent:
     duration_s: float | None = None
     rows: int | None = None
     message: str | None = None
+    relation: str | None = None
+    materialized: str | None = None
 
 
 Listener = Callable[[NodeEvent], None]
@@ -65,15 +67,22 @@ def publish_raw_dbt_event(raw: Mapping[str, Any]) -> None:
         result = data.get("run_result") or {}
         adapter = result.get("adapter_response") or {}
         message = data.get("result_message") or result.get("message")
+        failures = data.get("num_failures") or result.get("failures")
+        if kind == "test" and isinstance(failures, int) and failures > 0:
+            message = f"{failures} failing row{'s' if failures != 1 else ''}"
         rows = adapter.get("rows_affected")
         if not isinstance(rows, int) or rows < 0:
             rows = _rows_from_message(message)
-        status = str(data.get("status") or result.get("status") or node.get("node_status") or "unknown")
+        # node_status is dbt's normalised outcome (success, error, pass, fail, warn, skipped);
+        # 'status' in result events is display text such as 'OK' or 'INSERT 12'.
+        status = str(node.get("node_status") or result.get("status") or data.get("status") or "unknown").lower()
         event = NodeEvent(
-            unique_id, label, kind, status.lower(),
+            unique_id, label, kind, status,
             duration_s=data.get("execution_time") or result.get("execution_time"),
             rows=rows,
-            message=message if status.lower() not in ("success", "pass") else None,
+            message=message if status not in ("success", "pass") else None,
+            relation=(node.get("node_relation") or {}).get("relation_name"),
+            materialized=node.get("materialized"),
         )
     for listener in list(_listeners):
         listener(event)

@@ -112,7 +112,32 @@ def run_pipeline(
         if event.step_failure_data and event.step_failure_data.error
     ]
     _prune_run_targets(compiled.target_path)
+    _fill_row_counts(compiled, nodes)
     return RunOutcome(result.run_id, result.success, time.perf_counter() - started, nodes, errors, log_path)
+
+
+_COUNTED = frozenset({"table", "incremental", "seed", "snapshot"})
+
+
+def _fill_row_counts(compiled: CompiledProject, nodes: list[NodeEvent]) -> None:
+    """dbt reports rows for seeds but not for most tables: count those it built (not views)."""
+    from dataclasses import replace
+
+    from floe.targets import count_rows
+
+    wanted = sorted({
+        n.relation for n in nodes
+        if n.rows is None and n.relation and n.status == "success" and n.materialized in _COUNTED
+    })
+    if not wanted:
+        return
+    try:
+        counts = count_rows(compiled.artifacts.environment.compute, compiled.root, wanted)
+    except Exception:  # noqa: BLE001 - counting is a courtesy; the run's outcome stands without it
+        return
+    for index, node in enumerate(nodes):
+        if node.rows is None and node.relation in counts:
+            nodes[index] = replace(node, rows=counts[node.relation])
 
 
 def _prune_run_targets(target_path: Path) -> None:

@@ -32,7 +32,7 @@ def cron_problem(expression: str) -> str | None:
 
 def _item_problem(item: str, low: int, high: int, names: dict[str, int]) -> str | None:
     base, _, step = item.partition("/")
-    if step and (not step.isdigit() or int(step) == 0):
+    if step and (not _is_number(step) or int(step) == 0):
         return f"step '{step}' must be a positive number"
     if base == "*":
         return None
@@ -43,7 +43,7 @@ def _item_problem(item: str, low: int, high: int, names: dict[str, int]) -> str 
     for bound in bounds:
         if bound in names:
             values.append(names[bound])
-        elif bound.isdigit():
+        elif _is_number(bound):
             values.append(int(bound))
         else:
             return f"'{bound}' is not a number"
@@ -53,3 +53,8 @@ def _item_problem(item: str, low: int, high: int, names: dict[str, int]) -> str 
     if len(values) == 2 and values[0] > values[1]:
         return f"range {base} runs backwards"
     return None
+
+
+def _is_number(text: str) -> bool:
+    # str.isdigit() accepts '²' and other digits int() refuses.
+    return text.isascii() and text.isdigit()

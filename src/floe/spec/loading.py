@@ -6,6 +6,7 @@ literal behind ``${VAR}``), then variables are interpolated, then the model vali
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import types
 import typing
@@ -86,12 +87,23 @@ def load_spec(
     *,
     display_name: str,
     pipeline_file: bool,
+    missing_hint: str | None = None,
 ) -> LoadedSpec[ModelT]:
     """Load, check, interpolate and validate one spec file. Raises SpecError with every issue."""
-    source = load_yaml_file(path, display_name)
+    source = load_yaml_file(path, display_name, missing_hint=missing_hint)
     issues = scan_credentials(source, pipeline_file=pipeline_file)
     data, interpolation_issues, used = interpolate(source, environ)
     issues.extend(interpolation_issues)
+    if used:
+        # A password can also arrive through ${VAR} (uri: ${CATALOG_URI}); it would then be
+        # written into the compiled artifacts, so the interpolated values are scanned too.
+        reported = {issue.path for issue in issues}
+        interpolated = dataclasses.replace(source, data=data)
+        issues.extend(
+            dataclasses.replace(issue, message=issue.message + " (after ${VAR} interpolation)")
+            for issue in scan_credentials(interpolated, pipeline_file=pipeline_file)
+            if issue.path not in reported
+        )
     try:
         validated = model.model_validate(data)
     except ValidationError as exc:
@@ -112,13 +124,26 @@ def _convert_errors(
     already = {issue.path for issue in skip}
     issues: list[SpecIssue] = []
     for error in exc.errors(include_url=False):
-        data_path, owner = _walk(model, data, error["loc"])
-        issue = _describe(error, data_path, owner, source)
+        loc = tuple(error["loc"])
+        if loc and loc[-1] == "[key]":  # pydantic's marker for an invalid mapping key
+            data_path, owner = _walk(model, data, loc[:-1])
+            issue = _describe_key(error, data_path, owner, source)
+        else:
+            data_path, owner = _walk(model, data, loc)
+            issue = _describe(error, data_path, owner, source)
         if issue.path in already:
             continue  # the credential or interpolation issue already explains this field
         already.add(issue.path)
         issues.append(issue)
     return issues
+
+
+def _describe_key(
+    error: Mapping[str, Any], path: PathKey, owner: type[BaseModel] | None, source: YamlSource
+) -> SpecIssue:
+    """An invalid mapping key, e.g. an environment name; the hint describes the mapping."""
+    hint = _field_doc(owner, str(path[-2])) if len(path) > 1 else None
+    return source.issue(path, f"invalid name '{path[-1]}': {error['msg']}", hint, prefer_key=True)
 
 
 def _describe(
@@ -147,8 +172,12 @@ def _describe(
                             "add 'type:' with one of the supported kinds")
     name = str(path[-1]) if path else ""
     message = error["msg"]
-    if kind in {"string_type", "int_type", "bool_type", "int_parsing", "bool_parsing", "dict_type",
-                "list_type", "model_type", "float_parsing", "string_pattern_mismatch"}:
+    if kind in {"model_type", "model_attributes_type", "dict_type"}:
+        # pydantic names Python classes here ("instance of EnvironmentSpec"); say it in YAML terms.
+        got = "an empty value" if error.get("input") is None else _show(error.get("input"))
+        return source.issue(path, f"expected a mapping of fields, got {got}", _field_doc(owner, name))
+    if kind in {"string_type", "int_type", "bool_type", "int_parsing", "bool_parsing",
+                "list_type", "float_parsing", "string_pattern_mismatch"}:
         message = f"{message} (got {_show(error.get('input'))})"
     hint = _field_doc(owner, name)
     if kind == "string_type" and isinstance(error.get("input"), int | float):

@@ -72,12 +72,15 @@ def load_project(
     platform: LoadedSpec[PlatformSpec] | None = None
     try:
         pipeline = load_spec(pipeline_file, PipelineSpec, env, display_name=_display(pipeline_file),
-                             pipeline_file=True)
+                             pipeline_file=True,
+                             missing_hint="run 'floe init NAME' to create a project, or pass -f PATH")
     except SpecError as exc:
         issues.extend(exc.issues)
     try:
         platform = load_spec(platform_file, PlatformSpec, env, display_name=_display(platform_file),
-                             pipeline_file=False)
+                             pipeline_file=False,
+                             missing_hint="put platform.yaml beside floe.yaml ('floe init' writes one), "
+                                          "or pass --platform PATH or set FLOE_PLATFORM_FILE")
     except SpecError as exc:
         issues.extend(exc.issues)
     root = pipeline_file.resolve().parent
@@ -110,13 +113,23 @@ def check_pipeline(pipeline: LoadedSpec[PipelineSpec], root: Path) -> list[SpecI
     issues: list[SpecIssue] = []
     for index, transform in enumerate(spec.transforms):
         path = ("transforms", index, "path")
-        target = (root / transform.path).resolve()
+        try:
+            target = (root / transform.path).resolve()
+            is_dir, exists = target.is_dir(), target.exists()
+        except (OSError, ValueError) as exc:  # a NUL byte, a name too long for the file system
+            issues.append(source.issue(path, f"path {transform.path!r} is not usable: "
+                                             f"{getattr(exc, 'strerror', None) or exc}",
+                                       "give the relative directory of the dbt project, e.g. ./dbt"))
+            continue
         if Path(transform.path).is_absolute() or not target.is_relative_to(root):
             issues.append(source.issue(path, f"path '{transform.path}' is outside the project directory",
                                        "keep the dbt project inside the directory of floe.yaml"))
-        elif not target.is_dir():
-            issues.append(source.issue(path, f"directory '{transform.path}' does not exist",
-                                       "create it, or run 'floe init NAME --from-dbt PATH'"))
+        elif not is_dir:
+            issues.append(source.issue(
+                path,
+                f"'{transform.path}' is a file, not a directory" if exists
+                else f"directory '{transform.path}' does not exist",
+                "create it, or run 'floe init NAME --from-dbt PATH'"))
         elif not (target / "dbt_project.yml").is_file():
             issues.append(source.issue(path, f"'{transform.path}' has no dbt_project.yml",
                                        "point 'path' at the folder that holds dbt_project.yml"))
@@ -143,7 +156,7 @@ def check_pipeline(pipeline: LoadedSpec[PipelineSpec], root: Path) -> list[SpecI
                                        "example: '0 6 * * *' runs daily at 06:00"))
         try:
             ZoneInfo(schedule.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long to be a file
             issues.append(source.issue((*where, "timezone"), f"unknown time zone '{schedule.timezone}'",
                                        "use an IANA name such as 'UTC' or 'Europe/Berlin'"))
     return issues

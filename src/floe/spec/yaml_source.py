@@ -26,6 +26,8 @@ MAX_DEPTH = 64
 
 PathKey = tuple[str | int, ...]
 
+_PLAIN_COLLECTION_TAGS = frozenset({"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"})
+
 
 @dataclass(frozen=True)
 class Mark:
@@ -95,6 +97,42 @@ def _mark(node: yaml.Node) -> Mark:
     return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+class _TooDeep(Exception):
+    def __init__(self, mark: yaml.Mark | None) -> None:
+        self.mark = mark
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """A SafeLoader whose composer refuses collections nested deeper than MAX_DEPTH.
+
+    PyYAML composes recursively, a few Python frames per level: ``[[[[...`` in a 1 MiB file
+    would raise RecursionError (after seconds of work) before the builder's own check runs.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0  # collections open around the one being composed; the root one is 1
+
+    def _enter(self) -> None:
+        self._depth += 1
+        if self._depth > MAX_DEPTH + 1:  # the same limit as _Builder, whose root is at depth 0
+            raise _TooDeep(self.peek_event().start_mark)  # type: ignore[no-untyped-call]
+
+    def compose_sequence_node(self, anchor: dict[Any, yaml.Node]) -> yaml.SequenceNode:
+        self._enter()
+        try:
+            return super().compose_sequence_node(anchor)
+        finally:
+            self._depth -= 1
+
+    def compose_mapping_node(self, anchor: dict[Any, yaml.Node]) -> yaml.MappingNode:
+        self._enter()
+        try:
+            return super().compose_mapping_node(anchor)
+        finally:
+            self._depth -= 1
+
+
 class _Builder:
     """Turns a composed node graph into Python data with marks, within a node budget."""
 
@@ -110,7 +148,7 @@ class _Builder:
         mark = _mark(node)
         return SpecError([SpecIssue(self.file, mark.line, mark.column, "", message, hint)])
 
-    def build(self, node: yaml.Node, path: PathKey, depth: int = 0) -> Any:
+    def _spend(self, node: yaml.Node) -> None:
         self.budget -= 1
         if self.budget < 0:
             raise self._fail(
@@ -118,11 +156,21 @@ class _Builder:
                 f"the document expands to more than {MAX_NODES:,} values",
                 "this looks like an alias bomb; remove the nested anchors/aliases",
             )
+
+    def build(self, node: yaml.Node, path: PathKey, depth: int = 0) -> Any:
+        self._spend(node)
         if depth > MAX_DEPTH:
             raise self._fail(node, f"nesting deeper than {MAX_DEPTH} levels")
         self.value_marks.setdefault(path, _mark(node))
         if isinstance(node, yaml.ScalarNode):
             return self.loader.construct_object(node, deep=False)
+        if node.tag not in _PLAIN_COLLECTION_TAGS:
+            # Scalars with a foreign tag fail in construct_object; collections would silently
+            # lose theirs (!!set, !!omap, !!python/...), so refuse them the same way.
+            mark = _mark(node)
+            self.issues.append(SpecIssue(self.file, mark.line, mark.column, format_path(path),
+                                         f"unsupported value: the tag '{node.tag}' is not allowed",
+                                         "spec files hold plain YAML values; remove the '!' tag"))
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
         if isinstance(node, yaml.MappingNode):
@@ -170,65 +218,93 @@ class _Builder:
         for source in sources:
             if not isinstance(source, yaml.MappingNode):
                 raise self._fail(source, "a merge key ('<<') must refer to a mapping")
+            # Merged mappings are built again at every use: charge them, or nested merges of
+            # empty mappings would do exponential work without spending any budget.
+            self._spend(source)
             for key, value in self._build_mapping(source, path, depth + 1).items():
                 merged.setdefault(key, value)
         return merged
 
 
+def _too_large(file: str, size: int) -> SpecError:
+    # Bytes, not MiB: "1.0 MiB; limited to 1 MiB" would read as a contradiction.
+    return SpecError([SpecIssue(file, None, None, "",
+                                f"file is {size:,} bytes; spec files are limited to "
+                                f"{MAX_FILE_BYTES:,} bytes (1 MiB)",
+                                "a spec describes a pipeline; move data into the dbt project")])
+
+
+def _empty(file: str) -> SpecError:
+    return SpecError([SpecIssue(file, None, None, "", "file is empty",
+                                "run 'floe init' to create a working example")])
+
+
+def _yaml_error(exc: yaml.MarkedYAMLError, file: str) -> SpecError:
+    mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or exc.context or "invalid YAML"
+    if exc.context and exc.problem and exc.problem.startswith("but "):
+        problem = f"{exc.context}, {exc.problem}"  # "expected a single document..., but found another"
+    if isinstance(exc, yaml.constructor.ConstructorError):
+        message, hint = f"unsupported value: {problem}", "spec files hold plain YAML values; remove the '!' tag"
+    else:
+        message, hint = f"YAML syntax error: {problem}", "check indentation and quoting around this position"
+    return SpecError([SpecIssue(file, mark.line + 1 if mark else None, mark.column + 1 if mark else None,
+                                "", message, hint)])
+
+
 def load_yaml_text(text: str, file: str) -> YamlSource:
     """Parse YAML text into a :class:`YamlSource`; every problem is a located SpecError."""
-    if len(text.encode("utf-8", errors="replace")) > MAX_FILE_BYTES:
-        size_mib = len(text.encode("utf-8", errors="replace")) / (1024 * 1024)
-        raise SpecError([SpecIssue(file, None, None, "",
-                                   f"file is {size_mib:.1f} MiB; spec files are limited to "
-                                   f"{MAX_FILE_BYTES // (1024 * 1024)} MiB",
-                                   "a spec describes a pipeline; move data into the dbt project")])
+    size = len(text.encode("utf-8", errors="replace"))
+    if size > MAX_FILE_BYTES:
+        raise _too_large(file, size)
     if not text.strip() or all(
         not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()
     ):
-        raise SpecError([SpecIssue(file, None, None, "", "file is empty",
-                                   "run 'floe init' to create a working example")])
-    loader = yaml.SafeLoader(text)
+        raise _empty(file)
+    loader = _BoundedLoader(text)
     try:
         root = loader.get_single_node()
         if root is None:
-            raise SpecError([SpecIssue(file, None, None, "", "file is empty",
-                                       "run 'floe init' to create a working example")])
+            raise _empty(file)
         builder = _Builder(file, loader)
         data = builder.build(root, ())
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise SpecError([
-            SpecIssue(file, mark.line + 1 if mark else None, mark.column + 1 if mark else None,
-                      "", f"YAML syntax error: {problem}",
-                      "check indentation and quoting around this position")
-        ]) from None
+        raise _yaml_error(exc, file) from None
+    except _TooDeep as exc:
+        mark = exc.mark
+        raise SpecError([SpecIssue(file, mark.line + 1 if mark else None, mark.column + 1 if mark else None,
+                                   "", f"nesting deeper than {MAX_DEPTH} levels")]) from None
     except yaml.YAMLError as exc:
         raise SpecError([SpecIssue(file, None, None, "", f"YAML error: {exc}")]) from None
     finally:
         loader.dispose()
     if builder.issues:
         raise SpecError(builder.issues)
+    if data is None:  # '---' alone, or a lone '~': a document with nothing in it
+        raise _empty(file)
     if not isinstance(data, dict):
         kind = "a list" if isinstance(data, list) else f"a single value ({data!r})"
         raise SpecError([SpecIssue(file, 1, 1, "", f"expected a mapping of fields at the top, found {kind}")])
     return YamlSource(file, data, builder.value_marks, builder.key_marks)
 
 
-def load_yaml_file(path: Path, display_name: str | None = None) -> YamlSource:
-    """Read and parse one spec file; missing or unreadable files are located SpecErrors."""
+def load_yaml_file(path: Path, display_name: str | None = None, *, missing_hint: str | None = None) -> YamlSource:
+    """Read and parse one spec file; missing or unreadable files are located SpecErrors.
+
+    Args:
+        path: The file to read.
+        display_name: The name to show in messages; defaults to ``path``.
+        missing_hint: What to suggest when the file does not exist.
+    """
     name = display_name or str(path)
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise SpecError([SpecIssue(name, None, None, "",
-                                       f"file is {size / (1024 * 1024):.1f} MiB; spec files are "
-                                       f"limited to {MAX_FILE_BYTES // (1024 * 1024)} MiB")])
+            raise _too_large(name, size)
         raw = path.read_bytes()
     except FileNotFoundError:
         raise SpecError([SpecIssue(name, None, None, "", "file not found",
-                                   "run 'floe init NAME' to create a project, or pass -f PATH")]) from None
+                                   missing_hint or "run 'floe init NAME' to create a project")]) from None
     except IsADirectoryError:
         raise SpecError([SpecIssue(name, None, None, "", "is a directory, not a YAML file")]) from None
     except OSError as exc:
@@ -236,6 +312,9 @@ def load_yaml_file(path: Path, display_name: str | None = None) -> YamlSource:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SpecError([SpecIssue(name, None, None, "",
-                                   f"not UTF-8 text (byte {exc.start})", "save the file as UTF-8")]) from None
+        # Everything before the first bad byte decoded, so line and column count characters.
+        before = raw[: exc.start].decode("utf-8").split("\n")
+        raise SpecError([SpecIssue(name, len(before), len(before[-1]) + 1, "",
+                                   f"not UTF-8 text: cannot decode byte 0x{raw[exc.start]:02x}",
+                                   "save the file as UTF-8")]) from None
     return load_yaml_text(text, name)

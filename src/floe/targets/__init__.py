@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from pathlib import Path
 from typing import Any, Protocol, cast
 
 from floe.errors import MissingExtraError
@@ -44,6 +45,16 @@ def target_module(kind: str) -> TargetModule:
 def dbt_profile_output(compute: Any) -> dict[str, Any]:
     """The dbt profile output for a compute block."""
     return target_module(compute.type).profile_output(compute)
+
+
+def count_rows(compute: Any, project_root: Path, relations: list[str]) -> dict[str, int]:
+    """Row counts of built relations, where the target supports counting (else empty)."""
+    module = target_module(compute.type)
+    counter = getattr(module, "count_rows", None)
+    if counter is None or not relations:
+        return {}
+    counts: dict[str, int] = counter(compute, project_root, relations)
+    return counts
 
 
 def require_adapter(kind: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from floe.spec.platform import DuckDBCompute
@@ -26,3 +26,17 @@ def profile_output(compute: DuckDBCompute) -> dict[str, Any]:
     if compute.memory_limit:
         output["settings"] = {"memory_limit": compute.memory_limit}
     return output
+
+
+def count_rows(compute: DuckDBCompute, project_root: Path, relations: list[str]) -> dict[str, int]:
+    """Count rows of dbt relations (already quoted by dbt) in the database file, read-only."""
+    import duckdb
+
+    path = Path(compute.path) if Path(compute.path).is_absolute() else project_root / compute.path
+    counts: dict[str, int] = {}
+    with duckdb.connect(str(path), read_only=True) as connection:
+        for relation in relations:
+            row = connection.execute(f"select count(*) from {relation}").fetchone()
+            if row is not None:
+                counts[relation] = int(row[0])
+    return counts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from floe.spec.platform import PostgresCompute
@@ -25,3 +26,28 @@ def profile_output(compute: PostgresCompute) -> dict[str, Any]:
     if compute.sslmode:
         output["sslmode"] = compute.sslmode
     return output
+
+
+def count_rows(compute: PostgresCompute, project_root: Path, relations: list[str]) -> dict[str, int]:
+    """Count rows of dbt relations (already quoted by dbt) on the server."""
+    import psycopg2
+
+    from floe.spec.secrets import resolve_secrets
+
+    password = ""
+    if compute.password is not None:
+        password = resolve_secrets([compute.password.secret_ref])[compute.password.secret_ref]
+    counts: dict[str, int] = {}
+    connection = psycopg2.connect(host=compute.host, port=compute.port, user=compute.user,
+                                  password=password, dbname=compute.database, connect_timeout=10,
+                                  sslmode=compute.sslmode or "prefer")
+    try:
+        with connection.cursor() as cursor:
+            for relation in relations:
+                cursor.execute(f"select count(*) from {relation}")
+                row = cursor.fetchone()
+                if row is not None:
+                    counts[relation] = int(row[0])
+    finally:
+        connection.close()
+    return counts

@@ -167,9 +167,8 @@ def _describe(
         return source.issue((*path, "type"), f"unknown type {ctx.get('tag')!r}",
                             f"expected one of {ctx.get('expected_tags')}")
     if kind == "union_tag_not_found":
-        ctx = error.get("ctx", {})
         return source.issue(path, "missing required field 'type'",
-                            "add 'type:' with one of the supported kinds")
+                            "add 'type:' with one of the supported kinds", prefer_key=True)
     name = str(path[-1]) if path else ""
     message = error["msg"]
     if kind in {"model_type", "model_attributes_type", "dict_type"}:

@@ -30,7 +30,11 @@ _CREDENTIAL_KEYS = frozenset(
     }
 )
 _CREDENTIAL_SUFFIXES = ("_password", "_secret", "_token", "_api_key", "_private_key")
-_URL_WITH_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s:]+:[^/@\s]+@", re.IGNORECASE)
+# scheme://user:password@ where the password may hold an unencoded '/' (AWS secret keys often
+# do), but 'host:5432/path@x' is a port followed by a path, not a password.
+_URL_WITH_PASSWORD = re.compile(
+    r"^[a-z][a-z0-9+.-]*://[^/?#@\s:]+:(?!\d*(?:[/?#]|$))[^@\s]+@", re.IGNORECASE
+)
 
 
 class SecretRef(StrictModel):

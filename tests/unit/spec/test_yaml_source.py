@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from floe.errors import SpecError, SpecIssue
+from floe.spec import yaml_source
 from floe.spec.yaml_source import (
     MAX_DEPTH,
     MAX_FILE_BYTES,
@@ -268,11 +269,16 @@ def test_large_file_is_refused_from_its_size_alone(tmp_path: Path) -> None:
     )
 
 
-def test_file_of_exactly_the_limit_is_read(tmp_path: Path) -> None:
+def test_the_limit_is_inclusive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(yaml_source, "MAX_FILE_BYTES", 64)  # parsing a real MiB takes seconds
     path = tmp_path / "floe.yaml"
-    path.write_text("a: 1\n#" + "x" * (MAX_FILE_BYTES - 7) + "\n", encoding="utf-8")
-    assert path.stat().st_size == MAX_FILE_BYTES
+    path.write_text("a: 1\n#" + "x" * (64 - 7) + "\n", encoding="utf-8")
     assert load_yaml_file(path).data == {"a": 1}
+    path.write_text("a: 1\n#" + "x" * (64 - 6) + "\n", encoding="utf-8")
+    with pytest.raises(SpecError, match="file is 65 bytes"):
+        load_yaml_file(path)
+    with pytest.raises(SpecError, match="file is 65 bytes"):
+        load_yaml_text(path.read_text(encoding="utf-8"), "f.yaml")
 
 
 def test_non_utf8_bytes_are_located_by_character(tmp_path: Path) -> None:

@@ -73,7 +73,8 @@ def test_stale_artifacts_are_recompiled(floe, compiled_project: Path) -> None:
     result = floe("run", cwd=compiled_project)
     assert result.returncode == 0, result.stderr
     assert "compiled (sources changed" in result.stderr
-    assert warehouse_rows(compiled_project, "select count(*) from customer_revenue") == [(7,)]  # Donald Knuth has no completed order
+    # Donald Knuth is the one customer without a completed order.
+    assert warehouse_rows(compiled_project, "select count(*) from customer_revenue") == [(7,)]
 
 
 def test_failed_compile_keeps_previous_artifacts(floe, compiled_project: Path) -> None:

@@ -94,7 +94,8 @@ def test_dbt_loads_the_generated_profile(kind: str, monkeypatch: pytest.MonkeyPa
     credentials = profile.credentials
     assert credentials.type == kind
     if kind == "postgres":
-        assert (credentials.host, credentials.port, credentials.password) == ("db.internal", 6432, "value-of-PG_PASSWORD")
+        expected = ("db.internal", 6432, "value-of-PG_PASSWORD")
+        assert (credentials.host, credentials.port, credentials.password) == expected
         assert credentials.schema == "marts"
     if kind == "duckdb":
         assert credentials.path == "/srv/project/data/w.duckdb"

@@ -61,6 +61,7 @@ def test_run_twice_gives_the_same_result(floe, compiled_project: Path) -> None:
 def test_runtime_reads_only_the_artifacts(floe, compiled_project: Path) -> None:
     (compiled_project / "floe.yaml").unlink()
     (compiled_project / "platform.yaml").write_text("this: [is not: valid")  # would fail if read
+    (compiled_project / ".floe" / "dbt" / "profiles.yml").unlink()  # the artifacts carry the profile
     result = floe("run", cwd=compiled_project)
     assert result.returncode == 0, result.stderr
     assert "using compiled artifacts" in result.stderr

@@ -19,7 +19,7 @@ from typing import Any
 import floe
 from floe.compiler.dbt_process import dbt_environment, dbt_error_summary, run_dbt
 from floe.compiler.hashing import source_hash
-from floe.compiler.profiles import PROFILE_NAME, render_profiles, secret_names
+from floe.compiler.profiles import PROFILE_NAME, profiles_document, profiles_text, secret_names
 from floe.contract.io import ARTIFACTS_FILE, write_artifacts, write_text_atomic
 from floe.contract.v1 import SCHEMA_VERSION, ArtifactsV1, DbtInfo, ProjectInfo
 from floe.errors import CompileError
@@ -56,8 +56,8 @@ def compile_project(project: Project, output_dir: Path | None = None) -> Compile
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".compile-", dir=out))
     try:
-        profiles_text = render_profiles(compute, project.environment_name)
-        (staging / "profiles.yml").write_text(profiles_text, encoding="utf-8")
+        profiles = profiles_document(compute, project.environment_name)
+        (staging / "profiles.yml").write_text(profiles_text(profiles), encoding="utf-8")
         manifest = _parse(project, staging, secrets)
         digest = source_hash(
             spec_files=[project.pipeline_path, project.platform_path],
@@ -66,11 +66,11 @@ def compile_project(project: Project, output_dir: Path | None = None) -> Compile
             variables=project.variables,
             environ=os.environ,
         )
-        artifacts = _artifacts(project, out, digest, secrets)
+        artifacts = _artifacts(project, out, digest, secrets, profiles)
         # Commit: dbt files first, the artifacts (which point at them) last.
         dbt_dir = out / DBT_DIR
         (dbt_dir / "target").mkdir(parents=True, exist_ok=True)
-        write_text_atomic(dbt_dir / "profiles.yml", profiles_text)
+        write_text_atomic(dbt_dir / "profiles.yml", profiles_text(profiles))
         (staging / "target" / MANIFEST).replace(dbt_dir / MANIFEST)
         partial = staging / "target" / PARTIAL_PARSE
         if partial.is_file():
@@ -114,7 +114,9 @@ def _parse(project: Project, staging: Path, secrets: list[str]) -> dict[str, Any
     return loaded
 
 
-def _artifacts(project: Project, out: Path, digest: str, secrets: list[str]) -> ArtifactsV1:
+def _artifacts(
+    project: Project, out: Path, digest: str, secrets: list[str], profiles: dict[str, Any]
+) -> ArtifactsV1:
     spec = project.pipeline.model
     jobs = list(spec.jobs)
     if all(job.name != ALL_ASSETS_JOB for job in jobs):
@@ -135,6 +137,7 @@ def _artifacts(project: Project, out: Path, digest: str, secrets: list[str]) -> 
             manifest_path=f"{DBT_DIR}/{MANIFEST}",
             target_path=f"{DBT_DIR}/target",
             profile=PROFILE_NAME,
+            profiles=profiles,
             target=project.environment_name,
             adapter=project.environment.compute.type,
             dbt_version=package_version("dbt-core"),

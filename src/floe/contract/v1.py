@@ -9,7 +9,7 @@ to that folder as documented per field.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -39,6 +39,10 @@ class DbtInfo(StrictModel):
     manifest_path: str = Field(description="manifest.json from 'dbt parse', relative to the artifacts folder.")
     target_path: str = Field(description="dbt target folder for runs, relative to the artifacts folder.")
     profile: str = Field(description="Profile name in the generated profiles.yml.")
+    profiles: dict[str, Any] = Field(
+        description="The generated profiles.yml document, secrets as env_var() references; the runtime "
+        "writes profiles_dir/profiles.yml from it, so the artifacts alone are enough to run."
+    )
     target: str = Field(description="Target name (the environment).")
     adapter: str = Field(description="dbt adapter type, e.g. 'duckdb'.")
     dbt_version: str = Field(description="dbt-core version that parsed the manifest.")

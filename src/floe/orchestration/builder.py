@@ -43,6 +43,22 @@ def export_runtime_environment(compiled: CompiledProject) -> None:
     os.environ.update(resolve_secrets(compiled.artifacts.secrets))
 
 
+def ensure_profiles_file(compiled: CompiledProject) -> None:
+    """Write profiles.yml from the artifacts when it is missing or differs (e.g. only the
+    artifacts were mounted, as in a Kubernetes ConfigMap)."""
+    from floe.compiler.profiles import profiles_text
+    from floe.contract.io import write_text_atomic
+
+    path = compiled.profiles_dir / "profiles.yml"
+    text = profiles_text(compiled.artifacts.dbt.profiles)
+    try:
+        current = path.read_text(encoding="utf-8")
+    except OSError:
+        current = None
+    if current != text:
+        write_text_atomic(path, text)
+
+
 def build_dbt_assets(compiled: CompiledProject) -> AssetsDefinition:
     """One multi-asset over the whole dbt project, running ``dbt build``."""
     translator = DagsterDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
@@ -85,6 +101,7 @@ def build_code_location(compiled: CompiledProject) -> CodeLocation:
     artifacts = compiled.artifacts
     os.environ.setdefault(PROJECT_DIR_ENV, str(compiled.root))
     os.environ.setdefault("DBT_TARGET_PATH", str(compiled.target_path))
+    ensure_profiles_file(compiled)
     assets = build_dbt_assets(compiled)
     selections = {
         job.name: build_dbt_asset_selection([assets], dbt_select=job.select, dbt_exclude=job.exclude)

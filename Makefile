@@ -27,7 +27,6 @@ demo: install  ## Run the demo pipeline on embedded defaults and print its mart 
 
 lint: install  ## ruff
 	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks || true
 
 typecheck: install  ## mypy, strict on src/
 	$(VENV)/bin/mypy

@@ -14,7 +14,9 @@ profiler, so the figures are not inflated) around:
 Variants differ only in the Dagster instance:
 
 * ``sqlite`` : what floe does (SQLite storage under .floe/dagster, on disk);
-* ``sqlite-tmpfs``: the same storage on /dev/shm, which separates fsync cost from the rest;
+* ``sqlite-tmpfs``: a fresh SQLite instance on /dev/shm, which takes fsync out;
+* ``sqlite-consolidated``: a fresh instance whose event log is Dagster's
+  ``ConsolidatedSqliteEventLogStorage`` (one database instead of a run shard plus an index);
 * ``ephemeral``: ``DagsterInstance.ephemeral()``, in-memory, as ``dagster.materialize`` uses.
 
 dbt's own elapsed time (run_results.json) is shown for each, beside a plain ``dbt build``.
@@ -30,9 +32,9 @@ import subprocess
 import sys
 
 from _project import dbt_args, ensure_project
-from _timing import PYTHON, Command, machine_line, note, run_once, seconds, table, tool
+from _timing import PYTHON, WORK, Command, machine_line, note, reset_dir, run_once, seconds, table, tool
 
-VARIANTS = ("sqlite", "sqlite-tmpfs", "ephemeral")
+VARIANTS = ("sqlite", "sqlite-tmpfs", "sqlite-consolidated", "ephemeral")
 
 SNIPPET = r"""
 import json, sys, tempfile, time
@@ -101,6 +103,15 @@ if variant == "ephemeral":
 elif variant == "sqlite-tmpfs":
     inst.open_instance = timed("open_instance", lambda compiled: DagsterInstance.local_temp(
         tempfile.mkdtemp(prefix="floe-bench-", dir="/dev/shm")))
+elif variant == "sqlite-consolidated":
+    home = Path(tempfile.mkdtemp(prefix="consolidated-", dir=sys.argv[2]))
+    storages = [("run_storage", "runs", "SqliteRunStorage"),
+                ("event_log_storage", "event_log", "ConsolidatedSqliteEventLogStorage"),
+                ("schedule_storage", "schedules", "SqliteScheduleStorage")]
+    (home / "dagster.yaml").write_text("telemetry: {enabled: false}\n" + "".join(
+        f"{key}:\n  module: dagster._core.storage.{module}\n  class: {cls}\n  config: {{base_dir: {home / key}}}\n"
+        for key, module, cls in storages))
+    inst.open_instance = timed("open_instance", lambda compiled: DagsterInstance.from_config(str(home)))
 else:
     inst.open_instance = timed("open_instance", inst.open_instance)
 
@@ -138,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
                         env=project.env(DBT_TARGET_PATH=target, DBT_LOG_PATH=target))
     note("warm-up: dbt build, floe (sqlite)")
     run_once(dbt_build)
-    subprocess.run([PYTHON, "-c", SNIPPET, "sqlite"], cwd=project.root, env=env, capture_output=True, check=False)
+    scratch = reset_dir(WORK / "profile_instances")
+    subprocess.run([PYTHON, "-c", SNIPPET, "sqlite", str(scratch)], cwd=project.root, env=env, capture_output=True,
+                   check=False)
 
     results: dict[str, list[dict]] = {v: [] for v in variants}
     dbt_alone: list[float] = []
@@ -147,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         dbt_alone.append(json.loads((project.dbt_target / "run_results.json").read_text())["elapsed_time"])
         note(f"  dbt build {sample.wall:.2f} s")
         for variant in variants:
-            completed = subprocess.run([PYTHON, "-c", SNIPPET, variant], cwd=project.root, env=env,
+            completed = subprocess.run([PYTHON, "-c", SNIPPET, variant, str(scratch)], cwd=project.root, env=env,
                                        capture_output=True, text=True, check=False)
             if completed.returncode != 0:
                 raise SystemExit(f"{variant} failed:\n{completed.stderr[-3000:]}")

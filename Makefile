@@ -22,8 +22,9 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed  ## Create .venv and install floe with its dev extras
 
-demo: install  ## Run the demo pipeline on embedded defaults and print its mart row counts
-	cd demo && $(FLOE) run
+demo: install  ## Create the demo project in build/demo and run it on embedded defaults
+	$(FLOE) init build/demo --template minimal --force > /dev/null
+	cd build/demo && $(FLOE) run
 
 lint: install  ## ruff
 	$(VENV)/bin/ruff check src tests benchmarks
@@ -44,4 +45,4 @@ bench: install  ## Run every benchmark (minutes); figures go to benchmarks/RESUL
 	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
 
 clean:  ## Remove the virtualenv and build outputs
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache demo/.floe
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -33,19 +33,25 @@ class DuckDBCompute(StrictModel):
     )
 
 
-class PostgresCompute(StrictModel):
-    """PostgreSQL through dbt-postgres (extra 'postgres')."""
+SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 
-    type: Literal["postgres"] = Field(description="Compute target kind.")
+
+class PostgresConnection(StrictModel):
+    """How to reach a PostgreSQL server; shared by the compute target and Dagster's storage."""
+
     host: str = Field(description="Server host name.")
     port: Port = Field(default=5432, description="Server port.")
     user: str = Field(description="Login role.")
     password: SecretRef | None = Field(default=None, description="Password, as a secret reference.")
     database: str = Field(description="Database name.")
+    sslmode: SslMode | None = Field(default=None, description="libpq sslmode.")
+
+
+class PostgresCompute(PostgresConnection):
+    """PostgreSQL through dbt-postgres (extra 'postgres')."""
+
+    type: Literal["postgres"] = Field(description="Compute target kind.")
     schema_: str = Field(default="public", alias="schema", description="Schema models build in.")
-    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = (
-        Field(default=None, description="libpq sslmode.")
-    )
     threads: Threads = 4
 
 
@@ -168,18 +174,10 @@ class SqliteOrchestratorStorage(StrictModel):
     path: str = Field(default=".floe/dagster", description="Directory, relative to the project.")
 
 
-class PostgresOrchestratorStorage(StrictModel):
+class PostgresOrchestratorStorage(PostgresConnection):
     """Dagster storage in PostgreSQL (extra 'postgres')."""
 
     type: Literal["postgres"] = Field(description="Storage kind.")
-    host: str = Field(description="Server host name.")
-    port: Port = Field(default=5432, description="Server port.")
-    user: str = Field(description="Login role.")
-    password: SecretRef | None = Field(default=None, description="Password, as a secret reference.")
-    database: str = Field(description="Database name.")
-    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = (
-        Field(default=None, description="libpq sslmode.")
-    )
 
 
 OrchestratorStorage = Annotated[

@@ -48,14 +48,20 @@ def test_run_twice_gives_the_same_result(floe, compiled_project: Path) -> None:
     first = floe("run", cwd=compiled_project)
     assert first.returncode == 0, first.stderr
     snapshot = warehouse_rows(compiled_project, "select * from customer_revenue order by customer_id")
-    second = floe("run", cwd=compiled_project)
+    second = floe("run", "--json", cwd=compiled_project)
     assert second.returncode == 0, second.stderr
     assert "compiled" not in second.stderr.splitlines()[0]  # nothing changed: no recompile
     assert warehouse_rows(compiled_project, "select * from customer_revenue order by customer_id") == snapshot
-    summary = [line for line in first.stdout.splitlines() if line.startswith(("raw_", "stg_", "customer_"))]
-    again = [line for line in second.stdout.splitlines() if line.startswith(("raw_", "stg_", "customer_"))]
-    strip = lambda lines: sorted(" ".join(line.split()[:4]) for line in lines)  # noqa: E731 - drop durations
-    assert strip(summary) == strip(again)
+    summary = sorted(
+        tuple(line.split()[:4]) for line in first.stdout.splitlines() if line.startswith(("raw_", "stg_", "customer_"))
+    )
+    outcome = json.loads(second.stdout)
+    assert outcome["success"] is True
+    again = sorted(
+        (n["name"], n["resource_type"], n["status"], "-" if n["rows"] is None else str(n["rows"]))
+        for n in outcome["nodes"] if n["resource_type"] != "test"
+    )
+    assert summary == again
 
 
 def test_runtime_reads_only_the_artifacts(floe, compiled_project: Path) -> None:

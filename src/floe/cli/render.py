@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from floe.orchestration.progress import NodeEvent
@@ -61,3 +63,19 @@ def print_summary(outcome: RunOutcome) -> None:
     state = "succeeded" if outcome.success else "FAILED"
     click.secho(f"\nrun {outcome.run_id[:8]} {state} in {outcome.duration_s:.1f}s",
                 fg="green" if outcome.success else "red", bold=True)
+
+
+def outcome_document(outcome: RunOutcome) -> dict[str, Any]:
+    """The run outcome as a JSON-ready document (stable keys, documented in the README)."""
+    return {
+        "run_id": outcome.run_id,
+        "success": outcome.success,
+        "duration_s": round(outcome.duration_s, 3),
+        "log_path": str(outcome.log_path) if outcome.log_path else None,
+        "nodes": [
+            {"unique_id": n.unique_id, "name": n.name, "resource_type": n.resource_type, "status": n.status,
+             "rows": n.rows, "duration_s": n.duration_s, "message": n.message}
+            for n in outcome.nodes
+        ],
+        "errors": outcome.errors,
+    }

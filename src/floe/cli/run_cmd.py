@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
 from floe.cli.options import spec_options
-from floe.cli.render import NodeProgress, print_summary
+from floe.cli.render import NodeProgress, outcome_document, print_summary
 
 
 @click.command()
@@ -19,8 +20,10 @@ from floe.cli.render import NodeProgress, print_summary
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
               help="Folder of the artifacts [default: .floe beside floe.yaml].")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the outcome as JSON on stdout (progress still goes to stderr).")
 def run(pipeline_file: Path, platform_file: Path | None, environment: str | None, select: str | None,
-        exclude: str | None, job: str | None, full_refresh: bool, output: Path | None) -> None:
+        exclude: str | None, job: str | None, full_refresh: bool, output: Path | None, as_json: bool) -> None:
     """Materialize the pipeline in this process.
 
     Compiles first when the artifacts are missing or stale, then Dagster drives one
@@ -46,7 +49,10 @@ def run(pipeline_file: Path, platform_file: Path | None, environment: str | None
     progress = NodeProgress()
     outcome = run_pipeline(compiled, job=job, select=select, exclude=exclude,
                            full_refresh=full_refresh, on_node=progress)
-    print_summary(outcome)
+    if as_json:
+        click.echo(json.dumps(outcome_document(outcome), indent=2))
+    else:
+        print_summary(outcome)
     if not outcome.success:
         failed = ", ".join(node.name for node in outcome.failed_nodes) or "see the log"
         raise PipelineError(f"run {outcome.run_id[:8]} failed: {failed}",

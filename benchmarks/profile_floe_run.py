@@ -101,8 +101,8 @@ JobDefinition.execute_in_process = timed("execute_in_process", JobDefinition.exe
 if variant == "ephemeral":
     inst.open_instance = timed("open_instance", lambda compiled: DagsterInstance.ephemeral())
 elif variant == "sqlite-tmpfs":
-    inst.open_instance = timed("open_instance", lambda compiled: DagsterInstance.local_temp(
-        tempfile.mkdtemp(prefix="floe-bench-", dir="/dev/shm")))
+    home = Path(tempfile.mkdtemp(prefix="floe-bench-", dir="/dev/shm"))
+    inst.open_instance = timed("open_instance", lambda compiled: DagsterInstance.local_temp(str(home)))
 elif variant == "sqlite-consolidated":
     home = Path(tempfile.mkdtemp(prefix="consolidated-", dir=sys.argv[2]))
     storages = [("run_storage", "runs", "SqliteRunStorage"),
@@ -123,6 +123,9 @@ target = compiled.target_path
 newest = max(target.glob("*/run_results.json"), key=lambda p: p.stat().st_mtime)
 acc["dbt elapsed (run_results)"] = json.loads(newest.read_text())["elapsed_time"]
 acc["process so far"] = time.perf_counter() - T0
+if variant in ("sqlite-tmpfs", "sqlite-consolidated"):
+    import shutil
+    shutil.rmtree(home, ignore_errors=True)
 print(json.dumps({"ok": outcome.success, "events": counts["events"], "times": acc}))
 """
 

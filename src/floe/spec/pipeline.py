@@ -63,7 +63,7 @@ class PipelineObservability(StrictModel):
 class PipelineSpec(StrictModel):
     """The whole of ``floe.yaml``."""
 
-    name: Identifier = Field(description="Pipeline name; also the dbt profile and code location name.")
+    name: Identifier = Field(description="Pipeline name, shown in run output and carried in the artifacts.")
     version: str = Field(default="0.1.0", description="Version of this pipeline, as you release it.")
     description: str | None = Field(default=None, description="What the pipeline is for.")
     transforms: list[DbtTransform] = Field(

@@ -49,7 +49,11 @@ def instance_config(compiled: CompiledProject) -> dict[str, object]:
     storage = compiled.artifacts.environment.orchestrator.storage
     config: dict[str, object] = {"telemetry": {"enabled": False}}
     if isinstance(storage, SqliteOrchestratorStorage):
-        config["storage"] = {"sqlite": {"base_dir": str(instance_home(compiled))}}
+        config["storage"] = {"custom": {
+            "module": "floe.orchestration.sqlite_storage",
+            "class": "FloeSqliteStorage",
+            "config": {"base_dir": str(instance_home(compiled))},
+        }}
     else:
         config["storage"] = {"postgres": {"postgres_url": {"env": POSTGRES_URL_ENV}}}
     return config

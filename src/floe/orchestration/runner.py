@@ -64,9 +64,11 @@ def run_pipeline(
 
     from floe.errors import FloeError
     from floe.orchestration.builder import FULL_REFRESH_TAG, build_code_location
+    from floe.orchestration.dagster_patches import memoize_output_asset_keys
     from floe.orchestration.instance import open_instance
 
     warnings.filterwarnings("ignore", module=r"dagster.*")
+    memoize_output_asset_keys()
     started = time.perf_counter()
     location = build_code_location(compiled)
     job_name = job or "all"

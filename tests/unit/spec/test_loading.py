@@ -124,7 +124,7 @@ def test_missing_top_level_field(tmp_path: Path) -> None:
     issue = _one(tmp_path, PIPELINE.replace("name: shop\n", "", 1))
     assert (issue.file, issue.line, issue.column, issue.path) == ("floe.yaml", 1, 1, "")
     assert issue.message == "missing required field 'name'"
-    assert issue.hint == "Pipeline name; also the dbt profile and code location name."
+    assert issue.hint == "Pipeline name, shown in run output and carried in the artifacts."
 
 
 def test_missing_field_of_a_union_member(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ load on a shared machine hits every command alike, and the median is reported.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import platform
 import resource
@@ -16,7 +17,8 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError
@@ -209,6 +211,23 @@ def linear_fit(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float]:
     sxx = sum((x - mean_x) ** 2 for x in xs)
     slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sxx
     return mean_y - slope * mean_x, slope
+
+
+@contextmanager
+def exclusive() -> Iterator[None]:
+    """One benchmark at a time: they share the generated projects (a DuckDB file takes one
+    writer) and would disturb each other's timings on a 2-core machine."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    with (WORK / ".lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            note(f"another benchmark holds {WORK / '.lock'}; waiting for it to finish")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def reset_dir(path: Path) -> Path:

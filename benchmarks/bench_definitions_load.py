@@ -29,6 +29,7 @@ from _timing import (
     BENCH_DIR,
     PYTHON,
     Command,
+    exclusive,
     machine_line,
     note,
     seconds,
@@ -114,4 +115,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with exclusive():
+        sys.exit(main())

@@ -26,6 +26,7 @@ from _timing import (
     WORK,
     Command,
     Stats,
+    exclusive,
     linear_fit,
     machine_line,
     note,
@@ -181,4 +182,5 @@ def report(sizes: list[int], results: dict[int, dict[str, Stats]], counts: dict[
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with exclusive():
+        sys.exit(main())

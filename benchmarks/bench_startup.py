@@ -25,7 +25,19 @@ import sys
 from collections import defaultdict
 
 from _project import ensure_project
-from _timing import PYTHON, Command, bench_env, machine_line, note, seconds, table, time_interleaved, tool, verdict
+from _timing import (
+    PYTHON,
+    Command,
+    bench_env,
+    exclusive,
+    machine_line,
+    note,
+    seconds,
+    table,
+    time_interleaved,
+    tool,
+    verdict,
+)
 
 GOALS = {"floe --help": 0.2, "floe validate": 0.5}
 
@@ -100,4 +112,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with exclusive():
+        sys.exit(main())

@@ -8,15 +8,18 @@ profiler, so the figures are not inflated) around:
 * the imports (dagster, dagster_dbt, floe's runner);
 * ``build_code_location`` (definitions), ``open_instance`` (the Dagster instance);
 * ``execute_in_process``, and inside it: the time spent waiting for the next line of dbt's
-  output, ``DagsterInstance.handle_new_event`` (storing every Dagster event), and the
-  data-version look-ups Dagster makes for each asset's inputs.
+  output, dagster-dbt's event translation, ``DagsterInstance.handle_new_event`` (storing every
+  Dagster event), the data-version look-ups Dagster makes for each asset's inputs,
+  ``StepExecutionContext.get_output_asset_keys`` (quadratic in upstream Dagster; floe memoizes
+  it since 6771615) and the asset-check evaluations; the remainder is shown too.
 
 Variants differ only in the Dagster instance:
 
-* ``sqlite`` : what floe does (SQLite storage under .floe/dagster, on disk);
-* ``sqlite-tmpfs``: a fresh SQLite instance on /dev/shm, which takes fsync out;
-* ``sqlite-consolidated``: a fresh instance whose event log is Dagster's
-  ``ConsolidatedSqliteEventLogStorage`` (one database instead of a run shard plus an index);
+* ``sqlite``: what floe does (its instance under .floe/dagster, with the history of the runs
+  before; since 6771615 floe's own SQLite storage class that keeps its engines);
+* ``sqlite-stock``: a fresh instance with Dagster's stock SQLite storage, on disk
+  (``DagsterInstance.local_temp`` under benchmarks/.work);
+* ``sqlite-tmpfs``: the same on /dev/shm, which takes fsync out;
 * ``ephemeral``: ``DagsterInstance.ephemeral()``, in-memory, as ``dagster.materialize`` uses.
 
 dbt's own elapsed time (run_results.json) is shown for each, beside a plain ``dbt build``.
@@ -32,9 +35,9 @@ import subprocess
 import sys
 
 from _project import dbt_args, ensure_project
-from _timing import PYTHON, WORK, Command, machine_line, note, reset_dir, run_once, seconds, table, tool
+from _timing import PYTHON, WORK, Command, exclusive, machine_line, note, reset_dir, run_once, seconds, table, tool
 
-VARIANTS = ("sqlite", "sqlite-tmpfs", "sqlite-consolidated", "ephemeral")
+VARIANTS = ("sqlite", "sqlite-stock", "sqlite-tmpfs", "ephemeral")
 
 SNIPPET = r"""
 import json, sys, tempfile, time
@@ -97,8 +100,13 @@ DbtCliEventMessage.to_default_asset_events = timed_iter(
     "  dagster-dbt event translation", DbtCliEventMessage.to_default_asset_events)
 from dagster._core.execution.context.system import StepExecutionContext
 from dagster._core.definitions.asset_checks.asset_check_result import AssetCheckResult
+calls = {"get_output_asset_keys": 0}
+original_keys = StepExecutionContext.get_output_asset_keys
+def counting_keys(self):
+    calls["get_output_asset_keys"] += 1
+    return original_keys(self)
 StepExecutionContext.get_output_asset_keys = timed(
-    "  get_output_asset_keys (walks every output, per output)", StepExecutionContext.get_output_asset_keys)
+    "  get_output_asset_keys (walks every output, per output)", counting_keys)
 AssetCheckResult.to_asset_check_evaluation = timed(
     "  asset-check evaluation (looks up the target materialization)", AssetCheckResult.to_asset_check_evaluation)
 builder.build_code_location = timed("build_code_location", builder.build_code_location)
@@ -106,18 +114,9 @@ JobDefinition.execute_in_process = timed("execute_in_process", JobDefinition.exe
 
 if variant == "ephemeral":
     inst.open_instance = timed("open_instance", lambda compiled: DagsterInstance.ephemeral())
-elif variant == "sqlite-tmpfs":
-    home = Path(tempfile.mkdtemp(prefix="floe-bench-", dir="/dev/shm"))
+elif variant in ("sqlite-stock", "sqlite-tmpfs"):
+    home = Path(tempfile.mkdtemp(prefix="floe-bench-", dir="/dev/shm" if variant == "sqlite-tmpfs" else sys.argv[2]))
     inst.open_instance = timed("open_instance", lambda compiled: DagsterInstance.local_temp(str(home)))
-elif variant == "sqlite-consolidated":
-    home = Path(tempfile.mkdtemp(prefix="consolidated-", dir=sys.argv[2]))
-    storages = [("run_storage", "runs", "SqliteRunStorage"),
-                ("event_log_storage", "event_log", "ConsolidatedSqliteEventLogStorage"),
-                ("schedule_storage", "schedules", "SqliteScheduleStorage")]
-    (home / "dagster.yaml").write_text("telemetry: {enabled: false}\n" + "".join(
-        f"{key}:\n  module: dagster._core.storage.{module}\n  class: {cls}\n  config: {{base_dir: {home / key}}}\n"
-        for key, module, cls in storages))
-    inst.open_instance = timed("open_instance", lambda compiled: DagsterInstance.from_config(str(home)))
 else:
     inst.open_instance = timed("open_instance", inst.open_instance)
 
@@ -131,10 +130,11 @@ acc["dbt elapsed (run_results)"] = json.loads(newest.read_text())["elapsed_time"
 acc["process so far"] = time.perf_counter() - T0
 parts = [v for k, v in acc.items() if k.startswith("  ")]
 acc["  other Dagster step work (remainder)"] = acc["execute_in_process"] - sum(parts)
-if variant in ("sqlite-tmpfs", "sqlite-consolidated"):
+if variant in ("sqlite-stock", "sqlite-tmpfs"):
     import shutil
     shutil.rmtree(home, ignore_errors=True)
-print(json.dumps({"ok": outcome.success, "events": counts["events"], "times": acc}))
+print(json.dumps({"ok": outcome.success, "events": counts["events"], "times": acc,
+                  "get_output_asset_keys_calls": calls["get_output_asset_keys"]}))
 """
 
 ORDER = [
@@ -180,9 +180,11 @@ def main(argv: list[str] | None = None) -> int:
             if completed.returncode != 0:
                 raise SystemExit(f"{variant} failed:\n{completed.stderr[-3000:]}")
             result = json.loads(completed.stdout.strip().splitlines()[-1])
+            if not result["ok"]:
+                note(f"  warning: the {variant} run did not succeed (see .floe/logs)")
             results[variant].append(result)
             note(f"  {variant:<13} round {round_ + 1}: run_pipeline {result['times']['run_pipeline']:.2f} s, "
-                 f"{result['events']} events")
+                 f"{result['events']} events, {result['get_output_asset_keys_calls']} get_output_asset_keys calls")
 
     counts = project.node_counts()
     print(f"## Where floe run's time goes, {args.models} models\n\n{machine_line()}\n")
@@ -197,10 +199,13 @@ def main(argv: list[str] | None = None) -> int:
             row.append(seconds(statistics.median(values)) if values else "-")
         rows.append(row)
     rows.append(["Dagster events stored"] + [str(results[v][0]["events"]) for v in variants])
+    rows.append(["get_output_asset_keys calls"] + [str(results[v][0]["get_output_asset_keys_calls"]) for v in variants])
+    rows.append(["run succeeded"] + ["yes" if all(r["ok"] for r in results[v]) else "NO" for v in variants])
     print(table(["phase", *variants], rows))
     print(f"\n(finished {machine_line()})")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with exclusive():
+        sys.exit(main())

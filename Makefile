@@ -5,7 +5,7 @@ FLOE := $(abspath $(VENV))/bin/floe
 # pytest workers; 2 matches the reference machines (set PYTEST_WORKERS=0 to run serially).
 PYTEST_WORKERS ?= 2
 # Extras installed for development: postgres and trino adapters are tested for real / by profile.
-EXTRAS ?= dev,postgres,trino
+EXTRAS ?= dev,postgres,trino,s3
 
 .PHONY: help install demo test lint typecheck unit generate bench clean
 

@@ -319,7 +319,7 @@ def _events(seed: int, batch_number: int, config: SaasConfig, streams: StreamFac
     occurred = sample_times(streams("events.occurred_at"), count, interval, config.pattern, origin_us)
     not_before(occurred, user, batch_number * per_batch + 1, user_created)
     # Durations are log-normal around 4 s, capped at an hour.
-    duration = np.minimum(np.exp(8.3 + 1.1 * streams("events.duration_ms").standard_normal(count)), 3_600_000)
+    duration = np.clip(np.exp(8.3 + 1.1 * streams("events.duration_ms").standard_normal(count)), 1, 3_600_000)
 
     draft = TableDraft(EVENTS, count)
     draft.values("event_id", batch_number * EVENT_ID_STRIDE + 1 + np.arange(count, dtype=np.int64))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -100,6 +101,10 @@ def run_pipeline(
             on_node(event)
 
     tags = {FULL_REFRESH_TAG: "true"} if full_refresh else {}
+    # Deleting old run folders (a compiled SQL file per model) is I/O: do it while dbt runs.
+    pruner = threading.Thread(target=_prune_run_targets, args=(compiled.target_path, KEEP_RUN_TARGETS - 1),
+                              name="floe-prune-targets", daemon=True)
+    pruner.start()
     with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log), listening(collect):
         result = job_def.execute_in_process(
             instance=instance,
@@ -113,7 +118,7 @@ def run_pipeline(
         for event in result.get_step_failure_events()
         if event.step_failure_data and event.step_failure_data.error
     ]
-    _prune_run_targets(compiled.target_path)
+    pruner.join()
     _fill_row_counts(compiled, nodes)
     return RunOutcome(result.run_id, result.success, time.perf_counter() - started, nodes, errors, log_path)
 
@@ -142,8 +147,11 @@ def _fill_row_counts(compiled: CompiledProject, nodes: list[NodeEvent]) -> None:
             nodes[index] = replace(node, rows=counts[node.relation])
 
 
-def _prune_run_targets(target_path: Path) -> None:
+def _prune_run_targets(target_path: Path, keep: int) -> None:
     """dagster-dbt makes a target folder per run; keep only the newest few."""
-    runs = sorted((p for p in target_path.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
-    for old in runs[:-KEEP_RUN_TARGETS]:
+    try:
+        runs = sorted((p for p in target_path.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    except OSError:
+        return
+    for old in runs[: max(len(runs) - keep, 0)]:
         shutil.rmtree(old, ignore_errors=True)

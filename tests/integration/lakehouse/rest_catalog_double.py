@@ -51,7 +51,7 @@ NAMESPACE_SEPARATOR = "\x1f"
 class Recorded:
     method: str
     path: str
-    headers: dict[str, str]
+    headers: dict[str, str]  # names in lower case
     form: dict[str, str] | None = None
 
 
@@ -156,7 +156,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         double = self.server_double
         url = urlsplit(self.path)
-        record = Recorded(method, url.path, {k: v for k, v in self.headers.items()})
+        record = Recorded(method, url.path, {k.lower(): v for k, v in self.headers.items()})
         with double.state.lock:
             double.state.requests.append(record)
         body = self._body()

@@ -56,7 +56,9 @@ def compile_project(project: Project, output_dir: Path | None = None) -> Compile
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".compile-", dir=out))
     try:
-        profiles = profiles_document(compute, project.environment_name)
+        lands_iceberg = bool(project.pipeline.model.ingestion)
+        profiles = profiles_document(compute, project.environment_name,
+                                     iceberg_storage=project.environment.storage if lands_iceberg else None)
         (staging / "profiles.yml").write_text(profiles_text(profiles), encoding="utf-8")
         manifest = _parse(project, staging, secrets)
         digest = source_hash(
@@ -144,6 +146,7 @@ def _artifacts(
         ),
         jobs=jobs,
         schedules=list(spec.schedules),
+        ingestion=list(spec.ingestion),
         observability=spec.observability,
         secrets=secrets,
         variables=sorted(project.variables),

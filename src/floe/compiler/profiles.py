@@ -13,9 +13,18 @@ from floe.targets import dbt_profile_output
 PROFILE_NAME = "floe"
 
 
-def profiles_document(compute: Any, target: str) -> dict[str, Any]:
-    """The profiles.yml document for ``compute`` under target ``target``; secrets stay env_var() calls."""
-    return {PROFILE_NAME: {"target": target, "outputs": {target: dbt_profile_output(compute)}}}
+def profiles_document(compute: Any, target: str, *, iceberg_storage: Any = None) -> dict[str, Any]:
+    """The profiles.yml document for ``compute`` under target ``target``; secrets stay env_var() calls.
+
+    With ``iceberg_storage`` (the pipeline lands Iceberg tables there), a DuckDB output also
+    gets what reading them takes: the project's extension directory and, for S3, a secret.
+    """
+    output = dbt_profile_output(compute)
+    if iceberg_storage is not None and output.get("type") == "duckdb":
+        from floe.targets.duckdb import add_iceberg_reading
+
+        add_iceberg_reading(output, iceberg_storage)
+    return {PROFILE_NAME: {"target": target, "outputs": {target: output}}}
 
 
 def profiles_text(document: dict[str, Any]) -> str:

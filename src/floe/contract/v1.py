@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from floe.spec.base import StrictModel
+from floe.spec.ingestion import IngestionSource
 from floe.spec.pipeline import JobSpec, PipelineObservability, ScheduleSpec
 from floe.spec.platform import EnvironmentSpec
 
@@ -66,6 +67,10 @@ class ArtifactsV1(StrictModel):
     dbt: DbtInfo
     jobs: list[JobSpec] = Field(description="Jobs, including the implicit 'all'.")
     schedules: list[ScheduleSpec] = Field(description="Schedules from floe.yaml.")
+    ingestion: list[IngestionSource] = Field(
+        default_factory=list,
+        description="Ingestion sources from floe.yaml (absent in artifacts written before floe 0.2: none).",
+    )
     observability: PipelineObservability = Field(description="Switches from floe.yaml.")
     secrets: list[str] = Field(description="Names of the secrets the runtime must resolve.")
     variables: list[str] = Field(description="Environment variables the specs interpolated.")

@@ -17,20 +17,29 @@ from dagster import (
     AssetsDefinition,
     AssetSelection,
     DefaultScheduleStatus,
+    DefaultSensorStatus,
     Definitions,
+    RunRequest,
     ScheduleDefinition,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SensorResult,
     define_asset_job,
+    sensor,
 )
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, build_dbt_asset_selection, dbt_assets
 
 from floe.compiler.dbt_process import dbt_executable
 from floe.orchestration.dbt_resource import FloeDbtCliResource
+from floe.orchestration.ingestion_assets import build_ingestion_assets
 from floe.orchestration.paths import PROJECT_DIR_ENV, CompiledProject
 from floe.orchestration.progress import publish_raw_dbt_event
+from floe.spec.project import ALL_ASSETS_JOB
 from floe.spec.secrets import resolve_secrets
 
 FULL_REFRESH_TAG = "floe/full_refresh"
 DBT_ASSETS_NAME = "dbt_models"
+TRIGGER_SENSOR = "demo_trigger"
 
 
 def export_runtime_environment(compiled: CompiledProject) -> None:
@@ -71,6 +80,12 @@ def build_dbt_assets(compiled: CompiledProject) -> AssetsDefinition:
     )
     def dbt_models(context: AssetExecutionContext, dbt: FloeDbtCliResource) -> Iterator[Any]:
         export_runtime_environment(compiled)
+        if compiled.artifacts.ingestion:
+            from floe.orchestration.lakehouse import refresh_project_views
+
+            # The Iceberg tables may have moved on since the views were made (another run,
+            # retention): dbt must read their current snapshots.
+            refresh_project_views(compiled)
         args = ["build"]
         if context.run.tags.get(FULL_REFRESH_TAG) == "true":
             args.append("--full-refresh")
@@ -103,10 +118,9 @@ def build_code_location(compiled: CompiledProject) -> CodeLocation:
     os.environ.setdefault("DBT_TARGET_PATH", str(compiled.target_path))
     ensure_profiles_file(compiled)
     assets = build_dbt_assets(compiled)
-    selections = {
-        job.name: build_dbt_asset_selection([assets], dbt_select=job.select, dbt_exclude=job.exclude)
-        for job in artifacts.jobs
-    }
+    ingestion = build_ingestion_assets(compiled)
+    selections = {job.name: _job_selection(assets, ingestion, job.name, job.select, job.exclude)
+                  for job in artifacts.jobs}
     jobs = {
         job.name: define_asset_job(job.name, selection=selections[job.name], description=job.description)
         for job in artifacts.jobs
@@ -129,8 +143,40 @@ def build_code_location(compiled: CompiledProject) -> CodeLocation:
         target=artifacts.dbt.target,
         dbt_executable=dbt_executable(),
     )
-    defs = Definitions(assets=[assets], jobs=list(jobs.values()), schedules=schedules, resources={"dbt": dbt})
+    sensors = [_trigger_sensor(compiled, jobs[ALL_ASSETS_JOB])] if ingestion and ALL_ASSETS_JOB in jobs else []
+    defs = Definitions(assets=[*ingestion, assets], jobs=list(jobs.values()), schedules=schedules,
+                       sensors=sensors, resources={"dbt": dbt})
     return CodeLocation(defs, assets, selections)
+
+
+def _job_selection(dbt: AssetsDefinition, ingestion: list[AssetsDefinition], name: str, select: str,
+                   exclude: str | None) -> AssetSelection:
+    """A job's dbt selection, plus the ingestion assets feeding it (all of them for 'all')."""
+    selection = build_dbt_asset_selection([dbt], dbt_select=select, dbt_exclude=exclude)
+    if not ingestion:
+        return selection
+    landed = AssetSelection.assets(*ingestion)
+    if name == ALL_ASSETS_JOB:
+        return selection | landed
+    return selection | (selection.upstream(depth=1, include_self=False) & landed)
+
+
+def _trigger_sensor(compiled: CompiledProject, job: Any) -> SensorDefinition:
+    """Turns each 'floe demo trigger --batches N' request into N runs of the job."""
+    from floe.ingestion.triggers import pending_triggers, remove_handled
+
+    @sensor(name=TRIGGER_SENSOR, job=job, minimum_interval_seconds=5,
+            default_status=DefaultSensorStatus.RUNNING,
+            description="Runs the pipeline once per batch requested with 'floe demo trigger'.")
+    def demo_trigger(context: SensorEvaluationContext) -> SensorResult:
+        if context.cursor:
+            remove_handled(compiled.output_dir, context.cursor)
+        requests = pending_triggers(compiled.output_dir, after=context.cursor)
+        runs = [RunRequest(run_key=f"{request.name}-{index}", tags={"floe/trigger": request.name})
+                for request in requests for index in range(request.batches)]
+        return SensorResult(run_requests=runs, cursor=requests[-1].name if requests else context.cursor)
+
+    return demo_trigger
 
 
 def build_definitions(compiled: CompiledProject) -> Definitions:

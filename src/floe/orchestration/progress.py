@@ -42,6 +42,12 @@ def listening(listener: Listener) -> Iterator[None]:
         _listeners.remove(listener)
 
 
+def publish(event: NodeEvent) -> None:
+    """Send an event that does not come from dbt (an ingestion batch) to the listeners."""
+    for listener in list(_listeners):
+        listener(event)
+
+
 _RESULT_EVENTS = frozenset(
     {"LogModelResult", "LogSeedResult", "LogSnapshotResult", "LogTestResult", "LogFreshnessResult",
      "NodeFinished"}

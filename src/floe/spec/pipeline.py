@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field
 
 from floe.spec.base import Identifier, StrictModel
+from floe.spec.ingestion import IngestionSource
 
 PIPELINE_FILE = "floe.yaml"
 
@@ -70,6 +71,10 @@ class PipelineSpec(StrictModel):
         min_length=1,
         max_length=1,
         description="The dbt project this pipeline runs (exactly one).",
+    )
+    ingestion: list[IngestionSource] = Field(
+        default_factory=list,
+        description="Sources whose batches land in Iceberg tables upstream of the dbt project's sources.",
     )
     jobs: list[JobSpec] = Field(
         default_factory=list,

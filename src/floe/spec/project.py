@@ -9,6 +9,7 @@ from pathlib import Path
 
 from floe.errors import SpecError, SpecIssue
 from floe.spec.cron import cron_problem
+from floe.spec.ingestion import NULLABLE_COLUMNS
 from floe.spec.loading import LoadedSpec, load_spec
 from floe.spec.pipeline import PIPELINE_FILE, PipelineSpec
 from floe.spec.platform import PLATFORM_FILE, EnvironmentSpec, PlatformSpec
@@ -99,6 +100,8 @@ def load_project(
             ))
     if pipeline is not None:
         issues.extend(check_pipeline(pipeline, root))
+        if env_spec is not None:
+            issues.extend(check_ingestion_target(pipeline, env_spec, chosen or ""))
     if issues:
         raise SpecError(issues)
     assert pipeline is not None and platform is not None and env_spec is not None and chosen
@@ -133,6 +136,29 @@ def check_pipeline(pipeline: LoadedSpec[PipelineSpec], root: Path) -> list[SpecI
         elif not (target / "dbt_project.yml").is_file():
             issues.append(source.issue(path, f"'{transform.path}' has no dbt_project.yml",
                                        "point 'path' at the folder that holds dbt_project.yml"))
+    source_names: dict[str, int] = {}
+    tables: dict[tuple[str, str], int] = {}
+    for index, source_spec in enumerate(spec.ingestion):
+        where = ("ingestion", index)
+        if source_spec.name in source_names:
+            issues.append(source.issue((*where, "name"), f"source '{source_spec.name}' is declared twice",
+                                       f"the first is ingestion[{source_names[source_spec.name]}]; rename one"))
+        source_names.setdefault(source_spec.name, index)
+        allowed = NULLABLE_COLUMNS[source_spec.dataset]
+        for column in source_spec.defects.null_rates:
+            if column not in allowed:
+                issues.append(source.issue(
+                    (*where, "defects", "null_rates", column),
+                    f"'{column}' cannot hold nulls in the {source_spec.dataset} data set",
+                    f"nullable columns: {', '.join(sorted(allowed))}", prefer_key=True))
+        for table in source_spec.tables:
+            other = tables.setdefault((source_spec.namespace, table), index)
+            if other != index:
+                issues.append(source.issue(
+                    (*where, "namespace"),
+                    f"table {source_spec.namespace}.{table} is also written by ingestion[{other}]",
+                    "give each source its own namespace"))
+                break
     job_names: dict[str, int] = {}
     for index, job in enumerate(spec.jobs):
         if job.name in job_names:
@@ -159,6 +185,26 @@ def check_pipeline(pipeline: LoadedSpec[PipelineSpec], root: Path) -> list[SpecI
         except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long to be a file
             issues.append(source.issue((*where, "timezone"), f"unknown time zone '{schedule.timezone}'",
                                        "use an IANA name such as 'UTC' or 'Europe/Berlin'"))
+    return issues
+
+
+def check_ingestion_target(pipeline: LoadedSpec[PipelineSpec], environment: EnvironmentSpec,
+                           name: str) -> list[SpecIssue]:
+    """Ingestion lands Iceberg tables that dbt reads through DuckDB: other targets cannot yet."""
+    if not pipeline.model.ingestion:
+        return []
+    issues: list[SpecIssue] = []
+    if environment.compute.type != "duckdb":
+        issues.append(pipeline.source.issue(
+            ("ingestion",), f"ingestion needs a duckdb compute target; environment '{name}' uses "
+                            f"{environment.compute.type}",
+            "run this pipeline on duckdb (the default), or remove 'ingestion' and load bronze another way",
+            prefer_key=True))
+    if environment.storage.type not in ("local", "s3"):
+        issues.append(pipeline.source.issue(
+            ("ingestion",), f"dbt on DuckDB cannot read Iceberg tables on {environment.storage.type} "
+                            f"storage yet (environment '{name}')",
+            "use local or s3 storage for environments that run ingestion", prefer_key=True))
     return issues
 
 

@@ -28,6 +28,33 @@ def profile_output(compute: DuckDBCompute) -> dict[str, Any]:
     return output
 
 
+EXTENSION_DIR = ".floe/duckdb_extensions"
+"""DuckDB extension directory, relative to the project root: the wheels' binaries are
+installed there (never in ~/.duckdb) and dbt's sessions autoload iceberg from it."""
+
+
+def add_iceberg_reading(output: dict[str, Any], storage: Any) -> None:
+    """Let dbt's DuckDB sessions read the Iceberg views floe creates over ``storage``."""
+    from floe.spec.platform import S3Storage
+
+    settings = output.setdefault("settings", {})
+    settings["extension_directory"] = f"{PROJECT_DIR_REFERENCE}/{EXTENSION_DIR}"
+    if isinstance(storage, S3Storage):
+        secret: dict[str, Any] = {"type": "s3", "scope": f"s3://{storage.bucket}"}
+        if storage.region:
+            secret["region"] = storage.region
+        if storage.endpoint:
+            scheme, _, rest = storage.endpoint.partition("://")
+            secret["endpoint"] = rest.rstrip("/") if rest else scheme
+            secret["use_ssl"] = scheme == "https"
+            secret["url_style"] = "path" if storage.path_style else "vhost"
+        if storage.access_key_id is not None:
+            secret["key_id"] = storage.access_key_id.dbt_reference()
+        if storage.secret_access_key is not None:
+            secret["secret"] = storage.secret_access_key.dbt_reference()
+        output["secrets"] = [secret]
+
+
 def count_rows(compute: DuckDBCompute, project_root: Path, relations: list[str]) -> dict[str, int]:
     """Count rows of dbt relations (already quoted by dbt) in the database file, read-only."""
     import duckdb

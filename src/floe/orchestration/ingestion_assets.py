@@ -1,0 +1,75 @@
+"""Ingestion sources as Dagster assets upstream of the dbt sources they feed.
+
+A source's tables are one multi-asset keyed ``[namespace, table]`` — the keys dagster-dbt
+gives the dbt source tables of the same name — so generation and dbt form one asset graph.
+One materialization lands one batch (the next the tables lack), then re-points the DuckDB
+views at the new snapshots. Retries with backoff happen inside the op (landing is
+idempotent); when they run out the op fails, downstream models are skipped, and the marts
+keep serving the data they have.
+"""
+
+# No "from __future__ import annotations": Dagster inspects the op signature at runtime.
+
+from collections.abc import Iterator
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec, MaterializeResult, multi_asset
+
+from floe.orchestration.paths import CompiledProject
+from floe.orchestration.progress import NodeEvent, publish
+from floe.spec.ingestion import SyntheticSource
+
+INGESTION_KIND = "iceberg"
+
+
+def ingestion_asset_keys(source: SyntheticSource) -> list[AssetKey]:
+    """The asset keys of a source's tables."""
+    return [AssetKey([source.namespace, table]) for table in source.tables]
+
+
+def build_ingestion_assets(compiled: CompiledProject) -> list[AssetsDefinition]:
+    """One multi-asset per ingestion source of the artifacts."""
+    return [_source_assets(compiled, source) for source in compiled.artifacts.ingestion]
+
+
+def _source_assets(compiled: CompiledProject, source: SyntheticSource) -> AssetsDefinition:
+    specs = [
+        AssetSpec(
+            key=key,
+            group_name=source.name,
+            kinds={INGESTION_KIND},
+            description=f"{source.dataset} table '{key.path[-1]}' of source '{source.name}', "
+            f"appended one batch per run (Iceberg {source.namespace}.{key.path[-1]}).",
+        )
+        for key in ingestion_asset_keys(source)
+    ]
+
+    @multi_asset(specs=specs, name=f"ingest_{source.name}", can_subset=False)
+    def ingest(context: AssetExecutionContext) -> Iterator[Any]:
+        from floe.ingestion.landing import land_with_retry
+        from floe.orchestration.lakehouse import open_project_catalog, refresh_project_views
+
+        def warn(attempt: int, delay: float, error: BaseException) -> None:
+            context.log.warning(f"batch attempt {attempt} failed, retrying in {delay:.1f} s: {error}")
+
+        landing = land_with_retry(lambda: open_project_catalog(compiled), source, on_retry=warn)
+        refresh_project_views(compiled)
+        for table in landing.tables:
+            namespace, _, name = table.table.partition(".")
+            publish(NodeEvent(
+                unique_id=f"ingestion.{source.name}.{name}", name=table.table, resource_type="ingestion",
+                status="skipped" if table.skipped else "success", duration_s=landing.duration_s,
+                rows=table.rows, relation=table.table, materialized=INGESTION_KIND,
+            ))
+            yield MaterializeResult(
+                asset_key=AssetKey([namespace, name]),
+                metadata={
+                    "batch": landing.batch_number,
+                    "rows_appended": table.rows,
+                    "already_present": table.skipped,
+                    "attempts": landing.attempts,
+                    "metadata_location": table.metadata_location or "",
+                },
+            )
+
+    return ingest

@@ -1,0 +1,154 @@
+"""``ingestion:`` in floe.yaml — where raw data comes from before dbt sees it.
+
+Each source lands its tables in an Iceberg namespace (``bronze`` by default); floe exposes
+them to dbt as the source of the same name. The one source kind so far is ``synthetic``:
+floe's own generators (:mod:`floe.synthetic`), which drive the live demo. The generators'
+batches are a pure function of (seed, batch number, these settings), so a retried batch
+produces the very rows it produced before.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from floe.spec.base import Identifier, StrictModel
+from floe.spec.durations import Duration
+
+# The columns each data set may carry nulls in (the generator's nullable defect targets). A
+# unit test keeps these equal to floe.synthetic's, which validation cannot import cheaply.
+NULLABLE_COLUMNS: dict[str, frozenset[str]] = {
+    "ecommerce": frozenset({"customers.email", "orders.customer_id", "orders.region"}),
+    "saas": frozenset({"organizations.industry", "users.email", "events.user_id"}),
+}
+# Tables of each data set, in the order a batch writes them.
+DATASET_TABLES: dict[str, tuple[str, ...]] = {
+    "ecommerce": ("products", "customers", "orders", "order_items"),
+    "saas": ("organizations", "users", "subscriptions", "events"),
+}
+Rate01 = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class BurstRate(StrictModel):
+    """The same number of rows every batch."""
+
+    type: Literal["burst"] = Field(description="Rate kind.")
+    rows: int = Field(
+        default=1000, ge=0, le=999_999_999,
+        description="Orders (ecommerce) or events (saas) per batch.",
+    )
+
+
+class RealisticRate(StrictModel):
+    """Rows per batch follow the day: morning peak, lunch dip, evening surge, quieter weekends."""
+
+    type: Literal["realistic"] = Field(description="Rate kind.")
+    per_hour: float = Field(
+        default=12_000.0, ge=0.0, le=1e9,
+        description="Mean orders (ecommerce) or events (saas) per hour, averaged over a week.",
+    )
+
+
+Rate = Annotated[BurstRate | RealisticRate, Field(discriminator="type")]
+
+
+class DefectsSpec(StrictModel):
+    """Data-quality defects to inject, so the dbt layer's cleaning is exercised and provable."""
+
+    null_rates: dict[str, Rate01] = Field(
+        default_factory=dict,
+        description="'table.column' → share of values set to null. Allowed columns: ecommerce "
+        "customers.email, orders.customer_id, orders.region; saas organizations.industry, "
+        "users.email, events.user_id.",
+    )
+    duplicate_rate: Rate01 = Field(
+        default=0.0, description="Share of rows that get one exact copy in the same batch."
+    )
+    late_rate: Rate01 = Field(
+        default=0.0, description="Share of timestamped rows whose event time is backdated before the batch."
+    )
+    late_min: Duration = Field(default=timedelta(hours=1), description="Least backdating of a late row.")
+    late_max: Duration = Field(default=timedelta(days=3), description="Most backdating of a late row.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DefectsSpec:
+        if self.late_min <= timedelta(0):
+            raise ValueError("late_min must be more than zero")
+        if self.late_max < self.late_min:
+            raise ValueError("late_max must not be less than late_min")
+        return self
+
+
+class RetentionSpec(StrictModel):
+    """How much Iceberg history to keep, so a demo running for days does not fill the disk."""
+
+    max_snapshot_age: Duration = Field(
+        default=timedelta(hours=1),
+        description="Snapshots older than this are expired after each batch (their unreferenced files deleted).",
+    )
+    min_snapshots_to_keep: int = Field(
+        default=10, ge=1, le=100_000, description="Newest snapshots always kept, whatever their age."
+    )
+
+
+class RetrySpec(StrictModel):
+    """What happens when a batch fails to land (e.g. the catalog is briefly unreachable)."""
+
+    max_retries: int = Field(default=3, ge=0, le=20, description="Retries after the first attempt.")
+    delay: Duration = Field(default=timedelta(seconds=2), description="Wait before the first retry.")
+    backoff: Literal["exponential", "linear", "constant"] = Field(
+        default="exponential", description="How the wait grows between retries."
+    )
+
+
+class SyntheticSource(StrictModel):
+    """Synthetic batches from floe's generators, appended to Iceberg tables."""
+
+    type: Literal["synthetic"] = Field(description="Source kind.")
+    name: Identifier = Field(description="Source name: the Dagster asset group of its tables.")
+    dataset: Literal["ecommerce", "saas"] = Field(
+        description="ecommerce: customers, products, orders, order_items. saas: organizations, "
+        "users, subscriptions, events."
+    )
+    namespace: Identifier = Field(
+        default="bronze",
+        description="Iceberg namespace the tables land in; also the DuckDB schema and the dbt source name.",
+    )
+    seed: int = Field(default=42, ge=0, le=2**63 - 1, description="Seed: the same seed gives the same data.")
+    rate: Rate = Field(default_factory=lambda: BurstRate(type="burst"), description="Rows per batch.")
+    interval: Duration = Field(
+        default=timedelta(minutes=5),
+        description="Virtual time one batch covers; batch b covers [start + b*interval, start + (b+1)*interval).",
+    )
+    start: datetime = Field(
+        default=datetime(2026, 1, 1, tzinfo=timezone.utc),
+        description="Virtual-clock start (ISO 8601 with a time zone), the time of batch 0.",
+    )
+    defects: DefectsSpec = Field(default_factory=DefectsSpec, description="Defects to inject (default none).")
+    retention: RetentionSpec = Field(default_factory=RetentionSpec, description="Iceberg snapshot retention.")
+    retry: RetrySpec = Field(default_factory=RetrySpec, description="Retries of a failed batch.")
+
+    @field_validator("start")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("start needs a time zone, e.g. 2026-01-01T00:00:00Z")
+        return value
+
+    @field_validator("interval")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise ValueError("interval must be at least 1s")
+        return value
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """The tables a batch of this source writes."""
+        return DATASET_TABLES[self.dataset]
+
+
+# One kind so far; a union with a discriminator on 'type' once a second kind exists.
+IngestionSource = SyntheticSource

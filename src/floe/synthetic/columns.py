@@ -2,9 +2,9 @@
 
 A generator fills a :class:`TableDraft` with numpy arrays (integers, microsecond timestamps,
 money in cents, category codes) and marks nulls and late rows; :meth:`TableDraft.finish`
-appends the duplicate rows and converts every column once, straight into the Arrow type its
-schema names. Keeping the columns in numpy until the end means a duplicate is one index
-gather per column, and a null is a validity mask, never a Python object.
+converts every column once, straight into the Arrow type its schema names, and appends the
+duplicate rows as a second chunk (so the unique rows are never copied). A null is a validity
+mask, never a Python object.
 
 Money is built as ``decimal128(p, 2)`` directly from int64 cents (a decimal128 value is the
 unscaled integer in 16 little-endian bytes), which avoids a float round trip and its
@@ -107,15 +107,17 @@ class TableDraft:
             self.null_masks[name] = mask
 
     def finish(self, duplicates: Int64Array | None = None) -> tuple[pa.Table, TableReport]:
-        """The Arrow table (unique rows, then copies of rows ``duplicates``) and its report."""
+        """The Arrow table (unique rows, then copies of rows ``duplicates``) and its report.
+
+        The copies are a second chunk of every column, so the unique rows are never copied.
+        """
         copies = np.empty(0, dtype=np.int64) if duplicates is None else duplicates
         missing = [f.name for f in self.schema if f.name not in self._columns]
         if missing:
             raise ValueError(f"table draft lacks columns {missing}")
-        take = None if len(copies) == 0 else np.concatenate([np.arange(self.rows, dtype=np.int64), copies])
-        written = self.rows + len(copies)
-        arrays = [self._materialize(f, take, written) for f in self.schema]
-        table = pa.Table.from_arrays(arrays, schema=self.schema)
+        table = pa.Table.from_arrays([self._materialize(f) for f in self.schema], schema=self.schema)
+        if len(copies):
+            table = pa.concat_tables([table, table.take(pa.array(copies))])
         return table, TableReport.count(self.rows, copies, self.null_masks, self.late)
 
     def _put(self, name: str, column: _Column) -> None:
@@ -123,25 +125,21 @@ class TableDraft:
             raise ValueError(f"column {name!r} is not in the schema")
         self._columns[name] = column
 
-    def _materialize(self, field: pa.Field, take: Int64Array | None, written: int) -> pa.Array:
+    def _materialize(self, field: pa.Field) -> pa.Array:
         column = self._columns[field.name]
         mask = self.null_masks.get(field.name)
-        if mask is not None and take is not None:
-            mask = mask[take]
         if column.kind == "constant":
-            return pa.array(np.full(written, column.constant, dtype=np.int64), type=field.type)
+            return pa.array(np.full(self.rows, column.constant, dtype=np.int64), type=field.type)
         if column.kind == "arrow":
             assert column.arrow is not None
-            array = column.arrow if take is None else column.arrow.take(pa.array(take))
-            if mask is not None:
-                array = pc.if_else(pa.array(mask), pa.scalar(None, type=field.type), array)
-            return array
+            if mask is None:
+                return column.arrow
+            return pc.if_else(pa.array(mask), pa.scalar(None, type=field.type), column.arrow)
         assert column.numbers is not None
-        numbers = column.numbers if take is None else column.numbers[take]
         if column.kind == "categories":
             assert column.arrow is not None
-            return column.arrow.take(pa.array(numbers, mask=mask))
+            return column.arrow.take(pa.array(column.numbers, mask=mask))
         if column.kind == "money":
-            return money_array(numbers, field.type, None if mask is None else ~mask)
+            return money_array(column.numbers, field.type, None if mask is None else ~mask)
         numpy_type = _NUMPY_TYPES.get(field.type, np.int64)
-        return pa.array(np.asarray(numbers, dtype=numpy_type), type=field.type, mask=mask)
+        return pa.array(np.asarray(column.numbers, dtype=numpy_type), type=field.type, mask=mask)

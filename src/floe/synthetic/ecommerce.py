@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -47,7 +48,7 @@ from floe.synthetic.columns import TableDraft, labels
 from floe.synthetic.defects import DefectConfig, duplicate_rows, make_late, null_mask
 from floe.synthetic.errors import SyntheticConfigError
 from floe.synthetic.people import person_names_and_emails
-from floe.synthetic.randomness import Int64Array, StreamFactory, WeightedSampler, hash_ids, stream
+from floe.synthetic.randomness import Int64Array, StreamFactory, WeightedSampler, bernoulli, hash_ids, stream
 from floe.synthetic.rates import Burst, Rate, Realistic, draw_count, expected_count
 from floe.synthetic.report import BatchReport, TableReport
 from floe.synthetic.schemas import (
@@ -105,9 +106,9 @@ _CHANNELS = labels(names(CHANNELS))
 _CHANNEL_SAMPLER = WeightedSampler(weights(CHANNELS))
 _CATEGORIES = labels([c[0] for c in CATEGORIES])
 _CATEGORY_SAMPLER = WeightedSampler([c[1] for c in CATEGORIES])
-_PERCENTS = np.array([0] + [p for p, _ in DISCOUNT_PERCENTS], dtype=np.int64)
 _PERCENT_SAMPLER = WeightedSampler([1 - DISCOUNTED_LINE_SHARE]
-                                   + [DISCOUNTED_LINE_SHARE * w for _, w in DISCOUNT_PERCENTS])
+                                   + [DISCOUNTED_LINE_SHARE * w for _, w in DISCOUNT_PERCENTS],
+                                   outcomes=np.array([0] + [p for p, _ in DISCOUNT_PERCENTS], dtype=np.int64))
 
 
 @dataclass(frozen=True)
@@ -244,21 +245,23 @@ def generate_ecommerce_batch(*, seed: int, batch_number: int, config: EcommerceC
     orders = _OrderDraft(seed, batch_number, config, streams, interval, origin, count, signups)
     items = _ItemDraft(batch_number, config, streams, interval, orders.order_ids, catalog)
 
-    customer_null = orders.draft.null_masks.get("customer_id")
-    has_customer = np.ones(count, dtype=bool) if customer_null is None else ~customer_null
-    line_net = items.gross_cents - items.discount_cents
     orders_table, orders_report = orders.draft.finish(
         duplicate_rows(streams, "orders", config.defects.duplicate_rate, count))
     items_table, items_report = items.draft.finish(
-        duplicate_rows(streams, "order_items", config.defects.duplicate_rate, len(line_net)))
+        duplicate_rows(streams, "order_items", config.defects.duplicate_rate, len(items.gross_cents)))
+    clean_revenue = int(items.gross_cents.sum()) - int(items.discount_cents.sum())
+    customer_null = orders.draft.null_masks.get("customer_id")
+    revenue_with_customer = clean_revenue
+    if customer_null is not None:
+        revenue_with_customer -= int(items.net_cents_per_order()[customer_null].sum())
 
     report = EcommerceReport(
         seed=seed, batch_number=batch_number, interval_start=interval.start, interval_end=interval.end,
         tables=MappingProxyType({"customers": customers_report, "products": products_report,
                                  "orders": orders_report, "order_items": items_report}),
-        clean_revenue=_dollars(int(line_net.sum())),
-        orders_with_customer=int(has_customer.sum()),
-        revenue_with_customer=_dollars(int(line_net[has_customer[items.order_index]].sum())),
+        clean_revenue=_dollars(clean_revenue),
+        orders_with_customer=count - (0 if customer_null is None else int(customer_null.sum())),
+        revenue_with_customer=_dollars(revenue_with_customer),
     )
     tables = MappingProxyType({"customers": customers, "products": products, "orders": orders_table,
                                "order_items": items_table})
@@ -342,7 +345,7 @@ class _OrderDraft:
         self.order_ids = batch_number * ORDER_ID_STRIDE + 1 + np.arange(count, dtype=np.int64)
         rng = streams("orders.customer_id")
         customer = rng.integers(0, (batch_number + 1) * per_batch, count, dtype=np.int64)
-        new = rng.random(count) < NEW_CUSTOMER_ORDER_SHARE
+        new = bernoulli(rng, count, NEW_CUSTOMER_ORDER_SHARE)
         customer[new] = batch_number * per_batch + rng.integers(0, per_batch, int(new.sum()), dtype=np.int64)
         customer += 1
         ordered_at = sample_times(streams("orders.ordered_at"), count, interval, config.pattern, origin_us)
@@ -369,24 +372,26 @@ class _ItemDraft:
 
     def __init__(self, batch_number: int, config: EcommerceConfig, streams: StreamFactory,
                  interval: BatchInterval, order_ids: Int64Array, catalog: _Catalog) -> None:
-        rng = streams("order_items.lines")
-        lines = _decaying(config.max_items_per_order, ITEMS_DECAY).sample(rng, len(order_ids)).astype(np.int64)
-        lines += 1
-        size = int(lines.sum())
-        self.order_index = np.repeat(np.arange(len(order_ids), dtype=np.int64), lines)
-        # In-place arithmetic throughout: at a million orders every temporary costs milliseconds.
-        line_number = np.arange(1, size + 1, dtype=np.int64)
-        line_number -= np.repeat(np.cumsum(lines) - lines, lines)
-        item_order_ids = order_ids[self.order_index]
+        # In-place arithmetic and samplers that yield final values: at a million orders every
+        # pass over the data costs milliseconds.
+        self.lines = _decaying(config.max_items_per_order, ITEMS_DECAY, np.int64).sample(
+            streams("order_items.lines"), len(order_ids))
+        size = int(self.lines.sum())
+        item_order_ids = np.repeat(order_ids, self.lines)
+        # Line numbers restart at 1 with each order: a running sum of ones that steps back by
+        # the previous order's line count where a new order begins.
+        line_number = np.ones(size, dtype=np.int64)
+        self.first_lines = np.cumsum(self.lines) - self.lines
+        line_number[self.first_lines[1:]] -= self.lines[:-1]
+        np.cumsum(line_number, out=line_number)
         item_ids = item_order_ids * LINE_ID_STRIDE
         item_ids += line_number
         product = catalog.popularity.sample(streams("order_items.product_id"), size)
-        quantity = _decaying(config.max_quantity, QUANTITY_DECAY).sample(
-            streams("order_items.quantity"), size).astype(np.int32)
-        quantity += 1
+        quantity = _decaying(config.max_quantity, QUANTITY_DECAY, np.int32).sample(streams("order_items.quantity"),
+                                                                                  size)
         unit_price = catalog.price_cents[product]
         self.gross_cents = unit_price * quantity
-        discount = _PERCENTS[_PERCENT_SAMPLER.sample(streams("order_items.discount"), size)]
+        discount = _PERCENT_SAMPLER.sample(streams("order_items.discount"), size)
         discount *= self.gross_cents
         # Rounded down to the cent, so a discount never exceeds the line's gross amount.
         discount //= 100
@@ -404,11 +409,20 @@ class _ItemDraft:
         draft.constant("_batch_id", batch_number)
         draft.constant("_generated_at", interval.end_us)
 
+    def net_cents_per_order(self) -> Int64Array:
+        """``quantity * unit_price - discount`` summed over each order's lines."""
+        net = self.gross_cents - self.discount_cents
+        if len(net) == 0:
+            return np.zeros(len(self.lines), dtype=np.int64)
+        per_order: Int64Array = np.add.reduceat(net, self.first_lines)
+        return per_order
+
 
 @functools.lru_cache(maxsize=32)
-def _decaying(maximum: int, decay: float) -> WeightedSampler:
-    """Codes ``0..maximum-1`` with weights ``decay ** code``: small values are the common ones."""
-    return WeightedSampler(np.power(decay, np.arange(maximum, dtype=np.float64)))
+def _decaying(maximum: int, decay: float, dtype: type[np.integer[Any]]) -> WeightedSampler:
+    """Values ``1..maximum`` with weights ``decay ** (value - 1)``: small values are the common ones."""
+    return WeightedSampler(np.power(decay, np.arange(maximum, dtype=np.float64)),
+                           outcomes=np.arange(1, maximum + 1, dtype=dtype))
 
 
 def _dollars(cents: int) -> Decimal:

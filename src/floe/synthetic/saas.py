@@ -51,7 +51,15 @@ from floe.synthetic.columns import TableDraft, labels
 from floe.synthetic.defects import DefectConfig, duplicate_rows, make_late, null_mask
 from floe.synthetic.errors import SyntheticConfigError
 from floe.synthetic.people import person_names_and_emails
-from floe.synthetic.randomness import BoolArray, Int64Array, StreamFactory, WeightedSampler, hash_ids, hashed_unit
+from floe.synthetic.randomness import (
+    BoolArray,
+    Int64Array,
+    StreamFactory,
+    WeightedSampler,
+    bernoulli,
+    hash_ids,
+    hashed_unit,
+)
 from floe.synthetic.rates import Burst, Rate, Realistic, draw_count, expected_count
 from floe.synthetic.report import BatchReport, TableReport
 from floe.synthetic.schemas import (
@@ -313,7 +321,7 @@ def _events(seed: int, batch_number: int, config: SaasConfig, streams: StreamFac
     per_batch = config.users_per_batch
     rng = streams("events.user_id")
     user = rng.integers(0, (batch_number + 1) * per_batch, count, dtype=np.int64)
-    new = rng.random(count) < NEW_USER_EVENT_SHARE
+    new = bernoulli(rng, count, NEW_USER_EVENT_SHARE)
     user[new] = batch_number * per_batch + rng.integers(0, per_batch, int(new.sum()), dtype=np.int64)
     user += 1
     occurred = sample_times(streams("events.occurred_at"), count, interval, config.pattern, origin_us)

@@ -237,11 +237,8 @@ def generate_ecommerce_batch(*, seed: int, batch_number: int, config: EcommerceC
     else:
         products, products_report = PRODUCTS.empty_table(), TableReport(rows_written=0, unique_rows=0)
 
-    count = draw_count(config.rate, streams("orders.count"), interval, config.pattern, origin)
-    if count >= ORDER_ID_STRIDE:
-        raise SyntheticConfigError("EcommerceConfig.rate", f"batch {batch_number} drew {count:,} orders, more than "
-                                   f"the id stride of {ORDER_ID_STRIDE:,} allows",
-                                   hint="lower the rate or shorten the interval")
+    count = draw_count(config.rate, streams("orders.count"), interval, config.pattern, origin,
+                       limit=ORDER_ID_STRIDE, field="EcommerceConfig.rate")
     orders = _OrderDraft(seed, batch_number, config, streams, interval, origin, count, signups)
     items = _ItemDraft(batch_number, config, streams, interval, orders.order_ids, catalog)
 

@@ -64,8 +64,19 @@ def expected_count(rate: Rate, interval: BatchInterval, pattern: TemporalPattern
 
 
 def draw_count(rate: Rate, rng: np.random.Generator, interval: BatchInterval, pattern: TemporalPattern,
-               origin_us: int) -> int:
-    """The number of events of one batch: the burst count, or a seeded Poisson draw."""
+               origin_us: int, *, limit: int, field: str) -> int:
+    """The number of events of one batch: the burst count, or a seeded Poisson draw.
+
+    Raises:
+        SyntheticConfigError: The count (or a realistic rate's mean) reaches ``limit``, the
+            id stride of the table; ``field`` names the rate in the message.
+    """
     if isinstance(rate, Burst):
-        return rate.count
-    return int(rng.poisson(expected_count(rate, interval, pattern, origin_us)))
+        count = rate.count
+    else:
+        mean = expected_count(rate, interval, pattern, origin_us)
+        count = limit if mean >= limit else int(rng.poisson(mean))
+    if count >= limit:
+        raise SyntheticConfigError(field, f"{count:,} or more events in one batch; the id stride allows at most "
+                                   f"{limit - 1:,}", hint="lower the rate or shorten the interval")
+    return count

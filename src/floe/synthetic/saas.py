@@ -247,11 +247,8 @@ def generate_saas_batch(*, seed: int, batch_number: int, config: SaasConfig | No
     draft.set_nulls("email", _nulls(streams, config, "users.email", users_per_batch))
     users, users_report = draft.finish()
 
-    count = draw_count(config.rate, streams("events.count"), interval, config.pattern, origin)
-    if count >= EVENT_ID_STRIDE:
-        raise SyntheticConfigError("SaasConfig.rate", f"batch {batch_number} drew {count:,} events, more than the "
-                                   f"id stride of {EVENT_ID_STRIDE:,} allows",
-                                   hint="lower the rate or shorten the interval")
+    count = draw_count(config.rate, streams("events.count"), interval, config.pattern, origin,
+                       limit=EVENT_ID_STRIDE, field="SaasConfig.rate")
     events, events_report, user_null = _events(seed, batch_number, config, streams, interval, origin, count,
                                                user_created)
     subscriptions, subscriptions_report, mrr = _subscriptions(seed, batch_number, config, streams, interval,

@@ -57,6 +57,8 @@ from floe.synthetic import (
         (lambda: generate_ecommerce_batch(seed=-1, batch_number=0), "seed", "not an integer in"),
         (lambda: generate_ecommerce_batch(seed=1, batch_number=-1), "batch_number", "not an integer in"),
         (lambda: generate_ecommerce_batch(seed=1, batch_number=90_000_000), "batch_number", "not an integer in"),
+        (lambda: generate_ecommerce_batch(seed=1, batch_number=0, config=EcommerceConfig(
+            rate=Realistic(per_hour=1e12))), "EcommerceConfig.rate", "the id stride allows at most 999,999,999"),
         (lambda: generate_ecommerce_batch(seed=1, batch_number=10**6, config=EcommerceConfig(
             interval=timedelta(days=30))), "batch_number", "ends after the year 9998"),
     ],

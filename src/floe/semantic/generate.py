@@ -33,8 +33,10 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _WORD = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
 _AGGREGATIONS = {"sum": "sum", "count": "count", "count_distinct": "count_distinct", "average": "avg",
                  "min": "min", "max": "max", "sum_boolean": "sum"}
-_NUMBER_TYPES = ("tinyint", "smallint", "integer", "int", "bigint", "hugeint", "ubigint", "uinteger",
-                 "usmallint", "utinyint", "decimal", "numeric", "double", "float", "real")
+_NUMBER_TYPES = frozenset({"tinyint", "smallint", "integer", "int", "int2", "int4", "int8", "bigint", "hugeint",
+                           "ubigint", "uinteger", "usmallint", "utinyint", "uhugeint", "decimal", "numeric",
+                           "double", "float", "float4", "float8", "real"})
+_TIME_TYPES = frozenset({"date", "timestamp", "timestamptz", "datetime", "time"})
 
 
 def build_cube_model(manifest: Mapping[str, Any]) -> CubeModel:
@@ -68,14 +70,17 @@ def build_cube_model(manifest: Mapping[str, Any]) -> CubeModel:
 
 def cube_type(data_type: str | None, default: str = "string") -> str:
     """The Cube dimension type of a warehouse column type (``default`` when unknown)."""
-    if not data_type:
+    base = re.match(r"[a-z0-9_]*", (data_type or "").strip().lower())
+    name = base.group(0) if base else ""
+    if not name:
         return default
-    lowered = data_type.strip().lower()
-    if lowered.startswith(("date", "timestamp")) or lowered == "time":
+    if "[" in (data_type or ""):  # a list of anything is no scalar Cube type
+        return "string"
+    if name in _TIME_TYPES or name.startswith("timestamp_"):  # timestamp_ms, timestamp_ns, ...
         return "time"
-    if lowered in ("boolean", "bool"):
+    if name in ("boolean", "bool"):
         return "boolean"
-    if lowered.startswith(_NUMBER_TYPES):
+    if name in _NUMBER_TYPES:
         return "number"
     return "string"
 

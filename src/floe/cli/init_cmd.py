@@ -9,7 +9,9 @@ import click
 
 @click.command()
 @click.argument("name", type=click.Path(path_type=Path))
-@click.option("--template", "-t", default="minimal", show_default=True, help="Project template.")
+@click.option("--template", "-t", type=click.Choice(["minimal", "ecommerce"]), default="minimal", show_default=True,
+              help="minimal: seeds, a staging view, a mart. ecommerce: the live demo, synthetic orders "
+                   "landing in Iceberg, built through staging, intermediate and marts.")
 @click.option("--from-dbt", "from_dbt", type=click.Path(path_type=Path), default=None,
               help="Wrap this existing dbt project instead of the template's (its files stay as they are).")
 @click.option("--force", is_flag=True, help="Replace files that already exist.")

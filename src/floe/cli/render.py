@@ -34,23 +34,23 @@ class NodeProgress:
             detail.append(f"{event.duration_s:.2f}s")
         mark = "✓" if event.status in _OK else "✗" if event.status in _BAD else "•"
         click.secho(f"  {mark} ", fg=_colour(event.status), nl=False, err=True)
-        click.echo(f"[{self.finished:>3}] {event.resource_type:<8} {event.name}"
+        click.echo(f"[{self.finished:>3}] {event.resource_type:<9} {event.name}"
                    + (f"  ({', '.join(detail)})" if detail else "")
                    + ("" if event.status in _OK else f"  {event.status.upper()}"), err=True)
 
 
 def print_summary(outcome: RunOutcome) -> None:
     """A table of built assets, then test counts and failures."""
-    built = [n for n in outcome.nodes if n.resource_type in ("model", "seed", "snapshot")]
+    built = [n for n in outcome.nodes if n.resource_type in ("ingestion", "model", "seed", "snapshot")]
     tests = [n for n in outcome.nodes if n.resource_type in ("test", "unit_test")]
     width = max([len(n.name) for n in built] + [5])
     click.echo("")
-    click.echo(f"{'asset':<{width}}  {'type':<8}  {'status':<8}  {'rows':>10}  {'duration':>8}")
-    click.echo(f"{'-' * width}  {'-' * 8}  {'-' * 8}  {'-' * 10}  {'-' * 8}")
+    click.echo(f"{'asset':<{width}}  {'type':<9}  {'status':<8}  {'rows':>10}  {'duration':>8}")
+    click.echo(f"{'-' * width}  {'-' * 9}  {'-' * 8}  {'-' * 10}  {'-' * 8}")
     for node in built:
         rows = f"{node.rows:,}" if node.rows is not None else "-"
         duration = f"{node.duration_s:.2f}s" if node.duration_s is not None else "-"
-        click.echo(f"{node.name:<{width}}  {node.resource_type:<8}  ", nl=False)
+        click.echo(f"{node.name:<{width}}  {node.resource_type:<9}  ", nl=False)
         click.secho(f"{node.status:<8}", fg=_colour(node.status), nl=False)
         click.echo(f"  {rows:>10}  {duration:>8}")
     passed = sum(1 for t in tests if t.status == "pass")

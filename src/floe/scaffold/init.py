@@ -18,7 +18,7 @@ import yaml
 
 from floe.errors import FloeError
 
-TEMPLATES = ("minimal",)
+TEMPLATES = ("minimal", "ecommerce")
 _RENAMED = {"gitignore.txt": ".gitignore"}
 _NOT_COPIED = {"target", "logs", "dbt_packages", ".git", "__pycache__", ".venv"}
 _PLACEHOLDER = "__PROJECT_NAME__"

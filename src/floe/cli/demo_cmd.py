@@ -1,0 +1,176 @@
+"""``floe demo``: the live e-commerce demo."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from floe.cli.options import spec_options
+
+if TYPE_CHECKING:
+    from floe.demo.loop import BatchGrowth
+    from floe.demo.marts import WarehouseSnapshot
+    from floe.orchestration.paths import CompiledProject
+
+RATES = click.Choice(["burst", "realistic"])
+
+
+@click.group(invoke_without_command=True)
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=Path("floe-demo"), show_default=True,
+              help="Demo project folder; created from the ecommerce template when it has no floe.yaml.")
+@click.option("--batches", "-n", type=click.IntRange(1, 10_000), default=3, show_default=True,
+              help="Batches to land (one pipeline run each).")
+@click.option("--rate", type=RATES, default=None, help="Rows per batch: burst (fixed) or realistic (follows "
+              "the time of day) [default: the project's, burst for a new demo].")
+@click.pass_context
+def demo(ctx: click.Context, directory: Path, batches: int, rate: str | None) -> None:
+    """Run the live demo: synthetic orders → Iceberg bronze → dbt medallion → marts.
+
+    \b
+    Without a subcommand: creates the demo project in --dir if needed, lands --batches
+    batches (each: generate, append to Iceberg, build staging, intermediate and marts
+    incrementally, test) and prints the marts.
+
+    \b
+    floe demo                      create ./floe-demo, land 3 batches, print the marts
+    floe demo run -n 12 -i 300     in a project: a batch every 5 minutes for an hour
+    floe demo trigger -n 5         ask a running Dagster (floe dev) for 5 more batches
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from floe.demo.project import ensure_demo_project
+
+    pipeline, created = ensure_demo_project(directory)
+    if created:
+        click.echo(f"created the demo project in {directory} (template: ecommerce)", err=True)
+    compiled = _compiled(pipeline, None, None, rate)
+    _loop(compiled, batches, 0.0)
+    _print_marts(compiled)
+
+
+@demo.command("run")
+@spec_options
+@click.option("--batches", "-n", type=click.IntRange(1, 100_000), default=1, show_default=True,
+              help="Batches to land, one pipeline run each.")
+@click.option("--interval", "-i", type=click.FloatRange(0), default=0.0, show_default=True,
+              help="Seconds to wait between batches.")
+@click.option("--rate", type=RATES, default=None, help="burst or realistic [default: the project's].")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document per batch on stdout.")
+def run_(pipeline_file: Path, platform_file: Path | None, environment: str | None, batches: int,
+         interval: float, rate: str | None, as_json: bool) -> None:
+    """Land batches in a loop, printing how bronze and the marts grow after each.
+
+    A failed batch does not stop the loop: the marts keep their data and the next run
+    retries the batch. Exits 1 if any batch failed.
+    """
+    compiled = _compiled(pipeline_file, platform_file, environment, rate)
+    results = _loop(compiled, batches, interval, as_json=as_json)
+    failed = [growth for growth in results if not growth.success]
+    if failed:
+        from floe.errors import PipelineError
+
+        raise PipelineError(f"{len(failed)} of {len(results)} batch run(s) failed: "
+                            + ", ".join(growth.run_id[:8] for growth in failed),
+                            hint="see .floe/logs for each run's log; the next run retries the batch")
+
+
+@demo.command()
+@spec_options
+@click.option("--batches", "-n", type=click.IntRange(1, 1000), default=1, show_default=True,
+              help="Batches to request.")
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
+              help="Folder of the artifacts [default: .floe beside floe.yaml].")
+def trigger(pipeline_file: Path, platform_file: Path | None, environment: str | None, batches: int,
+            output: Path | None) -> None:
+    """Ask a running Dagster (floe dev, a deployment) for more batches now.
+
+    Writes a request that the 'demo_trigger' sensor turns into one run per batch within
+    seconds. Without a running Dagster daemon nothing happens until one starts; use
+    'floe demo run -n N' to land batches in this process instead.
+    """
+    from floe.errors import FloeError
+    from floe.ingestion.triggers import queue_trigger, trigger_dir
+
+    folder = output or pipeline_file.resolve().parent / ".floe"
+    if not (folder / "artifacts.json").is_file():
+        raise FloeError(f"no compiled artifacts in {folder}", hint="run 'floe compile' (or 'floe demo') first")
+    request = queue_trigger(folder, batches)
+    click.echo(f"requested {batches} batch{'es' if batches != 1 else ''} ({request.name}) in "
+               f"{trigger_dir(folder)}; the demo_trigger sensor of a running Dagster picks it up")
+
+
+def _compiled(pipeline_file: Path, platform_file: Path | None, environment: str | None,
+              rate: str | None) -> CompiledProject:
+    from floe.compiler.freshness import ensure_compiled
+    from floe.demo.project import RATE_VARIABLE
+    from floe.errors import FloeError
+    from floe.orchestration.paths import open_compiled_project
+
+    if rate is not None:
+        os.environ[RATE_VARIABLE] = rate
+    fresh = ensure_compiled(pipeline_file, environment=environment, platform_file=platform_file)
+    if fresh.compiled:
+        click.echo(f"compiled ({fresh.reason})", err=True)
+    compiled = open_compiled_project(fresh.artifacts_path)
+    if not compiled.artifacts.ingestion:
+        raise FloeError(f"{pipeline_file} declares no ingestion source, so there is no batch to land",
+                        hint="run the demo in a project made with 'floe init NAME --template ecommerce'")
+    return compiled
+
+
+def _loop(compiled: CompiledProject, batches: int, interval: float, *, as_json: bool = False) -> list[BatchGrowth]:
+    from floe.demo.loop import run_batches
+
+    click.echo(f"landing {batches} batch{'es' if batches != 1 else ''} into {compiled.root.name}"
+               + (f", one every {interval:g} s" if interval and batches > 1 else ""), err=True)
+
+    def report(growth: BatchGrowth) -> None:
+        if as_json:
+            click.echo(json.dumps(_growth_document(growth)))
+            return
+        new = growth.new_bronze_rows
+        orders = next((rows for table, rows in new.items() if table.endswith(".orders")), 0)
+        items = next((rows for table, rows in new.items() if table.endswith(".order_items")), 0)
+        mark = click.style("✓", fg="green") if growth.success else click.style("✗", fg="red")
+        click.echo(f"{mark} batch run {growth.index:>3}  +{orders:,} orders, +{items:,} lines landed  "
+                   f"marts: {growth.after.orders:,} orders (+{growth.new_orders:,}), "
+                   f"revenue {growth.after.revenue:,.2f} (+{growth.after.revenue - growth.before.revenue:,.2f})  "
+                   f"{growth.duration_s:.1f}s" + ("" if growth.success else f"  FAILED: {_first(growth.errors)}"))
+
+    return run_batches(compiled, batches, interval_s=interval, on_batch=report)
+
+
+def _first(errors: list[str]) -> str:
+    return errors[0].splitlines()[0] if errors else "see the run log"
+
+
+def _growth_document(growth: BatchGrowth) -> dict[str, object]:
+    return {
+        "run": growth.index, "run_id": growth.run_id, "success": growth.success,
+        "duration_s": round(growth.duration_s, 3), "bronze_rows": growth.after.bronze_rows,
+        "bronze_new_rows": growth.new_bronze_rows, "orders": growth.after.orders,
+        "new_orders": growth.new_orders, "revenue": str(growth.after.revenue), "errors": growth.errors,
+    }
+
+
+def _print_marts(compiled: CompiledProject) -> None:
+    from floe.demo.marts import read_snapshot
+
+    snapshot: WarehouseSnapshot = read_snapshot(compiled)
+    click.echo("")
+    click.echo("bronze (Iceberg): " + ", ".join(f"{table} {rows:,}" for table, rows in snapshot.bronze_rows.items()))
+    click.echo(f"marts: {snapshot.orders:,} orders, {snapshot.items:,} lines, {snapshot.units:,} units, "
+               f"revenue {snapshot.revenue:,.2f}")
+    click.echo("\nrevenue by region")
+    for region, orders, revenue in snapshot.by_region:
+        click.echo(f"  {region:<20} {orders:>8,} orders  {revenue:>14,.2f}")
+    click.echo("\nrevenue by category")
+    for category, units, revenue in snapshot.by_category:
+        click.echo(f"  {category:<20} {units:>8,} units   {revenue:>14,.2f}")
+    click.echo("\ncustomers by segment and value tier")
+    for segment, tier, customers in snapshot.by_segment:
+        click.echo(f"  {segment:<16} {tier:<8} {customers:>8,}")

@@ -39,6 +39,7 @@ from pyiceberg.exceptions import (
     TableAlreadyExistsError,
     ValidationError,
 )
+from pyiceberg.io.pyarrow import schema_to_pyarrow
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 
@@ -245,15 +246,16 @@ def _load_or_create(catalog: IcebergCatalog, parts: tuple[str, ...], schema: pa.
 def _commit_append(table: Table, data: pa.Table, batch_id: str, ledger_size: int) -> Table:
     evolve, aligned = _align(table.schema(), data)
     tx = table.transaction()
-    try:
-        with tx.update_schema() as update:
-            update.union_by_name(evolve)
-    except (ValidationError, ValueError) as exc:
-        raise LakehouseError(
-            f"batch {batch_id!r} does not fit table {'.'.join(table.name())}: {exc}",
-            hint="only new columns and widening changes (int to long, float to double) are evolved; "
-            "write a changed column under a new name",
-        ) from exc
+    if _may_change(table.schema(), evolve):
+        try:
+            with tx.update_schema() as update:
+                update.union_by_name(evolve)
+        except (ValidationError, ValueError) as exc:
+            raise LakehouseError(
+                f"batch {batch_id!r} does not fit table {'.'.join(table.name())}: {exc}",
+                hint="only new columns and widening changes (int to long, float to double) are evolved; "
+                "write a changed column under a new name",
+            ) from exc
     ledger = [*_ledger(table), batch_id][-ledger_size:]
     tx.set_properties({BATCH_LEDGER_PROPERTY: json.dumps(ledger, separators=(",", ":"))})
     tx.append(aligned, snapshot_properties={BATCH_ID_SUMMARY: batch_id})
@@ -290,6 +292,24 @@ def _align(schema: Schema, data: pa.Table) -> tuple[pa.Schema, pa.Table]:
     target = pa.schema(data_fields, metadata=data.schema.metadata)
     aligned = data if target.equals(data.schema) else pa.Table.from_arrays(data.columns, schema=target)
     return pa.schema(evolve_fields), aligned
+
+
+_LARGE = {pa.string(): pa.large_string(), pa.binary(): pa.large_binary()}
+
+
+def _may_change(schema: Schema, evolve: pa.Schema) -> bool:
+    """Whether unioning ``evolve`` could change the table's schema (a new column, a relaxed or
+    a differently typed one). Skipping the no-op union saves pyiceberg several copies of the
+    table metadata per append, which is most of floe's own cost for small batches."""
+    current = schema_to_pyarrow(schema, include_field_ids=False)
+    for field in evolve:
+        index = current.get_field_index(field.name)
+        if index < 0:
+            return True
+        column = current.field(index)
+        if field.nullable != column.nullable or _LARGE.get(field.type, field.type) != column.type:
+            return True
+    return False
 
 
 def _microsecond_timestamps(data: pa.Table) -> pa.Table:

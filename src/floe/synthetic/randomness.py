@@ -13,7 +13,7 @@ Determinism is the point of this package, and it rests on three rules:
   carries). :func:`hash_ids` mixes ids with the seed (SplitMix64) so any batch can look
   those facts up arithmetically.
 * **Weighted choices through a lookup table.** :class:`WeightedSampler` turns weights into a
-  table of 2^16 (or 2^20) slots, so one draw is one random integer and one gather, several
+  table of 2^16 (or 2^18) slots, so one draw is one random integer and one gather, several
   times faster than an inverse-CDF binary search per row.
 
 Byte-identical output is promised for a given numpy version: numpy keeps its bit generators

@@ -10,6 +10,7 @@ only inside the functions that need it.
     tables       append_batch (at most once per batch id), metadata_location, batch_ids
     maintenance  maintain_table: snapshot expiry, deletion of unreferenced files
     duckdb_read  extensions from the PyPI wheels, a storage secret, iceberg_scan views
+    fileio       pyiceberg's PyArrow FileIO, able to open Azure (abfss://container@account) paths
     errors       LakehouseError, and the translation of library failures into it
 """
 

@@ -13,9 +13,9 @@ Decisions worth knowing:
   ``abfss://container@account.dfs.core.windows.net/prefix``). floe creates tables at
   ``<table root>/<namespace>/<table>`` in every catalog, a REST catalog included, so the
   declared storage is where the data lands.
-* pyiceberg's PyArrow FileIO is pinned: the property names below are the ones it reads, and
-  letting pyiceberg pick another FileIO by what happens to be installed would change their
-  meaning.
+* pyiceberg's PyArrow FileIO is pinned (floe's subclass of it, which also opens Azure
+  paths): the property names below are the ones it reads, and letting pyiceberg pick another
+  FileIO by what happens to be installed would change their meaning.
 * The storage settings that describe how *this client* reaches the store (endpoint, region,
   addressing, static keys) are listed in :data:`CLIENT_STORAGE_KEY` so the REST catalog can
   keep them over whatever a catalog server vends (its endpoint is often an internal name).
@@ -45,7 +45,8 @@ SecretResolver = Callable[[str], "str | None"]
 CatalogSpec = SqlCatalog | RestCatalog
 StorageSpec = LocalStorage | S3Storage | GcsStorage | AdlsStorage
 
-PYARROW_FILE_IO = "pyiceberg.io.pyarrow.PyArrowFileIO"
+FILE_IO_IMPL = "floe.lakehouse.fileio.FloeArrowFileIO"
+"""pyiceberg's PyArrow FileIO, with Azure paths fixed (see :mod:`floe.lakehouse.fileio`)."""
 TABLE_ROOT = "floe.table-root"
 """Catalog property (read by floe only): where floe creates tables."""
 CLIENT_STORAGE_KEY = "floe.client-storage-keys"
@@ -139,7 +140,7 @@ def storage_properties(storage: StorageSpec, resolve: SecretResolver | None = No
 
 
 def _storage_properties(storage: StorageSpec, secrets: _Secrets) -> dict[str, str]:
-    props: dict[str, str] = {"py-io-impl": PYARROW_FILE_IO}
+    props: dict[str, str] = {"py-io-impl": FILE_IO_IMPL}
     if isinstance(storage, S3Storage):
         if storage.endpoint is not None:
             props["s3.endpoint"] = storage.endpoint

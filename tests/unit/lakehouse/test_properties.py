@@ -10,7 +10,7 @@ import pytest
 from floe.lakehouse import LakehouseError, catalog_properties, storage_properties
 from floe.lakehouse.properties import (
     CLIENT_STORAGE_KEY,
-    PYARROW_FILE_IO,
+    FILE_IO_IMPL,
     TABLE_ROOT,
     VENDED_CREDENTIALS,
     redacted,
@@ -29,7 +29,7 @@ def test_embedded_default_resolves_paths_against_the_project(tmp_path: Path) -> 
     props = catalog_properties(SqlCatalog(type="sql"), LocalStorage(type="local"), tmp_path, SECRETS.get)
     root = tmp_path.resolve()
     assert props == {
-        "py-io-impl": PYARROW_FILE_IO,
+        "py-io-impl": FILE_IO_IMPL,
         "uri": f"sqlite:///{root}/.floe/catalog.db",
         "warehouse": f"{root}/.floe/lakehouse",
         TABLE_ROOT: f"{root}/.floe/lakehouse",
@@ -74,7 +74,7 @@ def test_s3_warehouse_on_an_s3_compatible_store(tmp_path: Path) -> None:
 
 
 def test_s3_on_aws_leaves_region_and_addressing_to_the_client() -> None:
-    assert storage_properties(S3Storage(type="s3", bucket="lake")) == {"py-io-impl": PYARROW_FILE_IO}
+    assert storage_properties(S3Storage(type="s3", bucket="lake")) == {"py-io-impl": FILE_IO_IMPL}
     virtual = storage_properties(S3Storage(type="s3", bucket="lake", region="eu-west-1",
                                            endpoint="https://s3.example.com"))
     assert virtual["s3.force-virtual-addressing"] == "true"
@@ -154,3 +154,18 @@ def test_a_warehouse_off_the_declared_storage_is_refused(tmp_path: Path) -> None
     vended = RestCatalog(type="rest", uri="http://p/api", warehouse="w", vended_credentials=True)
     with pytest.raises(LakehouseError, match="needs object storage"):
         catalog_properties(vended, LocalStorage(type="local"), tmp_path)
+
+
+@pytest.mark.parametrize(("location", "expected"), [
+    ("abfss://lake@acct.dfs.core.windows.net/bronze/orders/data/f.parquet",
+     ("abfss", "lake@acct.dfs.core.windows.net", "lake/bronze/orders/data/f.parquet")),
+    ("wasbs://lake@acct.blob.core.windows.net/x", ("wasbs", "lake@acct.blob.core.windows.net", "lake/x")),
+    ("abfs://lake/x", ("abfs", "lake", "lake/x")),
+    ("s3://bucket/key", ("s3", "bucket", "bucket/key")),
+    ("/srv/lake/f.parquet", ("file", "", "/srv/lake/f.parquet")),
+])
+def test_file_io_opens_azure_locations_by_container(location: str, expected: tuple[str, str, str]) -> None:
+    from floe.lakehouse.fileio import FloeArrowFileIO
+
+    assert FloeArrowFileIO.parse_location(location) == expected
+    assert FloeArrowFileIO().parse_location(location) == expected

@@ -22,9 +22,8 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed  ## Create .venv and install floe with its dev extras
 
-demo: install  ## Create the demo project in build/demo and run it on embedded defaults
-	$(FLOE) init build/demo --template minimal --force > /dev/null
-	cd build/demo && $(FLOE) run
+demo: install  ## The live e-commerce demo in build/demo: land 3 batches, build the marts, print them
+	$(FLOE) demo --dir build/demo --batches 3
 
 lint: install  ## ruff
 	$(VENV)/bin/ruff check src tests benchmarks

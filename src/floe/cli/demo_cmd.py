@@ -163,7 +163,8 @@ def _print_marts(compiled: CompiledProject) -> None:
     snapshot: WarehouseSnapshot = read_snapshot(compiled)
     click.echo("")
     click.echo("bronze (Iceberg): " + ", ".join(f"{table} {rows:,}" for table, rows in snapshot.bronze_rows.items()))
-    click.echo(f"marts: {snapshot.orders:,} orders, {snapshot.items:,} lines, {snapshot.units:,} units, "
+    click.echo("marts: " + ", ".join(f"{mart} {rows:,} rows" for mart, rows in snapshot.mart_rows.items()))
+    click.echo(f"  {snapshot.orders:,} orders, {snapshot.items:,} lines, {snapshot.units:,} units, "
                f"revenue {snapshot.revenue:,.2f}")
     click.echo("\nrevenue by region")
     for region, orders, revenue in snapshot.by_region:

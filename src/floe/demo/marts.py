@@ -20,6 +20,7 @@ class WarehouseSnapshot:
     """Counts and totals at one moment (zeros before the first batch)."""
 
     bronze_rows: dict[str, int] = field(default_factory=dict)
+    mart_rows: dict[str, int] = field(default_factory=dict)
     orders: int = 0
     items: int = 0
     units: int = 0
@@ -47,6 +48,12 @@ def read_snapshot(compiled: CompiledProject) -> WarehouseSnapshot:
     with duckdb.connect(str(database), read_only=True) as connection:
         install_extensions(connection, Path(compiled.root) / EXTENSION_DIR)
         bronze = _bronze_counts(connection, compiled)
+        mart_rows = {}
+        for mart in MARTS:
+            relation = _relation(connection, mart)
+            if relation:
+                row = connection.execute(f"select count(*) from {relation}").fetchone()
+                mart_rows[mart] = int(row[0]) if row else 0
         revenue = _relation(connection, "mart_revenue")
         segments = _relation(connection, "mart_customer_segments")
         products = _relation(connection, "mart_product_analytics")
@@ -66,7 +73,7 @@ def read_snapshot(compiled: CompiledProject) -> WarehouseSnapshot:
         by_category = [(str(r[0]), int(r[1]), Decimal(r[2])) for r in connection.execute(
             f"select category, sum(units), sum(revenue) from {products} group by category order by 3 desc"
         ).fetchall()] if products else []
-    return WarehouseSnapshot(bronze, int(totals[0]), int(totals[1]), int(totals[2]), Decimal(totals[3]),
+    return WarehouseSnapshot(bronze, mart_rows, int(totals[0]), int(totals[1]), int(totals[2]), Decimal(totals[3]),
                              by_region, by_segment, by_category)
 
 

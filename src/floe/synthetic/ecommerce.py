@@ -108,7 +108,7 @@ _CATEGORIES = labels([c[0] for c in CATEGORIES])
 _CATEGORY_SAMPLER = WeightedSampler([c[1] for c in CATEGORIES])
 _PERCENT_SAMPLER = WeightedSampler([1 - DISCOUNTED_LINE_SHARE]
                                    + [DISCOUNTED_LINE_SHARE * w for _, w in DISCOUNT_PERCENTS],
-                                   outcomes=np.array([0] + [p for p, _ in DISCOUNT_PERCENTS], dtype=np.int64))
+                                   outcomes=np.array([0] + [p for p, _ in DISCOUNT_PERCENTS], dtype=np.int8))
 
 
 @dataclass(frozen=True)
@@ -388,7 +388,8 @@ class _ItemDraft:
                                                                                   size)
         unit_price = catalog.price_cents[product]
         self.gross_cents = unit_price * quantity
-        discount = _PERCENT_SAMPLER.sample(streams("order_items.discount"), size) * self.gross_cents
+        discount = np.multiply(self.gross_cents, _PERCENT_SAMPLER.sample(streams("order_items.discount"), size),
+                               dtype=np.int64)
         # Rounded down to the cent, so a discount never exceeds the line's gross amount.
         discount //= 100
         self.discount_cents = discount

@@ -66,18 +66,28 @@ class StreamFactory:
 
 
 def _splitmix64(values: UInt64Array) -> UInt64Array:
+    """SplitMix64's finalizer, in place on ``values`` (which it returns): a million ids would
+    otherwise allocate a dozen temporary arrays."""
     # uint64 array arithmetic wraps modulo 2**64 in numpy, which is what SplitMix64 wants.
-    z = values + np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
+    z = values
+    scratch = np.empty_like(z)
+    z += np.uint64(0x9E3779B97F4A7C15)
+    for shift, multiplier in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
+        np.right_shift(z, np.uint64(shift), out=scratch)
+        z ^= scratch
+        z *= np.uint64(multiplier)
+    np.right_shift(z, np.uint64(31), out=scratch)
+    z ^= scratch
+    return z
 
 
 def hash_ids(seed: int, ids: Int64Array, salt: str) -> UInt64Array:
     """64 well-mixed bits per id, a pure function of (seed, id, salt)."""
     key = (seed * 0xD1B54A32D192ED03 + zlib.crc32(salt.encode("utf-8"))) & _MASK64
     mixed_key = int(_splitmix64(np.array([key], dtype=np.uint64))[0])
-    return _splitmix64(ids.astype(np.uint64) ^ np.uint64(mixed_key))
+    mixed = ids.astype(np.uint64)
+    mixed ^= np.uint64(mixed_key)
+    return _splitmix64(mixed)
 
 
 def hashed_unit(seed: int, ids: Int64Array, salt: str) -> FloatArray:

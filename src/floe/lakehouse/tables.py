@@ -123,12 +123,16 @@ def batch_ids(catalog: IcebergCatalog, identifier: str | tuple[str, ...]) -> lis
 
 def table_batch_ids(table: Table) -> list[str]:
     """Like :func:`batch_ids`, for a table already loaded."""
-    seen = dict.fromkeys(_ledger(table))
-    for snapshot in sorted(table.snapshots(), key=lambda s: s.timestamp_ms):
-        batch = snapshot.summary.additional_properties.get(BATCH_ID_SUMMARY) if snapshot.summary else None
-        if batch is not None:
-            seen.setdefault(batch)
-    return list(seen)
+    ledger = _ledger(table)
+    in_ledger = set(ledger)
+    # The ledger holds the newest ids; retained snapshots may remember older ones it dropped.
+    older = [
+        batch for snapshot in sorted(table.snapshots(), key=lambda s: s.timestamp_ms)
+        if snapshot.summary is not None
+        and (batch := snapshot.summary.additional_properties.get(BATCH_ID_SUMMARY)) is not None
+        and batch not in in_ledger
+    ]
+    return list(dict.fromkeys(older + ledger))
 
 
 def _ledger(table: Table) -> list[str]:
@@ -198,16 +202,20 @@ def append_batch(
     data = _microsecond_timestamps(data)
     with translated_errors(where=describe_catalog(catalog), action=f"append batch {batch_id!r} to {name}"):
         table = _load_or_create(catalog, parts, data.schema)
+        outcome_unknown = False
         for _ in range(MAX_COMMIT_ATTEMPTS):
             if _holds(table, batch_id):
-                return AppendResult(name, batch_id, 0, _snapshot_holding(table, batch_id), True,
-                                    time.perf_counter() - started, table.metadata_location)
+                # Present: appended earlier (a retry), or by this call if its commit's response was lost.
+                mine = outcome_unknown
+                return AppendResult(name, batch_id, data.num_rows if mine else 0, _snapshot_holding(table, batch_id),
+                                    not mine, time.perf_counter() - started, table.metadata_location)
             try:
                 table = _commit_append(table, data, batch_id, ledger_size)
             except CommitFailedException:
                 table = table.refresh()  # another writer committed first: check again
                 continue
             except CommitStateUnknownException:
+                outcome_unknown = True
                 table = table.refresh()  # the response was lost: the ledger tells
                 continue
             snapshot = table.current_snapshot()

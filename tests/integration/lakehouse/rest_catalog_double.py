@@ -20,7 +20,9 @@ Like a real catalog, it builds and updates table metadata with the Iceberg model
 pyiceberg's), writes metadata files through a FileIO (local disk or an S3 server), and keeps
 only the pointer to the current file. ``vended_config`` is returned in a table's ``config``
 only when the request carries ``X-Iceberg-Access-Delegation: vended-credentials``.
-Every request is recorded (method, path, headers, token form) for assertions.
+Every request is recorded (method, path, headers, token form) for assertions. For the crash
+window, ``lose_commit_responses = n`` makes the next n commits apply and then answer 504, as a
+proxy that timed out after the catalog committed would.
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ class RestCatalogDouble:
         self.clients = dict(clients or {})
         self.io_properties = dict(io_properties or {})
         self.vended_config = dict(vended_config or {})
+        self.lose_commit_responses = 0
         self.state = _State()
         double = self
 
@@ -322,6 +325,10 @@ class _Handler(BaseHTTPRequestHandler):
                 version = int(current.rsplit("/", 1)[-1].split("-", 1)[0]) + 1
                 new_location = self._write(updated, version)
                 double.state.tables[key] = new_location
+                lose = double.lose_commit_responses > 0
+                double.lose_commit_responses -= int(lose)
+            if lose:
+                raise _HttpError(504, "GatewayTimeout", "the commit was applied, but its response was lost")
             self._send(200, {"metadata-location": new_location, "metadata": json.loads(updated.model_dump_json())})
             return
         raise _HttpError(405, "MethodNotAllowed", method)

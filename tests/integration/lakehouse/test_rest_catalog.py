@@ -115,6 +115,19 @@ def test_append_and_idempotence_through_rest(rest_server, project, duck) -> None
     assert append_batch(catalog, "bronze.orders", orders_batch(0), "b0").skipped
 
 
+def test_a_commit_whose_response_is_lost_is_not_appended_again(rest_server, project) -> None:
+    catalog = open_catalog(rest_spec(rest_server), LocalStorage(type="local"), project,
+                           secrets_of({"POLARIS_SECRET": CLIENT_SECRET}))
+    append_batch(catalog, "bronze.orders", orders_batch(0), "b0")
+    rest_server.lose_commit_responses = 1
+    result = append_batch(catalog, "bronze.orders", orders_batch(1), "b1")
+
+    assert not result.skipped and result.rows == 5  # it was this call that appended it
+    assert batch_ids(catalog, "bronze.orders") == ["b0", "b1"]
+    assert catalog.load_table("bronze.orders").scan().to_arrow().num_rows == 10
+    assert append_batch(catalog, "bronze.orders", orders_batch(1), "b1").skipped
+
+
 def test_vended_credentials_header_is_sent_only_when_configured(rest_server, project) -> None:
     secrets = secrets_of({"POLARIS_SECRET": CLIENT_SECRET})
     plain = open_catalog(rest_spec(rest_server), LocalStorage(type="local"), project, secrets)

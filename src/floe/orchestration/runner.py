@@ -20,6 +20,7 @@ from floe.orchestration.paths import CompiledProject
 from floe.orchestration.progress import NodeEvent, listening
 
 KEEP_RUN_TARGETS = 3
+KEEP_RUN_LOGS = 50
 
 
 @dataclass
@@ -91,7 +92,10 @@ def run_pipeline(
     instance: DagsterInstance = open_instance(compiled)
     log_dir = compiled.output_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"run-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}.log"
+    log_path = log_dir / f"run-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}.log"
+    # A demo lands a batch every few minutes for days: keep the newest logs, not all.
+    for old in sorted(log_dir.glob("run-*.log"))[: -(KEEP_RUN_LOGS - 1)]:
+        old.unlink(missing_ok=True)
     nodes: list[NodeEvent] = []
 
     def collect(event: NodeEvent) -> None:

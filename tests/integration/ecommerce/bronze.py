@@ -13,8 +13,8 @@ the re-deliveries the staging models must fold in:
 - an order at 23:30 in New York, whose UTC date is the next day (106);
 - an order without lines (105), which counts as an order with zero revenue;
 - re-deliveries in later batches: order 100 unchanged; order 104 with a new status and date,
-  which empties its old day 2026-02-27; line 1005 with a new quantity; customer 3 with a new
-  segment.
+  which empties its old day 2026-02-27; order 106 under another customer, which leaves
+  customer 2 with fewer orders; line 1005 with a new quantity; customer 3 with a new segment.
 
 The expected marts are computed here in plain Python from the rules written in the models'
 descriptions, independently of the SQL.
@@ -131,6 +131,7 @@ BATCHES: list[dict[str, list[tuple[Any, ...]]]] = [
         "orders": [
             (104, 1, "paid", "north_america", "web", _at(3, 10)),  # moved: 02-27 is left empty
             (101, None, "placed", "europe", "mobile", _at(1, 10)),  # no customer: must not replace
+            (106, 4, "paid", "north_america", "web", _at(1, 23, 30, tz=NEW_YORK_WINTER)),  # now customer 4's
             (300, 5, "shipped", "latin_america", "marketplace", _at(3, 9)),
             (300, 5, "shipped", "latin_america", "marketplace", _at(3, 9)),  # exact duplicate
             (301, 4, "placed", "asia_pacific", "mobile", _at(2, 18)),  # late: onto 03-02

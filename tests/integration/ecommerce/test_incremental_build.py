@@ -102,7 +102,8 @@ def test_the_fixture_expectations_cover_each_defect() -> None:
     assert "unknown" in {key[1] for key in after_first.revenue}  # null region
     assert after_first.revenue[(date(2026, 3, 1), "europe", "placed")] == (1, 0, 0, Decimal("0.00"))  # no lines
     final = expected_after(2)
-    assert final.customers[2][1] == 2  # order 101 kept its customer despite the null re-delivery
+    assert final.customers[2][1] == 1  # 101 kept its customer despite the null re-delivery; 106 moved
+    assert final.customers[4][1] == 3  # ... to customer 4
     assert final.customers[3][0] == "enterprise"  # re-delivered customer
     assert {tier for *_, tier in final.customers.values()} >= {"high", "medium", "low", "none"}
     assert final.products[5] == (0, 0, Decimal("0.00"), 1)  # never sold, alone in its category

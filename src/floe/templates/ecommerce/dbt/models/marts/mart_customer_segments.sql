@@ -9,15 +9,35 @@
 -- from how often (frequency) and how much (monetary) they ordered. Recency is left out on
 -- purpose: it changes every day for every customer, so it would force a full rebuild per
 -- batch; compute it at query time from last_ordered_at. Thresholds are project vars.
--- An incremental run recomputes the customers int_customer_orders recomputed.
+--
+-- An incremental run recomputes the customers new batches touch, found as in
+-- int_customer_orders (not from its new rows: a customer who only lost an order, moved to
+-- another customer, is recomputed there without any newer row behind it).
+-- depends_on: {{ ref("int_orders") }}
+
+{%- set watermark = batch_watermark() %}
 
 with
 
+{% if is_incremental() -%}
+touched_customers as (
+
+    select customer_id from {{ ref("stg_customers") }} where _batch_id > {{ watermark }}
+    union
+    select customer_id from {{ ref("int_orders") }} where _batch_id > {{ watermark }}
+    union
+    select unnest(_earlier_customer_ids) from {{ ref("int_orders") }} where _batch_id > {{ watermark }}
+
+),
+
+{% endif -%}
 facts as (
 
     select *
     from {{ ref("int_customer_orders") }}
-    where _batch_id > {{ batch_watermark() }}
+    {%- if is_incremental() %}
+    where customer_id in (select customer_id from touched_customers)
+    {%- endif %}
 
 ),
 

@@ -54,7 +54,7 @@ def build_cube_model(manifest: Mapping[str, Any]) -> CubeModel:
     models = semantic_models(manifest)
     result = CubeModel()
     primary_keys = {model.primary_entity.name: model for model in models if model.primary_entity}
-    owners: dict[str, tuple[Cube, str]] = {}  # measure or metric name -> (cube, member name)
+    owners: dict[str, tuple[Cube, str]] = {}  # measure name -> (its cube, its member name)
     for model in models:
         cube = _cube_of(model, result.skipped)
         cube.joins = _joins_of(model, primary_keys)

@@ -96,3 +96,37 @@ def test_a_crash_half_way_is_completed_by_the_next_landing(tmp_path: Path) -> No
     assert catalog.load_table("bronze.customers").scan().to_arrow().num_rows == \
         batch.report.tables["customers"].rows_written
     assert next_batch_number(catalog, source) == 1
+
+
+def test_views_show_complete_batches_only(tmp_path: Path) -> None:
+    """A half-landed batch (orders without their lines) stays invisible to dbt until complete."""
+    import duckdb
+
+    from floe.ingestion.landing import land_batch
+    from floe.ingestion.synthetic import generate
+    from floe.ingestion.views import refresh_views
+    from floe.lakehouse import append_batch
+    from floe.spec.platform import EnvironmentSpec
+
+    catalog = _catalog(tmp_path)
+    source = _source()
+    first = land_batch(catalog, source, 0)
+    second = generate(source, 1)
+    for table in ("customers", "orders"):  # the crash came before order_items
+        append_batch(catalog, f"bronze.{table}", second.tables[table], "1")
+    environment = EnvironmentSpec.model_validate({"compute": {"type": "duckdb", "path": "w.duckdb"}})
+    views = refresh_views(catalog, environment, tmp_path, [source])
+    assert sorted(views) == ['"bronze"."customers"', '"bronze"."order_items"', '"bronze"."orders"',
+                             '"bronze"."products"']
+
+    def counts() -> dict[str, int]:
+        with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as connection:
+            connection.execute(f"SET extension_directory = '{tmp_path / '.floe' / 'duckdb_extensions'}'")
+            return {t: connection.execute(f"select count(*) from bronze.{t}").fetchone()[0]  # type: ignore[index]
+                    for t in ("customers", "orders", "order_items")}
+
+    assert counts() == {t: first.report.tables[t].rows_written for t in ("customers", "orders", "order_items")}
+    land_batch(catalog, source, 1)  # the retry completes batch 1
+    refresh_views(catalog, environment, tmp_path, [source])
+    assert counts() == {t: first.report.tables[t].rows_written + second.report.tables[t].rows_written
+                        for t in ("customers", "orders", "order_items")}

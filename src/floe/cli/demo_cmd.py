@@ -50,6 +50,7 @@ def demo(ctx: click.Context, directory: Path, batches: int, rate: str | None) ->
     compiled = _compiled(pipeline, None, None, rate)
     _loop(compiled, batches, 0.0)
     _print_marts(compiled)
+    _semantic_layer(compiled)
 
 
 @demo.command("run")
@@ -155,6 +156,24 @@ def _growth_document(growth: BatchGrowth) -> dict[str, object]:
         "bronze_new_rows": growth.new_bronze_rows, "orders": growth.after.orders,
         "new_orders": growth.new_orders, "revenue": str(growth.after.revenue), "errors": growth.errors,
     }
+
+
+def _semantic_layer(compiled: CompiledProject) -> None:
+    """Generate the Cube model from the marts and check every member against the warehouse."""
+    from floe.cli.cube_cmd import DEFAULT_CUBE_DIR
+    from floe.ingestion.views import warehouse_path
+    from floe.semantic import build_cube_model, load_manifest, read_cube_model, verify_cube_model, write_cube_model
+    from floe.spec.platform import DuckDBCompute
+
+    compute = compiled.artifacts.environment.compute
+    folder = compiled.root / DEFAULT_CUBE_DIR
+    write_model = build_cube_model(load_manifest(compiled.manifest_path))
+    write_cube_model(write_model, folder)
+    problems = verify_cube_model(read_cube_model(folder), warehouse_path(compute, compiled.root)) \
+        if isinstance(compute, DuckDBCompute) else []
+    click.echo(f"\nsemantic layer: {len(write_model.cubes)} Cube cubes in {folder} "
+               + ("(every measure and dimension runs on the warehouse)" if not problems
+                  else f"({len(problems)} problem(s): run 'floe cube verify')"))
 
 
 def _print_marts(compiled: CompiledProject) -> None:

@@ -72,3 +72,15 @@ def test_three_batches_through_the_medallion(floe, tmp_path: Path) -> None:
     assert snapshot.bronze_rows == expected_rows
     assert snapshot.orders == expected_orders
     assert snapshot.revenue == expected_revenue
+
+    # The semantic layer: the Cube model generated from the marts runs on the warehouse.
+    generated = floe("cube", "generate", cwd=root)
+    assert generated.returncode == 0, generated.stderr[-2000:]
+    assert "orders" in generated.stdout and (root / ".floe" / "cube" / "model" / "cubes" / "orders.yml").is_file()
+    verified = floe("cube", "verify", "--json", cwd=root)
+    assert verified.returncode == 0, verified.stdout + verified.stderr[-2000:]
+    assert json.loads(verified.stdout)["problems"] == []
+    (root / ".floe" / "cube" / "model" / "cubes" / "orders.yml").write_text(
+        (root / ".floe" / "cube" / "model" / "cubes" / "orders.yml").read_text().replace("revenue", "revenu", 1))
+    broken = floe("cube", "verify", cwd=root)
+    assert broken.returncode == 1 and "problem" in broken.stdout + broken.stderr

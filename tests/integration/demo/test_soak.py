@@ -7,6 +7,7 @@ kept, the metadata files and dbt's run folders must not grow with the number of 
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def test_consecutive_batches_with_bounded_history(floe, tmp_path: Path) -> None:
     runs = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert len(runs) == BATCHES and all(run["success"] for run in runs)
     orders = [run["bronze_rows"]["bronze.orders"] for run in runs]
-    assert all(later > earlier for earlier, later in zip(orders, orders[1:], strict=False))
+    assert all(later > earlier for earlier, later in itertools.pairwise(orders))
 
     from floe.orchestration.lakehouse import open_project_catalog
     from floe.orchestration.paths import open_compiled_project

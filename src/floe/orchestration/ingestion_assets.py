@@ -54,6 +54,12 @@ def _source_assets(compiled: CompiledProject, source: SyntheticSource) -> Assets
 
         landing = land_with_retry(lambda: open_project_catalog(compiled), source, on_retry=warn)
         refresh_project_views(compiled)
+        if source.retention.keep_runs is not None:
+            from floe.orchestration.history import prune_runs
+
+            pruned = prune_runs(context.instance, source.retention.keep_runs, context.run_id)
+            if pruned:
+                context.log.info(f"deleted {pruned} old run(s) beyond the newest {source.retention.keep_runs}")
         for table in landing.tables:
             namespace, _, name = table.table.partition(".")
             publish(NodeEvent(

@@ -91,6 +91,11 @@ class RetentionSpec(StrictModel):
     min_snapshots_to_keep: int = Field(
         default=10, ge=1, le=100_000, description="Newest snapshots always kept, whatever their age."
     )
+    keep_runs: int | None = Field(
+        default=None, ge=1, le=1_000_000,
+        description="Orchestrator runs to keep: after each batch, older finished runs (and their event "
+        "logs) are deleted. Unset keeps every run.",
+    )
 
 
 class RetrySpec(StrictModel):

@@ -28,7 +28,8 @@ def test_consecutive_batches_with_bounded_history(floe, tmp_path: Path) -> None:
     spec = root / "floe.yaml"
     spec.write_text(spec.read_text()
                     .replace("max_snapshot_age: 1h", "max_snapshot_age: 0s")
-                    .replace("min_snapshots_to_keep: 10", "min_snapshots_to_keep: 2"))
+                    .replace("min_snapshots_to_keep: 10", "min_snapshots_to_keep: 2")
+                    .replace("keep_runs: 288", "keep_runs: 3"))
 
     result = floe("demo", "run", "--batches", str(BATCHES), "--json", cwd=root, timeout=1200)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -48,3 +49,6 @@ def test_consecutive_batches_with_bounded_history(floe, tmp_path: Path) -> None:
     assert _metadata_files(root / ".floe" / "lakehouse") <= 4 * 11
     assert len([p for p in (root / ".floe" / "dbt" / "target").iterdir() if p.is_dir()]) <= 3
     assert len(list((root / ".floe" / "logs").glob("run-*.log"))) <= BATCHES
+    # Dagster's run history keeps the newest runs only, event-log files included.
+    run_files = [p for p in (root / ".floe" / "dagster" / "history" / "runs").glob("*.db") if p.stem != "index"]
+    assert 1 <= len(run_files) <= 4

@@ -1,0 +1,148 @@
+"""10 million orders end to end through the medallion, on this machine, against DuckDB alone.
+
+    .venv/bin/python benchmarks/bench_medallion_10m.py [--orders 10000000]
+
+One ``floe run`` of a fresh ecommerce project whose single batch holds ``--orders`` orders
+(about 1.9 order lines each, with the template's defects): generation, the Iceberg append of
+the four bronze tables, then dbt building staging, intermediate and marts on DuckDB through
+Dagster, with every test. Reported: wall time, peak resident memory of the run (the largest
+process: floe or its dbt child), and where the time went.
+
+The reference, measured in the same run: DuckDB's own time for the same SQL. The statements
+dbt executed for the models (``target/run``), in the order dbt finished them, are replayed
+with the DuckDB Python API on a fresh database holding only the bronze views — no dbt, no
+Dagster, no tests. Nothing is asserted; the script prints figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+
+from _timing import PYTHON, WORK, bench_env, exclusive, machine_line, note, reset_dir, seconds, table
+
+REPLAY = r"""
+import json, resource, sys, time
+from pathlib import Path
+import duckdb
+from floe.lakehouse import install_extensions
+
+database, extensions, views_file, statements_file = sys.argv[1:5]
+views = json.loads(Path(views_file).read_text())
+statements = json.loads(Path(statements_file).read_text())
+connection = duckdb.connect(database)
+install_extensions(connection, Path(extensions))
+for schema, sql in views:
+    connection.execute(f'create schema if not exists "{schema}"')
+    connection.execute(sql)
+started = time.perf_counter()
+for schema, sql in statements:
+    connection.execute(f'create schema if not exists "{schema}"')
+    connection.execute(sql)
+elapsed = time.perf_counter() - started
+connection.close()
+print(json.dumps({"elapsed": elapsed, "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+def _children_maxrss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=10_000_000, help="orders in the batch [10,000,000]")
+    args = parser.parse_args(argv)
+    with exclusive():
+        work = reset_dir(WORK / "medallion")
+        env = bench_env()
+        floe = [PYTHON, "-m", "floe"]
+        subprocess.run([*floe, "init", "shop", "--template", "ecommerce"], cwd=work, env=env, check=True,
+                       capture_output=True)
+        root = work / "shop"
+        spec = root / "floe.yaml"
+        spec.write_text(spec.read_text().replace("    rate:\n", f"    rate:\n      rows: {args.orders}\n", 1))
+        subprocess.run([*floe, "compile"], cwd=root, env=env, check=True, capture_output=True)
+        note(f"floe run: one batch of {args.orders:,} orders through bronze, silver and gold")
+        before = _children_maxrss_mib()
+        started = time.perf_counter()
+        run = subprocess.run([*floe, "run", "--json"], cwd=root, env=env, capture_output=True, text=True,
+                             check=False)
+        wall = time.perf_counter() - started
+        run_rss = _children_maxrss_mib()
+        if run.returncode != 0:
+            sys.exit(f"floe run failed:\n{run.stderr[-4000:]}")
+        outcome = json.loads(run.stdout)
+        nodes = outcome["nodes"]
+        landing = max((n["duration_s"] or 0.0) for n in nodes if n["resource_type"] == "ingestion")
+        bronze_rows = {n["name"]: n["rows"] for n in nodes if n["resource_type"] == "ingestion"}
+        target = root / ".floe" / "dbt" / "target"
+        newest = max((p for p in target.iterdir() if (p / "run_results.json").is_file()),
+                     key=lambda p: p.stat().st_mtime)
+        results = json.loads((newest / "run_results.json").read_text())
+        dbt_elapsed = results["elapsed_time"]
+        model_time = sum(r["execution_time"] for r in results["results"] if r["unique_id"].startswith("model."))
+        test_time = sum(r["execution_time"] for r in results["results"] if r["unique_id"].startswith("test."))
+
+        note("replaying the models' SQL on DuckDB alone")
+        statements = []
+        manifest = json.loads((root / ".floe" / "dbt" / "manifest.json").read_text())
+        for result in results["results"]:
+            node = manifest["nodes"].get(result["unique_id"], {})
+            if node.get("resource_type") != "model" or node.get("config", {}).get("materialized") == "ephemeral":
+                continue
+            path = newest / "run" / node["package_name"] / node["original_file_path"]
+            statements.append([node["schema"], path.read_text()])
+        import duckdb
+
+        warehouse = root / ".floe" / "warehouse.duckdb"
+        with duckdb.connect(str(warehouse), read_only=True) as connection:
+            views = [[row[0], row[1]] for row in connection.execute(
+                "select schema_name, sql from duckdb_views() where schema_name = 'bronze'").fetchall()]
+        replay_dir = reset_dir(work / "replay")
+        (replay_dir / "views.json").write_text(json.dumps(views))
+        (replay_dir / "statements.json").write_text(json.dumps(statements))
+        replay_db = replay_dir / warehouse.name  # same file name: the SQL names its catalog
+        started = time.perf_counter()
+        replay = subprocess.run(
+            [PYTHON, "-c", REPLAY, str(replay_db), str(root / ".floe" / "duckdb_extensions"),
+             str(replay_dir / "views.json"), str(replay_dir / "statements.json")],
+            cwd=replay_dir, env=env, capture_output=True, text=True, check=False)
+        replay_wall = time.perf_counter() - started
+        if replay.returncode != 0:
+            sys.exit(f"replay failed:\n{replay.stderr[-4000:]}")
+        replayed = json.loads(replay.stdout.strip().splitlines()[-1])
+        sizes = {name: path.stat().st_size for name, path in
+                 (("warehouse", warehouse), ("replay", replay_db)) if path.exists()}
+        lakehouse = sum(p.stat().st_size for p in (root / ".floe" / "lakehouse").rglob("*") if p.is_file())
+        shutil.rmtree(replay_dir, ignore_errors=True)
+
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    print(f"## {args.orders:,} orders end to end through the medallion\n\n{machine_line()}\n")
+    print(table(["figure", "value"], [
+        ["bronze rows landed", ", ".join(f"{k} {v:,}" for k, v in bronze_rows.items())],
+        ["floe run, whole process (wall)", seconds(wall)],
+        ["  landing: generate + Iceberg append + views", seconds(landing)],
+        ["  dbt elapsed (run_results)", seconds(dbt_elapsed)],
+        ["    of which models / tests (sum of node times)", f"{seconds(model_time)} / {seconds(test_time)}"],
+        ["peak RSS, largest process of floe run", f"{max(run_rss, before) / 1024:.2f} GiB"],
+        ["reference: DuckDB alone, the same model SQL", seconds(replayed["elapsed"])],
+        ["  its process: wall / peak RSS", f"{seconds(replay_wall)} / {replayed['maxrss_kib'] / 2**20:.2f} GiB"],
+        ["ratio floe run / DuckDB alone", f"{wall / replayed['elapsed']:.2f}"],
+        ["ratio dbt models / DuckDB alone", f"{model_time / replayed['elapsed']:.2f}"],
+        ["lakehouse on disk / warehouse.duckdb",
+         f"{lakehouse / 2**30:.2f} GiB / {sizes.get('warehouse', 0) / 2**30:.2f} GiB"],
+        ["machine", f"{os.cpu_count()} CPUs, {memory / 2**30:.0f} GiB"],
+    ]))
+    print(f"\n(finished {machine_line()})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -37,8 +37,10 @@ unit: install  ## Fast tests only
 test: install lint typecheck  ## Lint, types and the whole test suite
 	$(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) --durations=15
 
-generate: install  ## Regenerate the committed JSON Schemas
+generate: install  ## Regenerate committed outputs: the JSON Schemas, and demo/ from the ecommerce template
 	$(FLOE) schema export --output schemas
+	rm -rf build/demo-render && $(FLOE) init build/demo-render/demo --template ecommerce > /dev/null
+	rm -rf demo && mv build/demo-render/demo demo && rm -rf build/demo-render
 
 bench: install  ## Run every benchmark (minutes); figures go to benchmarks/RESULTS.md by hand
 	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done

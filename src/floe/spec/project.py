@@ -98,6 +98,8 @@ def load_project(
                 f"defined environments: {', '.join(envs)}; pass --env NAME or add '{chosen}:'",
                 prefer_key=True,
             ))
+    if platform is not None:
+        issues.extend(check_platform(platform))
     if pipeline is not None:
         issues.extend(check_pipeline(pipeline, root))
         if env_spec is not None:
@@ -185,6 +187,17 @@ def check_pipeline(pipeline: LoadedSpec[PipelineSpec], root: Path) -> list[SpecI
         except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long to be a file
             issues.append(source.issue((*where, "timezone"), f"unknown time zone '{schedule.timezone}'",
                                        "use an IANA name such as 'UTC' or 'Europe/Berlin'"))
+    return issues
+
+
+def check_platform(platform: LoadedSpec[PlatformSpec]) -> list[SpecIssue]:
+    """Every environment's catalog must fit its storage (warehouse location, credentials)."""
+    issues: list[SpecIssue] = []
+    for name, environment in platform.model.environments.items():
+        for problem in environment.catalog.storage_problems(environment.storage):
+            issues.append(platform.source.issue(
+                ("environments", name, "catalog"), problem,
+                "make the catalog's warehouse and credentials match the environment's storage", prefer_key=True))
     return issues
 
 

@@ -95,3 +95,15 @@ def test_ingestion_needs_duckdb(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as caught:
         load_project(path)
     assert any("needs a duckdb compute target" in issue.message for issue in caught.value.issues)
+
+
+def test_catalog_must_fit_the_storage(tmp_path: Path) -> None:
+    (tmp_path / "dbt").mkdir()
+    (tmp_path / "dbt" / "dbt_project.yml").write_text("name: x\n")
+    (tmp_path / "floe.yaml").write_text("name: shop\ntransforms: [{path: dbt}]\n")
+    (tmp_path / "platform.yaml").write_text(
+        "environments:\n  dev:\n    catalog: {type: sql, warehouse: 's3://other/wh'}\n    storage: {type: local}\n")
+    with pytest.raises(SpecError) as caught:
+        load_project(tmp_path / "floe.yaml")
+    issue = caught.value.issues[0]
+    assert issue.line == 3 and "environments.dev.catalog" in issue.render() and "s3" in issue.message

@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         ["ratio floe run / DuckDB alone", f"{wall / replayed['elapsed']:.2f}"],
         ["ratio dbt models / DuckDB alone", f"{model_time / replayed['elapsed']:.2f}"],
         ["lakehouse on disk / warehouse.duckdb",
-         f"{lakehouse / 2**30:.2f} GiB / {sizes.get('warehouse', 0) / 2**30:.2f} GiB"],
+         f"{lakehouse / 2**20:,.0f} MiB / {sizes.get('warehouse', 0) / 2**20:,.0f} MiB"],
         ["machine", f"{os.cpu_count()} CPUs, {memory / 2**30:.0f} GiB"],
     ]))
     print(f"\n(finished {machine_line()})")

@@ -38,7 +38,7 @@ def demo(ctx: click.Context, directory: Path, batches: int, rate: str | None) ->
     \b
     floe demo                      create ./floe-demo, land 3 batches, print the marts
     floe demo run -n 12 -i 300     in a project: a batch every 5 minutes for an hour
-    floe demo trigger -n 5         ask a running Dagster (floe dev) for 5 more batches
+    floe demo trigger -n 5         ask a running Dagster (dagster dev, a deployment) for 5 more
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -87,7 +87,7 @@ def run_(pipeline_file: Path, platform_file: Path | None, environment: str | Non
               help="Folder of the artifacts [default: .floe beside floe.yaml].")
 def trigger(pipeline_file: Path, platform_file: Path | None, environment: str | None, batches: int,
             output: Path | None) -> None:
-    """Ask a running Dagster (floe dev, a deployment) for more batches now.
+    """Ask a running Dagster (dagster dev, a deployment) for more batches now.
 
     Writes a request that the 'demo_trigger' sensor turns into one run per batch within
     seconds. Without a running Dagster daemon nothing happens until one starts; use

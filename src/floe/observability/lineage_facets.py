@@ -43,8 +43,8 @@ TRACE_FACET = "floe_trace"
 
 
 @lru_cache(maxsize=1)
-def producer() -> str:
-    """URI of this floe release: the project's home page (from the package metadata) and version."""
+def _home() -> str:
+    """The project's home page, from the package metadata (so it follows pyproject.toml)."""
     from importlib.metadata import PackageNotFoundError, metadata
 
     home = _DEFAULT_HOME
@@ -55,19 +55,29 @@ def producer() -> str:
                 home = url.strip().rstrip("/")
     except PackageNotFoundError:
         pass
-    return f"{home}/releases/{__version__}"
+    return home
+
+
+def producer() -> str:
+    """URI of this floe release: the project's home page and version."""
+    return f"{_home()}/releases/{__version__}"
 
 
 def trace_facet_schema_url() -> str:
-    """Where the JSON Schema of the custom trace facet (:data:`TRACE_FACET_SCHEMA`) lives."""
-    return f"{producer()}/schemas/openlineage/FloeTraceRunFacet.json#/$defs/FloeTraceRunFacet"
+    """The ``_schemaURL`` of the custom trace facet: its schema's ``$id`` and definition."""
+    return f"{trace_facet_schema()['$id']}#/$defs/FloeTraceRunFacet"
 
 
-# The custom run facet's schema, in the shape of the official facet files (and validated by
-# the tests against the events floe writes).
-TRACE_FACET_SCHEMA: dict[str, Any] = {
+def trace_facet_schema() -> dict[str, Any]:
+    """JSON Schema of the custom trace facet, in the shape of the official facet files.
+
+    The tests validate every emitted ``floe_trace`` facet against it.
+    """
+    return {**_TRACE_FACET_SCHEMA, "$id": f"{_home()}/spec/facets/1-0-0/FloeTraceRunFacet.json"}
+
+
+_TRACE_FACET_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": "floe:FloeTraceRunFacet.json",
     "$defs": {
         "FloeTraceRunFacet": {
             "allOf": [

@@ -81,9 +81,13 @@ class OtlpReceiver:
 
 
 class HttpOtlpReceiver(OtlpReceiver):
-    """OTLP/HTTP (protobuf) on 127.0.0.1 at a free port; ``endpoint`` is its base URL."""
+    """OTLP/HTTP (protobuf) on 127.0.0.1 at a free port; ``endpoint`` is its base URL.
 
-    def __init__(self) -> None:
+    With ``reject_with`` (e.g. 401) it answers every export with that status and stores
+    nothing, as a collector does when the credentials are wrong.
+    """
+
+    def __init__(self, reject_with: int | None = None) -> None:
         super().__init__()
         store = self._store
 
@@ -98,6 +102,9 @@ class HttpOtlpReceiver(OtlpReceiver):
                     body = gzip.decompress(body)
                 elif encoding == "deflate":
                     body = zlib.decompress(body)
+                if reject_with is not None:
+                    self.send_error(reject_with)
+                    return
                 request = trace_service_pb2.ExportTraceServiceRequest()
                 request.ParseFromString(body)
                 store.add(request, {k.lower(): v for k, v in self.headers.items()})

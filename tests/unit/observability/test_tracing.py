@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
@@ -22,6 +23,8 @@ from tests.support.otlp_receiver import GrpcOtlpReceiver, HttpOtlpReceiver, Otlp
 
 RUN_ATTRIBUTES = {"floe.pipeline": "shop", "floe.environment": "dev", "floe.compute": "duckdb"}
 FAILURE = "Binder Error: column amount not found"
+# What a bounded shutdown may take beyond its timeout on a busy shared machine.
+SLACK_S = 0.75
 
 
 def make_tracer(spec: Any, tmp_path: Path, *, timeout_s: float = 5, environ: Mapping[str, str] | None = None,
@@ -212,7 +215,7 @@ def test_unreachable_endpoint_is_one_warning_within_the_timeout(
     warnings = tracer.shutdown()
     elapsed = time.monotonic() - started
 
-    assert elapsed < 1 + 0.75, f"shutdown took {elapsed:.2f}s with a 1s timeout"
+    assert elapsed < 1 + SLACK_S, f"shutdown took {elapsed:.2f}s with a 1s timeout"
     assert len(warnings) == 1
     assert warnings[0].startswith(f"traces: OTLP endpoint {endpoint} unreachable (")
     expected = "connection refused" if failure == "refused" else "no answer within 1s"
@@ -220,6 +223,75 @@ def test_unreachable_endpoint_is_one_warning_within_the_timeout(
     assert "observability.tracing.type: none" in warnings[0]
     assert "Traceback" not in warnings[0]
     assert tracer.shutdown() == warnings, "a second shutdown adds nothing"
+
+
+@pytest.fixture
+def trickler() -> Iterator[int]:
+    """An HTTP server that answers one byte every 0.2 s: each read is quick, the whole never ends.
+
+    The HTTP client's timeout applies per read, so only floe's own deadline bounds this.
+    """
+    stop = threading.Event()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.1)
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            threading.Thread(target=dribble, args=(conn,), daemon=True).start()
+
+    def dribble(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            while not stop.wait(0.2):
+                try:
+                    conn.sendall(b"a")
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield int(listener.getsockname()[1])
+    stop.set()
+    thread.join()
+    listener.close()
+
+
+def test_a_collector_that_never_finishes_answering_is_cut_off_at_the_timeout(trickler: int, tmp_path: Path) -> None:
+    endpoint = f"http://127.0.0.1:{trickler}"
+    tracer = make_tracer(OtlpTracing(type="otlp", endpoint=endpoint, protocol="http"), tmp_path, timeout_s=1)
+    started = time.monotonic()
+    warnings = run_two_nodes(tracer)
+    assert time.monotonic() - started < 1 + SLACK_S
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"traces: OTLP endpoint {endpoint} unreachable (no answer within 1s)")
+
+
+def test_rejected_export_says_rejected_not_unreachable(tmp_path: Path) -> None:
+    with HttpOtlpReceiver(reject_with=401) as collector:
+        tracer = make_tracer(OtlpTracing(type="otlp", endpoint=collector.endpoint, protocol="http"), tmp_path)
+        warnings = run_two_nodes(tracer)
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"traces: OTLP endpoint {collector.endpoint} rejected the spans (HTTP 401)")
+    assert "observability.tracing.headers" in warnings[0]
+
+
+def test_grpc_tls_to_a_plain_text_collector_suggests_insecure(tmp_path: Path) -> None:
+    with GrpcOtlpReceiver() as collector:
+        spec = OtlpTracing(type="otlp", endpoint=collector.endpoint, protocol="grpc", insecure=False)
+        tracer = make_tracer(spec, tmp_path, timeout_s=1)
+        started = time.monotonic()
+        warnings = run_two_nodes(tracer)
+        assert time.monotonic() - started < 1 + SLACK_S
+        assert collector.spans == []
+    assert len(warnings) == 1
+    assert "TLS handshake failed" in warnings[0] and "insecure: true" in warnings[0]
 
 
 def test_unwritable_file_is_one_warning(tmp_path: Path) -> None:

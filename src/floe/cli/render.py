@@ -78,4 +78,5 @@ def outcome_document(outcome: RunOutcome) -> dict[str, Any]:
             for n in outcome.nodes
         ],
         "errors": outcome.errors,
+        "warnings": outcome.warnings,
     }

@@ -53,6 +53,8 @@ def run(pipeline_file: Path, platform_file: Path | None, environment: str | None
         click.echo(json.dumps(outcome_document(outcome), indent=2))
     else:
         print_summary(outcome)
+    for warning in outcome.warnings:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
     if not outcome.success:
         failed = ", ".join(node.name for node in outcome.failed_nodes) or "see the log"
         raise PipelineError(f"run {outcome.run_id[:8]} failed: {failed}",

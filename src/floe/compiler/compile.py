@@ -10,7 +10,9 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -40,15 +42,48 @@ class CompileResult:
     artifacts_path: Path
     model_count: int
     node_count: int
+    warnings: list[str] = field(default_factory=list)
+
+
+Stage = Callable[[str], AbstractContextManager[Any]]
 
 
 def compile_project(project: Project, output_dir: Path | None = None) -> CompileResult:
     """Compile ``project`` for its chosen environment into ``output_dir`` (default ``.floe``).
 
+    With tracing configured for the environment, the compile and each of its stages are spans.
+
     Raises:
         CompileError: dbt could not parse the project.
         MissingExtraError: the compute target's dbt adapter is not installed.
     """
+    tracer = _compile_tracer(project)
+    if tracer is None:
+        return _compile(project, output_dir, lambda _name: nullcontext())
+    try:
+        with tracer.span("floe.compile", {"floe.pipeline": project.pipeline.model.name,
+                                          "floe.environment": project.environment_name}):
+            result = _compile(project, output_dir, lambda name: tracer.span(name, None))
+    finally:
+        warnings = tracer.shutdown()
+    return replace(result, warnings=warnings)
+
+
+def _compile_tracer(project: Project) -> Any:
+    """The environment's tracer, or None when compile is not traced (import-free then)."""
+    observability = project.environment.observability
+    if observability.tracing.type == "none" or not project.pipeline.model.observability.tracing:
+        return None
+    from floe.observability.tracing import RunTracer
+
+    return RunTracer(observability.tracing, service_name=project.pipeline.model.name,
+                     namespace=observability.namespace or project.pipeline.model.name,
+                     timeout=observability.timeout, project_root=project.root,
+                     resource_attributes={"deployment.environment": project.environment_name})
+
+
+def _compile(project: Project, output_dir: Path | None, stage: Stage) -> CompileResult:
+    """The compile itself; ``stage(name)`` wraps each stage (a tracing span, or nothing)."""
     out = (output_dir or project.root / ".floe").resolve()
     compute = project.environment.compute
     require_adapter(compute.type)
@@ -57,10 +92,12 @@ def compile_project(project: Project, output_dir: Path | None = None) -> Compile
     staging = Path(tempfile.mkdtemp(prefix=".compile-", dir=out))
     try:
         lands_iceberg = bool(project.pipeline.model.ingestion)
-        profiles = profiles_document(compute, project.environment_name,
-                                     iceberg_storage=project.environment.storage if lands_iceberg else None)
-        (staging / "profiles.yml").write_text(profiles_text(profiles), encoding="utf-8")
-        manifest = _parse(project, staging, secrets)
+        with stage("floe.compile.profiles"):
+            profiles = profiles_document(compute, project.environment_name,
+                                         iceberg_storage=project.environment.storage if lands_iceberg else None)
+            (staging / "profiles.yml").write_text(profiles_text(profiles), encoding="utf-8")
+        with stage("floe.compile.dbt_parse"):
+            manifest = _parse(project, staging, secrets)
         digest = source_hash(
             spec_files=[project.pipeline_path, project.platform_path],
             dbt_project_dir=project.dbt_project_dir,
@@ -70,15 +107,16 @@ def compile_project(project: Project, output_dir: Path | None = None) -> Compile
         )
         artifacts = _artifacts(project, out, digest, secrets, profiles)
         # Commit: dbt files first, the artifacts (which point at them) last.
-        dbt_dir = out / DBT_DIR
-        (dbt_dir / "target").mkdir(parents=True, exist_ok=True)
-        write_text_atomic(dbt_dir / "profiles.yml", profiles_text(profiles))
-        (staging / "target" / MANIFEST).replace(dbt_dir / MANIFEST)
-        partial = staging / "target" / PARTIAL_PARSE
-        if partial.is_file():
-            partial.replace(dbt_dir / "target" / PARTIAL_PARSE)
-        artifacts_path = out / ARTIFACTS_FILE
-        write_artifacts(artifacts, artifacts_path)
+        with stage("floe.compile.commit"):
+            dbt_dir = out / DBT_DIR
+            (dbt_dir / "target").mkdir(parents=True, exist_ok=True)
+            write_text_atomic(dbt_dir / "profiles.yml", profiles_text(profiles))
+            (staging / "target" / MANIFEST).replace(dbt_dir / MANIFEST)
+            partial = staging / "target" / PARTIAL_PARSE
+            if partial.is_file():
+                partial.replace(dbt_dir / "target" / PARTIAL_PARSE)
+            artifacts_path = out / ARTIFACTS_FILE
+            write_artifacts(artifacts, artifacts_path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     nodes = manifest.get("nodes", {})

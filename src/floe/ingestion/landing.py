@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from floe.errors import FloeError
 from floe.ingestion.synthetic import generate
@@ -80,9 +81,20 @@ def next_batch_number(catalog: Catalog, source: SyntheticSource) -> int:
     return max(numbers) + 1 if numbers else 0
 
 
-def land_batch(catalog: Catalog, source: SyntheticSource, batch_number: int) -> BatchLanding:
+SpanFactory = Callable[[str, Mapping[str, Any]], AbstractContextManager[Any]]
+
+
+def _no_span(_name: str, _attributes: Mapping[str, Any]) -> AbstractContextManager[Any]:
+    return nullcontext()
+
+
+def land_batch(catalog: Catalog, source: SyntheticSource, batch_number: int, *,
+               span: SpanFactory = _no_span) -> BatchLanding:
     """Generate batch ``batch_number`` and append it to every table that lacks it, then apply
-    the source's retention to each table. Safe to call again with the same number."""
+    the source's retention to each table. Safe to call again with the same number.
+
+    ``span`` opens a tracing span around each append (see :mod:`floe.observability`).
+    """
     from floe.lakehouse import RetentionPolicy, append_batch, maintain_table
 
     started = time.perf_counter()
@@ -96,8 +108,12 @@ def land_batch(catalog: Catalog, source: SyntheticSource, batch_number: int) -> 
             # Later batches carry no products: an empty append would only add a snapshot.
             landed.append(TableLanding(identifier, 0, True, None))
             continue
-        result: AppendResult = append_batch(catalog, identifier, data, str(batch_number))
-        maintain_table(catalog, identifier, policy)
+        with span("floe.iceberg.append", {"floe.table": identifier, "floe.batch": batch_number}) as current:
+            result: AppendResult = append_batch(catalog, identifier, data, str(batch_number))
+            maintain_table(catalog, identifier, policy)
+            if current is not None:
+                current.set_attribute("floe.rows", result.rows)
+                current.set_attribute("floe.skipped", result.skipped)
         landed.append(TableLanding(identifier, result.rows, result.skipped, result.metadata_location))
     return BatchLanding(source.name, batch_number, landed, batch.report, 1, time.perf_counter() - started)
 
@@ -119,6 +135,7 @@ def land_with_retry(
     *,
     sleep: Callable[[float], None] = time.sleep,
     on_retry: Callable[[int, float, BaseException], None] | None = None,
+    span: SpanFactory = _no_span,
 ) -> BatchLanding:
     """Land the next batch (or ``batch_number``), retrying failures with the source's backoff.
 
@@ -135,7 +152,7 @@ def land_with_retry(
         try:
             catalog = open_catalog()
             number = next_batch_number(catalog, source) if batch_number is None else batch_number
-            landing = land_batch(catalog, source, number)
+            landing = land_batch(catalog, source, number, span=span)
         except (FloeError, OSError) as exc:
             message = exc.message if isinstance(exc, FloeError) else str(exc)
             errors.append(message)

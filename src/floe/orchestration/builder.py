@@ -33,7 +33,7 @@ from floe.compiler.dbt_process import dbt_executable
 from floe.orchestration.dbt_resource import FloeDbtCliResource
 from floe.orchestration.ingestion_assets import build_ingestion_assets
 from floe.orchestration.paths import PROJECT_DIR_ENV, CompiledProject
-from floe.orchestration.progress import publish_raw_dbt_event
+from floe.orchestration.progress import publish_invocation, publish_raw_dbt_event
 from floe.spec.project import ALL_ASSETS_JOB
 from floe.spec.secrets import resolve_secrets
 
@@ -90,6 +90,7 @@ def build_dbt_assets(compiled: CompiledProject) -> AssetsDefinition:
         if context.run.tags.get(FULL_REFRESH_TAG) == "true":
             args.append("--full-refresh")
         invocation = dbt.cli(args, context=context)
+        publish_invocation(invocation.target_path)
         for event in invocation.stream_raw_events():
             publish_raw_dbt_event(event.raw_event)
             yield from event.to_default_asset_events(

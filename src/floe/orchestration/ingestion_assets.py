@@ -52,7 +52,11 @@ def _source_assets(compiled: CompiledProject, source: SyntheticSource) -> Assets
         def warn(attempt: int, delay: float, error: BaseException) -> None:
             context.log.warning(f"batch attempt {attempt} failed, retrying in {delay:.1f} s: {error}")
 
-        landing = land_with_retry(lambda: open_project_catalog(compiled), source, on_retry=warn)
+        from floe.observability.observer import current_span
+
+        with current_span("floe.ingestion.batch", {"floe.source": source.name, "floe.dataset": source.dataset}):
+            landing = land_with_retry(lambda: open_project_catalog(compiled), source, on_retry=warn,
+                                      span=current_span)
         refresh_project_views(compiled)
         if source.retention.keep_runs is not None:
             from floe.orchestration.history import prune_runs

@@ -42,6 +42,16 @@ def listening(listener: Listener) -> Iterator[None]:
         _listeners.remove(listener)
 
 
+def publish_invocation(target_path: object) -> None:
+    """Tell listeners where this dbt invocation writes (compiled SQL, run results).
+
+    Sent as a 'started' event of resource type ``dbt_invocation`` whose relation is the
+    target folder; progress displays ignore it.
+    """
+    if _listeners:
+        publish(NodeEvent("", "dbt", "dbt_invocation", "started", relation=str(target_path)))
+
+
 def publish(event: NodeEvent) -> None:
     """Send an event that does not come from dbt (an ingestion batch) to the listeners."""
     for listener in list(_listeners):

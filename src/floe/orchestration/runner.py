@@ -10,6 +10,7 @@ import contextlib
 import shutil
 import threading
 import time
+import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ class RunOutcome:
     nodes: list[NodeEvent] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     log_path: Path | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def failed_nodes(self) -> list[NodeEvent]:
@@ -104,13 +106,20 @@ def run_pipeline(
         if on_node is not None:
             on_node(event)
 
+    from floe.observability.observer import RunObserver, observing
+
+    run_id = str(uuid.uuid4())  # also the OpenLineage run id of the pipeline run
+    observer = RunObserver(compiled)
+    observer.start(run_id, job_name)
     tags = {FULL_REFRESH_TAG: "true"} if full_refresh else {}
     # Deleting old run folders (a compiled SQL file per model) is I/O: do it while dbt runs.
     pruner = threading.Thread(target=_prune_run_targets, args=(compiled.target_path, KEEP_RUN_TARGETS - 1),
                               name="floe-prune-targets", daemon=True)
     pruner.start()
-    with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log), listening(collect):
+    with (log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log), listening(collect),
+          listening(observer), observing(observer)):
         result = job_def.execute_in_process(
+            run_id=run_id,
             instance=instance,
             tags=tags,
             asset_selection=asset_selection,
@@ -124,7 +133,11 @@ def run_pipeline(
     ]
     pruner.join()
     _fill_row_counts(compiled, nodes)
-    return RunOutcome(result.run_id, result.success, time.perf_counter() - started, nodes, errors, log_path)
+    failed = [n for n in nodes if n.status in ("error", "fail", "runtime error")]
+    reason = errors[0] if errors else (f"{failed[0].name}: {failed[0].message or failed[0].status}" if failed else None)
+    export_warnings = observer.finish(result.success, None if result.success else reason)
+    return RunOutcome(result.run_id, result.success, time.perf_counter() - started, nodes, errors, log_path,
+                      export_warnings)
 
 
 _COUNTED = frozenset({"table", "incremental", "seed", "snapshot"})

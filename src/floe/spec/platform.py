@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from floe.spec.base import StrictModel
+from floe.spec.observability import PlatformObservability
 from floe.spec.secrets import SecretRef, url_has_password
 
 PLATFORM_FILE = "platform.yaml"
@@ -436,23 +437,6 @@ class OrchestratorSpec(StrictModel):
     storage: OrchestratorStorage = Field(
         default_factory=lambda: SqliteOrchestratorStorage(type="sqlite"),
         description="Run, event-log and schedule storage.",
-    )
-
-
-class NoExporter(StrictModel):
-    """Nothing is exported."""
-
-    type: Literal["none"] = Field(description="Exporter kind.")
-
-
-class PlatformObservability(StrictModel):
-    """Where traces and lineage go. This release supports 'none' only; exporters come next."""
-
-    tracing: NoExporter = Field(
-        default_factory=lambda: NoExporter(type="none"), description="OpenTelemetry exporter."
-    )
-    lineage: NoExporter = Field(
-        default_factory=lambda: NoExporter(type="none"), description="OpenLineage transport."
     )
 
 

@@ -30,6 +30,8 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import format_span_id, format_trace_id
 
+from floe.observability.rotation import rotate_if_large
+
 # Loggers of the SDK exporters whose per-batch failure records become floe's one warning.
 _EXPORTER_LOGGERS = (
     "opentelemetry.exporter.otlp.proto.grpc.exporter",
@@ -79,6 +81,7 @@ class JsonLinesFileExporter(SpanExporter):
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        rotate_if_large(path)  # once per run, before its first span
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Append the batch; an OSError propagates to the guard, which words the warning."""

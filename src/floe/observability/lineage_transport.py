@@ -20,6 +20,8 @@ import urllib.request
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from floe.observability.rotation import rotate_if_large
+
 _FIX = "or set type: none"
 
 
@@ -56,6 +58,7 @@ class FileTransport:
         try:
             if self._file is None:
                 self._path.parent.mkdir(parents=True, exist_ok=True)
+                rotate_if_large(self._path)
                 self._file = self._path.open("a", encoding="utf-8")
             self._file.write(_encode(event) + "\n")
             self._file.flush()

@@ -87,3 +87,34 @@ def test_unreachable_destinations_warn_once_each_or_fail_in_strict_mode(floe, co
     strict = floe("run", cwd=compiled_project)
     assert strict.returncode == 1
     assert "observability.strict" in strict.stderr and "Traceback" not in strict.stderr
+
+
+_DAEMON_LIKE = """
+from dagster import DagsterInstance
+from floe.orchestration.definitions import defs
+
+with DagsterInstance.ephemeral() as instance:
+    result = defs.resolve_job_def("all").execute_in_process(instance=instance, raise_on_error=False)
+print(result.run_id, result.success)
+"""
+
+
+def test_runs_started_outside_floe_run_report_lineage_too(compiled_project: Path) -> None:
+    """A schedule or the UI starts runs without floe's runner: the dbt step observes itself."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "FLOE_ARTIFACTS_PATH": str(compiled_project / ".floe" / "artifacts.json")}
+    result = subprocess.run([sys.executable, "-c", _DAEMON_LIKE], cwd=compiled_project, env=env,
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_id, success = result.stdout.split()[-2:]
+    assert success == "True"
+    events = [json.loads(line) for line in (compiled_project / ".floe" / "lineage.jsonl").read_text().splitlines()]
+    validate = openlineage_validator()
+    for event in events:
+        validate(event)
+    assert [e["eventType"] for e in events if e["run"]["runId"] == run_id] == ["START", "COMPLETE"]
+    models = {e["job"]["name"].rsplit(".", 1)[-1] for e in events if e["eventType"] == "COMPLETE"}
+    assert {"stg_orders", "customer_revenue"} <= models

@@ -126,6 +126,11 @@ def observing(observer: RunObserver) -> Iterator[RunObserver]:
         _current.remove(observer)
 
 
+def current_observer() -> RunObserver | None:
+    """The observer of the run in progress in this process, if any."""
+    return _current[-1] if _current else None
+
+
 def current_span(name: str, attributes: Mapping[str, Any] | None = None) -> contextlib.AbstractContextManager[Any]:
     """A span under the current run, or nothing when no run is observed in this process."""
     if not _current:

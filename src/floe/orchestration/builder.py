@@ -8,7 +8,8 @@ honoured.
 # No "from __future__ import annotations": Dagster inspects the op signature at runtime.
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +69,38 @@ def ensure_profiles_file(compiled: CompiledProject) -> None:
         write_text_atomic(path, text)
 
 
+@contextmanager
+def observed_step(compiled: CompiledProject, run_id: str, job: str,
+                  warn: Callable[[str], Any]) -> Iterator[None]:
+    """Trace and report lineage of the dbt step when no floe runner does it for the whole run.
+
+    Under 'floe run' the runner observes the run; in a run a Dagster daemon or the UI started
+    (a schedule, the trigger sensor), this step observes itself: the run's lineage and root
+    span then cover the dbt step.
+    """
+    from floe.observability.observer import RunObserver, current_observer, observing
+    from floe.orchestration.progress import listening
+
+    if current_observer() is not None:
+        yield
+        return
+    observer = RunObserver(compiled)
+    if not observer.enabled:
+        yield
+        return
+    observer.start(run_id, job)
+    try:
+        with listening(observer), observing(observer):
+            yield
+    except Exception as exc:
+        for warning in observer.finish(False, str(exc).strip().splitlines()[0] if str(exc).strip()
+                                       else type(exc).__name__):
+            warn(warning)
+        raise
+    for warning in observer.finish(True):
+        warn(warning)
+
+
 def build_dbt_assets(compiled: CompiledProject) -> AssetsDefinition:
     """One multi-asset over the whole dbt project, running ``dbt build``."""
     translator = DagsterDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
@@ -89,16 +122,17 @@ def build_dbt_assets(compiled: CompiledProject) -> AssetsDefinition:
         args = ["build"]
         if context.run.tags.get(FULL_REFRESH_TAG) == "true":
             args.append("--full-refresh")
-        invocation = dbt.cli(args, context=context)
-        publish_invocation(invocation.target_path)
-        for event in invocation.stream_raw_events():
-            publish_raw_dbt_event(event.raw_event)
-            yield from event.to_default_asset_events(
-                manifest=invocation.manifest,
-                dagster_dbt_translator=invocation.dagster_dbt_translator,
-                context=context,
-                target_path=invocation.target_path,
-            )
+        with observed_step(compiled, context.run_id, context.job_name, warn=context.log.warning):
+            invocation = dbt.cli(args, context=context)
+            publish_invocation(invocation.target_path)
+            for event in invocation.stream_raw_events():
+                publish_raw_dbt_event(event.raw_event)
+                yield from event.to_default_asset_events(
+                    manifest=invocation.manifest,
+                    dagster_dbt_translator=invocation.dagster_dbt_translator,
+                    context=context,
+                    target_path=invocation.target_path,
+                )
 
     return dbt_models
 

@@ -47,7 +47,10 @@ def test_failing_run_reports_a_span_tree_and_schema_valid_lineage(floe, compiled
     assert len(roots) == 1 and roots[0].attributes["floe.run_id"] == run_id
     root = roots[0]
     assert root.status_code == "ERROR"
-    nodes = [s for s in spans if s.parent_span_id == root.span_id]
+    # run → Dagster step → dbt node
+    steps = [s for s in spans if s.parent_span_id == root.span_id and s.name.startswith("dagster.step")]
+    assert len(steps) == 1 and steps[0].status_code == "ERROR"
+    nodes = [s for s in spans if s.parent_span_id == steps[0].span_id]
     names = " ".join(s.name for s in nodes)
     assert "stg_orders" in names and "customer_revenue" in names
     assert all(s.trace_id == root.trace_id for s in spans if s.name != "floe.compile" and

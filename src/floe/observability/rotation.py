@@ -20,6 +20,6 @@ def rotate_if_large(path: Path, max_bytes: int = MAX_BYTES) -> bool:
         if path.stat().st_size <= max_bytes:
             return False
         os.replace(path, path.with_name(path.name + ".1"))
-    except FileNotFoundError:
+    except OSError:  # no file yet, or an unusable path: the write that follows reports it
         return False
     return True

@@ -148,7 +148,7 @@ class RunTracer:
         if self._tracer is None or self._closed or event.resource_type == "dbt_invocation":
             return
         span = self._tracer.start_span(
-            node_span_name(event), context=self._parent_context(None), attributes=_node_attributes(event)
+            node_span_name(event), context=self._parent_context(self._enclosing()), attributes=_node_attributes(event)
         )
         with self._lock:
             previous = self._nodes.pop(_node_key(event), None)
@@ -169,7 +169,8 @@ class RunTracer:
         if span is None:
             now = time.time_ns()
             start = now - int((event.duration_s or 0.0) * 1e9)
-            span = self._tracer.start_span(node_span_name(event), context=self._parent_context(None), start_time=start)
+            span = self._tracer.start_span(node_span_name(event), context=self._parent_context(self._enclosing()),
+                                           start_time=start)
         span.set_attributes(_node_attributes(event))
         if event.status in FAILED_STATUSES:
             span.set_status(Status(StatusCode.ERROR, event.message or event.status))
@@ -188,8 +189,8 @@ class RunTracer:
             yield None
             return
         enclosing = _open_spans.get()
-        mine = next((span for owner, span in reversed(enclosing) if owner == id(self)), None)
-        span = self._tracer.start_span(name, context=self._parent_context(mine), attributes=_clean(attributes))
+        span = self._tracer.start_span(name, context=self._parent_context(self._enclosing()),
+                                       attributes=_clean(attributes))
         token = _open_spans.set((*enclosing, (id(self), span)))
         try:
             yield span
@@ -251,6 +252,10 @@ class RunTracer:
             return f"traces: OTLP endpoint {pipeline.destination} unreachable ({summary}); {lost}. {pipeline.fix}"
         reason = guard.reasons[0] if guard.reasons else f"no write within {self._timeout_s:g}s"
         return f"traces: cannot write to {pipeline.destination} ({reason}); {lost}. {pipeline.fix}"
+
+    def _enclosing(self) -> Span | None:
+        """The innermost open ``span()`` of this tracer (e.g. the Dagster step a node runs in)."""
+        return next((span for owner, span in reversed(_open_spans.get()) if owner == id(self)), None)
 
     def _parent_context(self, enclosing: Span | None) -> Context:
         parent = enclosing or self._run

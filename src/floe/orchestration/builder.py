@@ -122,7 +122,11 @@ def build_dbt_assets(compiled: CompiledProject) -> AssetsDefinition:
         args = ["build"]
         if context.run.tags.get(FULL_REFRESH_TAG) == "true":
             args.append("--full-refresh")
-        with observed_step(compiled, context.run_id, context.job_name, warn=context.log.warning):
+        from floe.observability.observer import current_span
+
+        with (observed_step(compiled, context.run_id, context.job_name, warn=context.log.warning),
+              current_span(f"dagster.step {context.op_handle}", {"dagster.run_id": context.run_id,
+                                                                   "floe.step": "dbt build"})):
             invocation = dbt.cli(args, context=context)
             publish_invocation(invocation.target_path)
             for event in invocation.stream_raw_events():

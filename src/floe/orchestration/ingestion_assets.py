@@ -54,32 +54,34 @@ def _source_assets(compiled: CompiledProject, source: SyntheticSource) -> Assets
 
         from floe.observability.observer import current_span
 
-        with current_span("floe.ingestion.batch", {"floe.source": source.name, "floe.dataset": source.dataset}):
-            landing = land_with_retry(lambda: open_project_catalog(compiled), source, on_retry=warn,
-                                      span=current_span)
-        refresh_project_views(compiled)
-        if source.retention.keep_runs is not None:
-            from floe.orchestration.history import prune_runs
+        with current_span(f"dagster.step {context.op_handle}", {"dagster.run_id": context.run_id,
+                                                                 "floe.step": "ingestion"}):
+            with current_span("floe.ingestion.batch", {"floe.source": source.name, "floe.dataset": source.dataset}):
+                landing = land_with_retry(lambda: open_project_catalog(compiled), source, on_retry=warn,
+                                          span=current_span)
+            refresh_project_views(compiled)
+            if source.retention.keep_runs is not None:
+                from floe.orchestration.history import prune_runs
 
-            pruned = prune_runs(context.instance, source.retention.keep_runs, context.run_id)
-            if pruned:
-                context.log.info(f"deleted {pruned} old run(s) beyond the newest {source.retention.keep_runs}")
-        for table in landing.tables:
-            namespace, _, name = table.table.partition(".")
-            publish(NodeEvent(
-                unique_id=f"ingestion.{source.name}.{name}", name=table.table, resource_type="ingestion",
-                status="skipped" if table.skipped else "success", duration_s=landing.duration_s,
-                rows=table.rows, relation=table.table, materialized=INGESTION_KIND,
-            ))
-            yield MaterializeResult(
-                asset_key=AssetKey([namespace, name]),
-                metadata={
-                    "batch": landing.batch_number,
-                    "rows_appended": table.rows,
-                    "already_present": table.skipped,
-                    "attempts": landing.attempts,
-                    "metadata_location": table.metadata_location or "",
-                },
-            )
+                pruned = prune_runs(context.instance, source.retention.keep_runs, context.run_id)
+                if pruned:
+                    context.log.info(f"deleted {pruned} old run(s) beyond the newest {source.retention.keep_runs}")
+            for table in landing.tables:
+                namespace, _, name = table.table.partition(".")
+                publish(NodeEvent(
+                    unique_id=f"ingestion.{source.name}.{name}", name=table.table, resource_type="ingestion",
+                    status="skipped" if table.skipped else "success", duration_s=landing.duration_s,
+                    rows=table.rows, relation=table.table, materialized=INGESTION_KIND,
+                ))
+                yield MaterializeResult(
+                    asset_key=AssetKey([namespace, name]),
+                    metadata={
+                        "batch": landing.batch_number,
+                        "rows_appended": table.rows,
+                        "already_present": table.skipped,
+                        "attempts": landing.attempts,
+                        "metadata_location": table.metadata_location or "",
+                    },
+                )
 
     return ingest

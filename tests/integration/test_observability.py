@@ -36,8 +36,9 @@ def _closed_port() -> int:
 def test_failing_run_reports_a_span_tree_and_schema_valid_lineage(floe, compiled_project: Path) -> None:
     _fail_a_model(compiled_project)
     with HttpOtlpReceiver() as receiver:
+        # A generous export timeout: on two busy cores a flush can be slow; nothing here is unreachable.
         _observe(compiled_project, f"      tracing: {{type: otlp, protocol: http, endpoint: '{receiver.endpoint}'}}\n"
-                                   "      lineage: {type: file}\n")
+                                   "      lineage: {type: file}\n      timeout: 60s\n")
         result = floe("run", "--json", cwd=compiled_project)
         spans = receiver.spans
     assert result.returncode == 1, result.stderr[-2000:]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import time
@@ -32,9 +33,18 @@ from _timing import PYTHON, WORK, bench_env, exclusive, machine_line, note, rese
 
 
 def _size(path: Path) -> int:
-    if path.is_file():
+    """Bytes under ``path``; files that vanish while it walks (floe prunes old run folders
+    while the next run starts) are skipped."""
+    total = 0
+    for root, _dirs, files in os.walk(path, onerror=lambda _error: None):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(root, name)).st_size
+            except FileNotFoundError:
+                pass
+    if not total and path.is_file():
         return path.stat().st_size
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
+    return total
 
 
 def _mib(size: int) -> str:

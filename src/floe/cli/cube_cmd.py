@@ -62,9 +62,9 @@ def verify(pipeline_file: Path, platform_file: Path | None, environment: str | N
     Needs a DuckDB warehouse built by 'floe run' (Cube runs the same SQL at query time).
     """
     from floe.errors import FloeError
-    from floe.ingestion.views import warehouse_path
     from floe.semantic import read_cube_model, verify_cube_model
     from floe.spec.platform import DuckDBCompute
+    from floe.targets.duckdb import warehouse_path
 
     compiled = _compiled(pipeline_file, platform_file, environment)
     compute = compiled.artifacts.environment.compute

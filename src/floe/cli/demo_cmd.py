@@ -161,9 +161,9 @@ def _growth_document(growth: BatchGrowth) -> dict[str, object]:
 def _semantic_layer(compiled: CompiledProject) -> None:
     """Generate the Cube model from the marts and check every member against the warehouse."""
     from floe.cli.cube_cmd import DEFAULT_CUBE_DIR
-    from floe.ingestion.views import warehouse_path
     from floe.semantic import build_cube_model, load_manifest, read_cube_model, verify_cube_model, write_cube_model
     from floe.spec.platform import DuckDBCompute
+    from floe.targets.duckdb import warehouse_path
 
     compute = compiled.artifacts.environment.compute
     folder = compiled.root / DEFAULT_CUBE_DIR

@@ -34,10 +34,9 @@ def read_snapshot(compiled: CompiledProject) -> WarehouseSnapshot:
     """Read the bronze views and the marts of the demo's DuckDB warehouse."""
     import duckdb
 
-    from floe.ingestion.views import warehouse_path
     from floe.lakehouse import install_extensions
     from floe.spec.platform import DuckDBCompute
-    from floe.targets.duckdb import EXTENSION_DIR
+    from floe.targets.duckdb import EXTENSION_DIR, warehouse_path
 
     compute = compiled.artifacts.environment.compute
     if not isinstance(compute, DuckDBCompute):

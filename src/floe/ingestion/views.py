@@ -19,17 +19,11 @@ from typing import TYPE_CHECKING
 from floe.ingestion.landing import next_batch_number, table_identifier
 from floe.spec.ingestion import SyntheticSource
 from floe.spec.platform import DuckDBCompute, EnvironmentSpec
-from floe.targets.duckdb import EXTENSION_DIR
+from floe.targets.duckdb import EXTENSION_DIR, warehouse_path
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
 
-
-
-def warehouse_path(compute: DuckDBCompute, root: Path) -> Path:
-    """The DuckDB database file dbt builds in."""
-    path = Path(compute.path)
-    return path if path.is_absolute() else root / path
 
 
 def refresh_views(

@@ -55,11 +55,17 @@ def add_iceberg_reading(output: dict[str, Any], storage: Any) -> None:
         output["secrets"] = [secret]
 
 
+def warehouse_path(compute: DuckDBCompute, root: Path) -> Path:
+    """The DuckDB database file dbt builds in, resolved against the project root."""
+    path = Path(compute.path)
+    return path if path.is_absolute() else root / path
+
+
 def count_rows(compute: DuckDBCompute, project_root: Path, relations: list[str]) -> dict[str, int]:
     """Count rows of dbt relations (already quoted by dbt) in the database file, read-only."""
     import duckdb
 
-    path = Path(compute.path) if Path(compute.path).is_absolute() else project_root / compute.path
+    path = warehouse_path(compute, project_root)
     counts: dict[str, int] = {}
     with duckdb.connect(str(path), read_only=True) as connection:
         for relation in relations:

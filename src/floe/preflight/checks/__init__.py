@@ -1,0 +1,1 @@
+"""One module per service kind; each turns a platform block into checks."""

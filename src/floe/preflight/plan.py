@@ -1,0 +1,118 @@
+"""Which checks an environment needs, and where the environment comes from.
+
+Preflight reads the environment from the compiled artifacts (in an image or a cluster, the
+only thing there is) or, in a project folder, from platform.yaml exactly as ``floe compile``
+would resolve it — without running dbt, so it works before the project builds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from floe.preflight.checks.catalog import catalog_target, rest_catalog, sql_catalog
+from floe.preflight.checks.compute import compute_check
+from floe.preflight.checks.observability import observability_checks
+from floe.preflight.checks.orchestrator import dagster_storage
+from floe.preflight.checks.storage import storage_check
+from floe.preflight.framework import Check, Outcome
+from floe.preflight.report import SERVICES, Service
+from floe.spec.platform import DuckDBCompute, EnvironmentSpec, LocalStorage, PostgresOrchestratorStorage, SqlCatalog
+
+
+@dataclass(frozen=True)
+class PreflightTarget:
+    """An environment to check, with what the checks need to know about the pipeline."""
+
+    environment_name: str
+    environment: EnvironmentSpec
+    project_root: Path
+    source: str
+    ingests: bool = False
+    tracing_on: bool = True
+    lineage_on: bool = True
+
+
+def target_from_artifacts(path: Path) -> PreflightTarget:
+    """The environment compiled into an artifacts file.
+
+    Raises:
+        ContractError: The file is missing, corrupt or of an unsupported version.
+    """
+    from floe.orchestration.paths import open_compiled_project
+
+    compiled = open_compiled_project(path)
+    artifacts = compiled.artifacts
+    return PreflightTarget(
+        environment_name=artifacts.environment_name, environment=artifacts.environment,
+        project_root=compiled.root, source=str(path), ingests=bool(artifacts.ingestion),
+        tracing_on=artifacts.observability.tracing, lineage_on=artifacts.observability.lineage,
+    )
+
+
+def target_from_specs(pipeline_file: Path, *, environment: str | None = None,
+                      platform_file: Path | None = None) -> PreflightTarget:
+    """The environment as ``floe compile`` would resolve it from floe.yaml and platform.yaml.
+
+    Raises:
+        SpecError: Either spec is invalid, or the environment is not defined.
+    """
+    from floe.spec.project import load_project
+
+    project = load_project(pipeline_file, environment=environment, platform_path=platform_file)
+    pipeline = project.pipeline.model
+    return PreflightTarget(
+        environment_name=project.environment_name, environment=project.environment, project_root=project.root,
+        source=f"{project.platform_path} (environment {project.environment_name})",
+        ingests=bool(pipeline.ingestion), tracing_on=pipeline.observability.tracing,
+        lineage_on=pipeline.observability.lineage,
+    )
+
+
+def plan_checks(target: PreflightTarget, services: Sequence[Service] = SERVICES) -> list[Check]:
+    """The checks of ``services`` for the target's environment, in service order."""
+    env = target.environment
+    checks: list[Check] = []
+    for service in SERVICES:
+        if service not in services:
+            continue
+        if service == "compute":
+            checks.append(compute_check(env.compute, extensions=_duckdb_extensions(target)))
+        elif service == "storage":
+            vended = not isinstance(env.catalog, SqlCatalog) and env.catalog.vended_credentials
+            checks.append(storage_check(env.storage, vended=vended))
+        elif service == "catalog":
+            checks.append(_catalog_check(env))
+        elif service == "postgres":
+            checks.append(_orchestrator_check(env))
+        else:
+            checks.extend(observability_checks(env.observability, tracing_on=target.tracing_on,
+                                               lineage_on=target.lineage_on))
+    return checks
+
+
+def _duckdb_extensions(target: PreflightTarget) -> list[str]:
+    """The extensions a run of this pipeline loads into DuckDB."""
+    if not isinstance(target.environment.compute, DuckDBCompute) or not target.ingests:
+        return []
+    # As floe.lakehouse.duckdb_read.EXTENSIONS (not imported here: it loads pyiceberg).
+    names = ["avro", "iceberg"]
+    return names if isinstance(target.environment.storage, LocalStorage) else [*names, "httpfs"]
+
+
+def _catalog_check(env: EnvironmentSpec) -> Check:
+    catalog, storage = env.catalog, env.storage
+    target = catalog_target(catalog)
+    if isinstance(catalog, SqlCatalog):
+        return Check("catalog", "catalog.sql", target, lambda ctx: sql_catalog(catalog, storage, ctx))
+    return Check("catalog", "catalog.rest", target, lambda ctx: rest_catalog(catalog, ctx))
+
+
+def _orchestrator_check(env: EnvironmentSpec) -> Check:
+    storage = env.orchestrator.storage
+    if isinstance(storage, PostgresOrchestratorStorage):
+        target = f"postgresql://{storage.user}@{storage.host}:{storage.port}/{storage.database}"
+        return Check("postgres", "postgres.dagster", target, lambda ctx: dagster_storage(storage, ctx))
+    return Check("postgres", "postgres.dagster", f"sqlite {storage.path}", lambda ctx: Outcome(
+        f"Dagster keeps its state in SQLite under {storage.path}; no PostgreSQL is configured", status="skipped"))

@@ -1,0 +1,210 @@
+"""Values of ``charts/floe-dagster``: floe's additions around the official Dagster chart.
+
+The ``dagster:`` block configures the official chart and is checked against that chart's own
+schema when the dependency is present (``helm dependency build``); here it is only an open
+mapping with its ``enabled`` switch.
+"""
+
+from __future__ import annotations
+
+from pydantic import ConfigDict, Field, model_validator
+
+from floe.platform.helm.values_common import (
+    CRON,
+    Artifacts,
+    ChartValues,
+    HelmModel,
+    Image,
+    Ingress,
+    K8sName,
+    Memory,
+    PodSecurity,
+    Project,
+    ResourceAmounts,
+    Resources,
+    SecretsWiring,
+)
+
+FLOE_IMAGE_REPOSITORY = "floe/dagster"
+PREFLIGHT_COMMAND = ("floe", "preflight", "--all", "--json")
+
+
+def _small() -> Resources:
+    return Resources(requests=ResourceAmounts(cpu="100m", memory="256Mi"),
+                     limits=ResourceAmounts(cpu="500m", memory="512Mi"))
+
+
+class DagsterBlock(HelmModel):
+    """The official chart's values (validated by its own schema) plus its dependency switch."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+    enabled: bool = Field(
+        default=True,
+        description="Deploy the official dagster chart (condition of the dependency). Off: only floe's "
+        "own objects render, e.g. to test them offline.",
+    )
+
+
+class Volumes(HelmModel):
+    """Writable scratch space: the root filesystem of every container is read-only."""
+
+    state_size_limit: Memory = Field(
+        default="2Gi", description="sizeLimit of the emptyDir mounted over <project>/.floe (dbt target, logs)."
+    )
+    tmp_size_limit: Memory = Field(default="512Mi", description="sizeLimit of the emptyDir mounted at /tmp.")
+
+
+class Preflight(HelmModel):
+    """The pre-install / pre-upgrade hook Job: the release goes ahead only when preflight passes."""
+
+    enabled: bool = Field(default=True, description="Run the hook Job.")
+    command: list[str] = Field(
+        default_factory=lambda: list(PREFLIGHT_COMMAND), min_length=1,
+        description="Command of the hook container.",
+    )
+    active_deadline_seconds: int = Field(default=300, ge=10, description="Give up (and fail the release) after this.")
+    backoff_limit: int = Field(default=0, ge=0, description="Retries of the hook Job.")
+    resources: Resources = Field(default_factory=_small, description="Resources of the hook container.")
+
+
+class DisruptionBudget(HelmModel):
+    """A PodDisruptionBudget: how many pods must stay up during voluntary disruptions (drains)."""
+
+    enabled: bool = Field(default=True, description="Create the PodDisruptionBudget.")
+    min_available: int = Field(ge=0, description="Pods that must stay available.")
+    selector: dict[str, str] = Field(min_length=1, description="Labels of the pods it protects.")
+
+
+def _webserver_budget() -> DisruptionBudget:
+    return DisruptionBudget(min_available=1, selector={"component": "dagster-webserver"})
+
+
+def _worker_budget() -> DisruptionBudget:
+    return DisruptionBudget(min_available=2, selector={"floe.dev/component": "run-worker"})
+
+
+class DisruptionBudgets(HelmModel):
+    """Budgets of the deployment view: webserver minAvailable 1, run workers minAvailable 2."""
+
+    webserver: DisruptionBudget = Field(
+        default_factory=_webserver_budget,
+        description="Dagster webserver pods (the official chart labels them component=dagster-webserver; "
+        "the release's instance label is added).",
+    )
+    workers: DisruptionBudget = Field(
+        default_factory=_worker_budget,
+        description="Run worker pods launched by the K8sRunLauncher (labelled floe.dev/component=run-worker "
+        "through dagster.runLauncher.config.k8sRunLauncher.labels).",
+    )
+
+
+class ServiceMonitor(HelmModel):
+    """Prometheus Operator ServiceMonitor scraping the Dagster metrics endpoint."""
+
+    enabled: bool = Field(default=False, description="Render the ServiceMonitor (needs the operator's CRDs).")
+    selector: dict[str, str] = Field(
+        default_factory=lambda: {"floe.dev/metrics": "dagster"}, min_length=1,
+        description="Labels of the Service exposing the Dagster metrics (an exporter you run).",
+    )
+    port: str = Field(default="metrics", min_length=1, description="Named port of that Service.")
+    path: str = Field(default="/metrics", pattern=r"^/", description="HTTP path of the metrics.")
+    interval: str = Field(default="30s", pattern=r"^[0-9]+(s|m)$", description="Scrape interval.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Labels the Prometheus instance selects on.")
+
+
+class Alerts(HelmModel):
+    """PrometheusRule with the alerts of the deployment view; thresholds are values."""
+
+    enabled: bool = Field(default=False, description="Render the PrometheusRule (needs the operator's CRDs).")
+    failed_runs_per_hour: int = Field(default=5, ge=1, description="Alert when more runs than this fail in 1 h.")
+    run_duration_p99_seconds: int = Field(default=3600, ge=1, description="Alert when the p99 run duration exceeds it.")
+    daemon_heartbeat_age_seconds: int = Field(default=60, ge=1, description="Alert when the daemon's heartbeat is older.")
+    memory_limit_ratio: float = Field(
+        default=0.9, gt=0, le=1, description="Alert when a container uses more than this share of its memory limit."
+    )
+    labels: dict[str, str] = Field(default_factory=dict, description="Labels the Prometheus instance selects on.")
+
+
+class Monitoring(HelmModel):
+    """Prometheus Operator objects."""
+
+    service_monitor: ServiceMonitor = Field(default_factory=ServiceMonitor, description="Scraping.")
+    prometheus_rule: Alerts = Field(default_factory=Alerts, description="Alerting rules.")
+
+
+class BackupS3(HelmModel):
+    """Where the dumps go (S3 or an S3-compatible store)."""
+
+    destination: str = Field(
+        default="", pattern=r"^(s3://[a-z0-9][a-z0-9.-]+[a-z0-9](/.*)?)?$",
+        description="s3://bucket/prefix receiving <timestamp>.sql.gz files; required when backups are enabled.",
+    )
+    region: str = Field(default="", description="AWS region; empty: the CLI's default.")
+    endpoint: str = Field(default="", pattern=r"^(https?://\S+)?$", description="Endpoint of an S3-compatible store.")
+    credentials_secret: str = Field(
+        default="", pattern=r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$",
+        description="Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; empty: workload identity (IRSA).",
+    )
+
+
+def _dump_image() -> Image:
+    return Image(repository="postgres", tag="16.4-bookworm")
+
+
+def _upload_image() -> Image:
+    return Image(repository="amazon/aws-cli", tag="2.17.50")
+
+
+class Backup(HelmModel):
+    """A CronJob dumping Dagster's PostgreSQL (``pg_dump | gzip``) to object storage.
+
+    Connection settings come from the ``dagster.postgresql`` block and the password from the
+    Secret named by ``dagster.global.postgresqlSecretName`` (key postgresql-password).
+    """
+
+    enabled: bool = Field(default=False, description="Create the backup CronJob.")
+    schedule: str = Field(default="0 */6 * * *", pattern=CRON, description="Cron schedule (every 6 hours).")
+    s3: BackupS3 = Field(default_factory=BackupS3, description="Destination of the dumps.")
+    dump_image: Image = Field(default_factory=_dump_image, description="Image with pg_dump and gzip.")
+    upload_image: Image = Field(default_factory=_upload_image, description="Image with the aws CLI.")
+    successful_jobs_history_limit: int = Field(default=3, ge=0, description="Finished Jobs kept.")
+    failed_jobs_history_limit: int = Field(default=3, ge=0, description="Failed Jobs kept.")
+    resources: Resources = Field(default_factory=_small, description="Resources of each backup container.")
+
+    @model_validator(mode="after")
+    def _needs_destination(self) -> Backup:
+        if self.enabled and not self.s3.destination:
+            raise ValueError("backup.enabled needs backup.s3.destination (s3://bucket/prefix)")
+        return self
+
+
+def _floe_image() -> Image:
+    from floe import __version__
+
+    return Image(repository=FLOE_IMAGE_REPOSITORY, tag=__version__)
+
+
+class FloeDagsterValues(ChartValues):
+    """Everything ``charts/floe-dagster/values.yaml`` may hold."""
+
+    image: Image = Field(
+        default_factory=_floe_image,
+        description="The floe image (docker/Dockerfile.dagster): preflight hook and state seeding.",
+    )
+    image_pull_secrets: list[K8sName] = Field(default_factory=list, description="Secrets for private registries.")
+    pod_security: PodSecurity = Field(default_factory=PodSecurity, description="User of every floe container.")
+    project: Project = Field(default_factory=Project, description="The project inside the image.")
+    artifacts: Artifacts = Field(default_factory=Artifacts, description="The compiled artifacts ConfigMap.")
+    secrets: SecretsWiring = Field(default_factory=SecretsWiring, description="Credentials, by reference only.")
+    volumes: Volumes = Field(default_factory=Volumes, description="Writable emptyDir volumes.")
+    preflight: Preflight = Field(default_factory=Preflight, description="The pre-install/pre-upgrade hook.")
+    disruption_budgets: DisruptionBudgets = Field(default_factory=DisruptionBudgets, description="PodDisruptionBudgets.")
+    monitoring: Monitoring = Field(default_factory=Monitoring, description="ServiceMonitor and PrometheusRule.")
+    backup: Backup = Field(default_factory=Backup, description="PostgreSQL backup CronJob.")
+    ingress: Ingress = Field(default_factory=Ingress, description="Ingress to the Dagster webserver.")
+    webserver_service: str = Field(
+        default="", pattern=r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$",
+        description="Service the Ingress sends to; empty: the official chart's <release>-dagster-webserver.",
+    )
+    dagster: DagsterBlock = Field(default_factory=DagsterBlock, description="Values of the official dagster chart.")

@@ -1,0 +1,118 @@
+"""A small Dockerfile reader for the image tests: instructions, stages, build arguments."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Instruction:
+    keyword: str
+    value: str
+    line: int
+
+    def exec_form(self) -> list[str] | None:
+        """The JSON array of an exec-form instruction (CMD ["a", "b"]), else None."""
+        text = self.value
+        if self.keyword == "HEALTHCHECK":
+            text = text.split("CMD", 1)[1].strip() if "CMD" in text else ""
+        if text.startswith("["):
+            parsed = json.loads(text)
+            assert isinstance(parsed, list)
+            return [str(item) for item in parsed]
+        return None
+
+
+@dataclass
+class Stage:
+    base: str
+    name: str | None
+    instructions: list[Instruction] = field(default_factory=list)
+
+    def all(self, keyword: str) -> list[Instruction]:
+        return [i for i in self.instructions if i.keyword == keyword]
+
+
+@dataclass
+class Dockerfile:
+    path: Path
+    global_args: dict[str, str | None]
+    stages: list[Stage]
+
+    @property
+    def final(self) -> Stage:
+        return self.stages[-1]
+
+    def args(self) -> dict[str, str | None]:
+        """Every ARG and its default, wherever declared."""
+        found = dict(self.global_args)
+        for stage in self.stages:
+            for instruction in stage.all("ARG"):
+                name, _, default = instruction.value.partition("=")
+                found[name.strip()] = default.strip() if default else None
+        return found
+
+    def resolved_base(self, stage: Stage) -> str:
+        """The stage's base image with global ARG defaults substituted."""
+        return expand(stage.base, {k: v or "" for k, v in self.global_args.items()})
+
+
+def expand(text: str, values: dict[str, str]) -> str:
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: values.get(m.group(1) or m.group(2), m.group(0)), text)
+
+
+def logical_lines(text: str) -> list[tuple[int, str]]:
+    """Instructions with continuation lines joined and comment lines dropped."""
+    lines: list[tuple[int, str]] = []
+    current: list[str] = []
+    start = 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        stripped = raw.strip()
+        if not current and (not stripped or stripped.startswith("#")):
+            continue
+        if current and stripped.startswith("#"):
+            continue  # comment lines inside a continued instruction are ignored by Docker
+        if not current:
+            start = number
+        if raw.rstrip().endswith("\\"):
+            current.append(raw.rstrip()[:-1])
+            continue
+        current.append(raw)
+        lines.append((start, " ".join(part.strip() for part in current)))
+        current = []
+    return lines
+
+
+def parse(path: Path) -> Dockerfile:
+    global_args: dict[str, str | None] = {}
+    stages: list[Stage] = []
+    for number, line in logical_lines(path.read_text(encoding="utf-8")):
+        keyword, _, value = line.partition(" ")
+        keyword = keyword.upper()
+        value = value.strip()
+        if keyword == "FROM":
+            words = shlex.split(value)
+            words = [w for w in words if not w.startswith("--")]
+            name = words[2] if len(words) >= 3 and words[1].upper() == "AS" else None
+            stages.append(Stage(words[0], name))
+        elif not stages:
+            if keyword == "ARG":
+                name, _, default = value.partition("=")
+                global_args[name.strip()] = default.strip() if default else None
+        else:
+            stages[-1].instructions.append(Instruction(keyword, value, number))
+    return Dockerfile(path, global_args, stages)
+
+
+def env_pairs(instruction: Instruction) -> dict[str, str]:
+    """KEY=VALUE pairs of an ENV or LABEL instruction."""
+    pairs: dict[str, str] = {}
+    for word in shlex.split(instruction.value):
+        key, sep, value = word.partition("=")
+        if sep:
+            pairs[key] = value
+    return pairs

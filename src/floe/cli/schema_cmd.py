@@ -17,6 +17,7 @@ def schema() -> None:
     floe.schema.json          floe.yaml, the pipeline spec
     platform.schema.json      platform.yaml, the platform spec
     artifacts.v1.schema.json  .floe/artifacts.json, schema_version 1
+    preflight.v1.schema.json  the report of 'floe preflight --json'
 
     Point your editor at them for completion and inline errors; with the YAML language
     server (VS Code's YAML extension), put this first line in floe.yaml:
@@ -37,10 +38,11 @@ def schema() -> None:
     help="Folder to write the schemas into; created if missing.",
 )
 def export(output: Path) -> None:
-    """Write all three schemas into a folder, replacing the files there.
+    """Write every schema into a folder, replacing the files there.
 
-    Writes floe.schema.json (for floe.yaml), platform.schema.json (for platform.yaml) and
-    artifacts.v1.schema.json (for .floe/artifacts.json). Each file is written atomically as
+    Writes floe.schema.json (for floe.yaml), platform.schema.json (for platform.yaml),
+    artifacts.v1.schema.json (for .floe/artifacts.json) and preflight.v1.schema.json (for
+    'floe preflight --json'). Each file is written atomically as
     sorted, indented JSON (JSON Schema draft 2020-12), so regenerated schemas diff cleanly.
     The floe repository commits its copy under schemas/ and regenerates it with
     'make generate'.
@@ -64,7 +66,7 @@ def export(output: Path) -> None:
 def show(name: str) -> None:
     """Print one schema to stdout.
 
-    NAME is floe, platform or artifacts (or the file name, e.g. floe.schema.json).
+    NAME is floe, platform, artifacts or preflight (or the file name, e.g. floe.schema.json).
 
     \b
     Example:

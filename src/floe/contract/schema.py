@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from floe.contract.io import write_text_atomic
 from floe.contract.v1 import ArtifactsV1
 from floe.errors import FloeError
+from floe.preflight.report import PreflightReport
 from floe.spec.pipeline import PipelineSpec
 from floe.spec.platform import PlatformSpec
 
@@ -32,12 +33,14 @@ SCHEMA_FILES: dict[str, str] = {
     "floe": "floe.schema.json",
     "platform": "platform.schema.json",
     "artifacts": "artifacts.v1.schema.json",
+    "preflight": "preflight.v1.schema.json",
 }
 
 _SOURCES: dict[str, tuple[type[BaseModel], str]] = {
     SCHEMA_FILES["floe"]: (PipelineSpec, "floe.yaml: the pipeline spec"),
     SCHEMA_FILES["platform"]: (PlatformSpec, "platform.yaml: the platform spec"),
     SCHEMA_FILES["artifacts"]: (ArtifactsV1, "floe compiled artifacts (.floe/artifacts.json), schema_version 1"),
+    SCHEMA_FILES["preflight"]: (PreflightReport, "floe preflight --json report, schema_version 1"),
 }
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from floe.preflight.failures import network_failure
-from floe.preflight.framework import CheckFailed
+from floe.preflight.framework import CheckContext, CheckFailed
 
 _MAX_BODY = 1 << 20
 
@@ -54,18 +54,20 @@ def request(
     method: str,
     url: str,
     *,
-    timeout_s: float,
+    context: CheckContext,
     what: str,
     field: str,
     headers: dict[str, str] | None = None,
     body: bytes | None = None,
+    cap_s: float | None = None,
 ) -> HttpAnswer:
-    """Send one request and return the answer, whatever its status.
+    """Send one request within the check's remaining time (or ``cap_s``, if shorter).
 
     Raises:
         CheckFailed: The server could not be reached (DNS, refused, TLS, timeout, ...).
     """
     parts = urlsplit(url)
+    timeout_s = min(context.remaining(), cap_s) if cap_s else context.remaining()
     prepared = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(prepared, timeout=timeout_s) as response:
@@ -75,7 +77,7 @@ def request(
             return HttpAnswer(exc.code, _lower(exc.headers.items()), exc.read(_MAX_BODY))
     except (OSError, ValueError) as exc:
         failure = network_failure(exc, what=what, host=parts.hostname or url, port=parts.port,
-                                  timeout_s=timeout_s, field=field)
+                                  timeout_s=cap_s or context.timeout_s, field=field)
         if failure is not None:
             raise failure from None
         raise CheckFailed(f"request to {what} at {_without_query(url)} failed: {exc}",

@@ -81,7 +81,7 @@ def rest_catalog(catalog: RestCatalog, context: CheckContext) -> Outcome:
     if catalog.client_id is not None:
         headers["Authorization"] = "Bearer " + _token(catalog, context, details)
     config_url = f"{base}/v1/config?" + urlencode({"warehouse": catalog.warehouse})
-    answer = request("GET", config_url, headers=headers, timeout_s=context.remaining(),
+    answer = request("GET", config_url, headers=headers, context=context,
                      what="the REST catalog", field=f"{FIELD}.uri")
     mentions_warehouse = "warehouse" in answer.error_text().lower() or catalog.warehouse in answer.error_text()
     if answer.status == 404 or (answer.status == 400 and mentions_warehouse):
@@ -97,7 +97,7 @@ def rest_catalog(catalog: RestCatalog, context: CheckContext) -> Outcome:
                  or "")
     details["warehouse_exists"] = True
     namespaces_url = f"{base}/v1/{quote(prefix) + '/' if prefix else ''}namespaces"
-    listed = request("GET", namespaces_url, headers=headers, timeout_s=context.remaining(),
+    listed = request("GET", namespaces_url, headers=headers, context=context,
                      what="the REST catalog", field=f"{FIELD}.uri")
     if listed.status != 200:
         raise status_failure(listed, what="the REST catalog", url=namespaces_url, field=f"{FIELD}.uri",
@@ -115,7 +115,7 @@ def _token(catalog: RestCatalog, context: CheckContext, details: dict[str, Any])
     form = urlencode({"grant_type": "client_credentials", "client_id": catalog.client_id or "",
                       "client_secret": secret, "scope": catalog.scope or DEFAULT_SCOPE}).encode()
     answer = request("POST", token_url, body=form, headers={"Content-Type": "application/x-www-form-urlencoded"},
-                     timeout_s=context.remaining(), what="the catalog's token endpoint",
+                     context=context, what="the catalog's token endpoint",
                      field=f"{FIELD}.credential_uri" if catalog.credential_uri else f"{FIELD}.uri")
     document = answer.json()
     if answer.status in {400, 401} and isinstance(document, dict) and document.get("error") in {

@@ -82,7 +82,7 @@ def _otlp_http(tracing: OtlpTracing, context: CheckContext) -> Outcome:
 
     url = http_traces_url(tracing.endpoint)
     headers = {"Content-Type": "application/x-protobuf", **_headers(tracing, context)}
-    answer = request("POST", url, headers=headers, body=b"", timeout_s=context.remaining(),
+    answer = request("POST", url, headers=headers, body=b"", context=context,
                      what="the OTLP endpoint", field=f"{FIELD_TRACING}.endpoint")
     if answer.status != 200:
         raise status_failure(answer, what="the OTLP endpoint", url=url, field=f"{FIELD_TRACING}.endpoint",
@@ -139,7 +139,7 @@ def _lineage_http(lineage: HttpLineage, url: str, context: CheckContext) -> Outc
     key = context.secrets.get(lineage.api_key, f"{FIELD_LINEAGE}.api_key")
     if key is not None:
         headers["Authorization"] = f"Bearer {key}"
-    answer = request("POST", url, headers=headers, body=b"{}", timeout_s=context.remaining(),
+    answer = request("POST", url, headers=headers, body=b"{}", context=context,
                      what="the OpenLineage endpoint", field=f"{FIELD_LINEAGE}.url")
     if answer.status < 300 or answer.status in {400, 422}:
         return Outcome(f"{url} answers (HTTP {answer.status} to an empty probe event)",

@@ -71,7 +71,9 @@ def _s3(storage: S3Storage, context: CheckContext) -> Outcome:
     key = probe_key(storage.prefix)
     step = "reach the bucket"
     try:
-        client.head_bucket(Bucket=storage.bucket)
+        # A listing (not HEAD) so that a refusal comes with its error code: a wrong key and a
+        # missing permission are both a bare 403 to HEAD. Runs need s3:ListBucket anyway.
+        client.list_objects_v2(Bucket=storage.bucket, Prefix=storage.prefix, MaxKeys=1)
         step = "write a probe object"
         client.put_object(Bucket=storage.bucket, Key=key, Body=PROBE_BODY)
         step = "read the probe object back"

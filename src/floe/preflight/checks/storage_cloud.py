@@ -31,7 +31,7 @@ _METADATA_TIMEOUT_S = 0.5
 
 def _workload_token(url: str, headers: dict[str, str], context: CheckContext, what: str) -> str | None:
     try:
-        answer = request("GET", url, headers=headers, timeout_s=min(_METADATA_TIMEOUT_S, context.remaining()),
+        answer = request("GET", url, headers=headers, context=context, cap_s=_METADATA_TIMEOUT_S,
                          what=what, field=FIELD)
     except CheckFailed:
         return None
@@ -60,7 +60,7 @@ def gcs_check(storage: GcsStorage, context: CheckContext) -> Outcome:
     object_path = f"{base}/storage/v1/b/{storage.bucket}/o/{quote(key, safe='')}"
 
     def call(method: str, url: str, ok: set[int], step: str, body: bytes | None = None) -> HttpAnswer:
-        answer = request(method, url, headers=headers, body=body, timeout_s=context.remaining(),
+        answer = request(method, url, headers=headers, body=body, context=context,
                          what="Google Cloud Storage", field=f"{FIELD}.endpoint")
         if answer.status == 404 and step == "bucket":
             raise CheckFailed(f"bucket '{storage.bucket}' does not exist", f"create it, or fix {FIELD}.bucket")
@@ -101,7 +101,7 @@ def adls_check(storage: AdlsStorage, context: CheckContext) -> Outcome:
         elif bearer is not None:
             headers["Authorization"] = f"Bearer {bearer}"
         answer = request(method, url, headers=headers, body=body if method in {"PUT", "PATCH"} else None,
-                         timeout_s=context.remaining(), what="Azure Data Lake Storage", field=f"{FIELD}.account_name")
+                         context=context, what="Azure Data Lake Storage", field=f"{FIELD}.account_name")
         if answer.status == 404 and step == "container":
             raise CheckFailed(f"container '{storage.container}' does not exist in account '{storage.account_name}'",
                               f"create it, or fix {FIELD}.container")
@@ -137,7 +137,7 @@ def _azure_token(storage: AdlsStorage, context: CheckContext) -> str:
     form = urlencode({"grant_type": "client_credentials", "client_id": storage.client_id,
                       "client_secret": secret, "scope": "https://storage.azure.com/.default"}).encode()
     answer = request("POST", url, body=form, headers={"Content-Type": "application/x-www-form-urlencoded"},
-                     timeout_s=context.remaining(), what="Microsoft Entra ID", field=f"{FIELD}.tenant_id")
+                     context=context, what="Microsoft Entra ID", field=f"{FIELD}.tenant_id")
     document = answer.json()
     token = document.get("access_token") if answer.status == 200 and isinstance(document, dict) else None
     if not isinstance(token, str):

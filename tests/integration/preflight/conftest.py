@@ -1,0 +1,72 @@
+"""Run preflight against an environment written as a dict, with secrets from a dict."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from floe.preflight import PreflightReport, PreflightTarget, run_preflight
+from floe.preflight.report import CheckResult
+from floe.spec.platform import EnvironmentSpec
+
+Preflight = Callable[..., PreflightReport]
+
+
+@pytest.fixture
+def preflight(tmp_path: Path) -> Preflight:
+    """preflight(environment_dict, services=[...], secrets={...}, timeout_s=..., ingests=...) -> report."""
+
+    def run(environment: dict[str, Any], *, services: list[str], secrets: dict[str, str] | None = None,
+            timeout_s: float = 5.0, ingests: bool = False, root: Path | None = None) -> PreflightReport:
+        target = PreflightTarget(environment_name="test", environment=EnvironmentSpec.model_validate(environment),
+                                 project_root=root or tmp_path, source="test", ingests=ingests)
+        return run_preflight(target, services=services,  # type: ignore[arg-type]
+                             timeout_s=timeout_s, resolve_secret=(secrets or {}).get)
+
+    return run
+
+
+def only(report: PreflightReport, service: str) -> CheckResult:
+    """The one result of ``service`` in the report."""
+    matching = [result for result in report.checks if result.service == service]
+    assert len(matching) == 1, report.checks
+    return matching[0]
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """A real S3-compatible server (moto) on 127.0.0.1 (no authentication)."""
+    from moto.server import ThreadedMotoServer
+
+    from tests.support.servers import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def scratch_database(postgres_dsn: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, empty database on the shared PostgreSQL server, dropped afterwards."""
+    import psycopg2
+
+    from tests.support.servers import free_port
+
+    name = f"floe_pf_{request.node.name.lower()[:30]}_{free_port()}"
+    admin = psycopg2.connect(postgres_dsn)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()

@@ -91,6 +91,8 @@ def check_webserver(args: Sequence[str]) -> tuple[bool, str]:
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:
             status = int(response.status)
+    except urllib.error.HTTPError as exc:
+        return False, f"webserver: {url} answered {exc.code}"
     except (urllib.error.URLError, OSError) as exc:
         return False, f"webserver: {url}: {getattr(exc, 'reason', exc)}"
     return status == 200, f"webserver: {url} answered {status}"

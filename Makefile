@@ -39,6 +39,7 @@ test: install lint typecheck  ## Lint, types and the whole test suite
 
 generate: install  ## Regenerate committed outputs: the JSON Schemas, and demo/ from the ecommerce template
 	$(FLOE) schema export --output schemas
+	$(PY) -m floe.platform.helm.schema charts
 	rm -rf build/demo-render && $(FLOE) init build/demo-render/demo --template ecommerce > /dev/null
 	rm -rf demo && mv build/demo-render/demo demo && rm -rf build/demo-render
 

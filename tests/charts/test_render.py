@@ -23,7 +23,8 @@ CRD_SCHEMAS = {
 
 @pytest.fixture(scope="module")
 def rendered(charts_root: Path) -> dict[tuple[str, str], list[dict[str, Any]]]:
-    return {(chart, env): render(chart, env_values(chart, env), charts_root) for chart in CHARTS for env in ENVIRONMENTS}
+    return {(chart, env): render(chart, env_values(chart, env), charts_root)
+            for chart in CHARTS for env in ENVIRONMENTS}
 
 
 @pytest.mark.parametrize("chart", CHARTS)

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "cube": ("floe.cli.cube_cmd", "cube", "Generate the Cube semantic model from dbt; verify it on the warehouse."),
     "demo": ("floe.cli.demo_cmd", "demo", "The live e-commerce demo: synthetic orders to Iceberg to marts."),
     "schema": ("floe.cli.schema_cmd", "schema", "Export the JSON Schemas of the specs and the artifacts."),
+    "platform": ("floe.cli.platform_cmd", "platform", "Helm values and manifests for Kubernetes; deploy them."),
 }
 
 

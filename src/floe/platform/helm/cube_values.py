@@ -68,7 +68,9 @@ class Component(HelmModel):
 class CubeStore(HelmModel):
     """Cube Store: one router, N workers, table data in object storage."""
 
-    enabled: bool = Field(default=False, description="Deploy Cube Store for pre-aggregations (needs s3Bucket or remoteDir).")
+    enabled: bool = Field(
+        default=False, description="Deploy Cube Store for pre-aggregations (needs s3Bucket or remoteDir)."
+    )
     image: Image = Field(default_factory=_cubestore_image, description="The Cube Store image.")
     workers: int = Field(default=2, ge=1, le=64, description="Worker pods (a StatefulSet).")
     router_resources: Resources = Field(

@@ -119,7 +119,9 @@ class Alerts(HelmModel):
     enabled: bool = Field(default=False, description="Render the PrometheusRule (needs the operator's CRDs).")
     failed_runs_per_hour: int = Field(default=5, ge=1, description="Alert when more runs than this fail in 1 h.")
     run_duration_p99_seconds: int = Field(default=3600, ge=1, description="Alert when the p99 run duration exceeds it.")
-    daemon_heartbeat_age_seconds: int = Field(default=60, ge=1, description="Alert when the daemon's heartbeat is older.")
+    daemon_heartbeat_age_seconds: int = Field(
+        default=60, ge=1, description="Alert when the daemon's heartbeat is older."
+    )
     memory_limit_ratio: float = Field(
         default=0.9, gt=0, le=1, description="Alert when a container uses more than this share of its memory limit."
     )
@@ -199,7 +201,9 @@ class FloeDagsterValues(ChartValues):
     secrets: SecretsWiring = Field(default_factory=SecretsWiring, description="Credentials, by reference only.")
     volumes: Volumes = Field(default_factory=Volumes, description="Writable emptyDir volumes.")
     preflight: Preflight = Field(default_factory=Preflight, description="The pre-install/pre-upgrade hook.")
-    disruption_budgets: DisruptionBudgets = Field(default_factory=DisruptionBudgets, description="PodDisruptionBudgets.")
+    disruption_budgets: DisruptionBudgets = Field(
+        default_factory=DisruptionBudgets, description="PodDisruptionBudgets."
+    )
     monitoring: Monitoring = Field(default_factory=Monitoring, description="ServiceMonitor and PrometheusRule.")
     backup: Backup = Field(default_factory=Backup, description="PostgreSQL backup CronJob.")
     ingress: Ingress = Field(default_factory=Ingress, description="Ingress to the Dagster webserver.")

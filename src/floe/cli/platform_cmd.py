@@ -1,0 +1,81 @@
+"""``floe platform``: Helm values and manifests for Kubernetes, and deploying them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from floe.cli.options import spec_options
+
+
+def _artifacts_path(pipeline_file: Path, environment: str | None, platform_file: Path | None) -> Path:
+    from floe.compiler.freshness import ensure_compiled
+
+    fresh = ensure_compiled(pipeline_file, environment=environment, platform_file=platform_file, output_dir=None)
+    if fresh.compiled:
+        click.echo(f"compiled ({fresh.reason})", err=True)
+    return fresh.artifacts_path
+
+
+_charts = click.option("--charts", "charts_dir", type=click.Path(path_type=Path, file_okay=False),
+                       default=Path("charts"), show_default=True, help="floe's charts/ folder.")
+_release = click.option("--release", default="floe", show_default=True, help="Helm release name.")
+_namespace = click.option("--namespace", "-n", default="floe", show_default=True, help="Kubernetes namespace.")
+
+
+@click.group("platform")
+def platform() -> None:
+    """Deploy the compiled project to Kubernetes with floe's Helm charts.
+
+    \b
+      floe platform render --env prod           values + manifests in .floe/platform/
+      floe platform deploy --env prod --dry-run render and validate only
+      floe platform deploy --env prod           helm upgrade --install (helm + cluster)
+    """
+
+
+@platform.command()
+@spec_options
+@_charts
+@_release
+@_namespace
+@click.option("--output", "-o", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Folder for values-ENV.generated.yaml and manifests-ENV.yaml [default: .floe/platform].")
+def render(pipeline_file: Path, platform_file: Path | None, environment: str | None, charts_dir: Path,
+           release: str, namespace: str, output: Path | None) -> None:
+    """Write the Helm values generated from the artifacts, and the manifests they render."""
+    from floe.platform.helm.render import render_environment
+
+    artifacts = _artifacts_path(pipeline_file, environment, platform_file)
+    result = render_environment(artifacts, charts_dir, output or artifacts.parent / "platform",
+                                release=release, namespace=namespace)
+    _report(result)
+
+
+@platform.command()
+@spec_options
+@_charts
+@_release
+@_namespace
+@click.option("--dry-run", is_flag=True, help="Render and validate only; touch no cluster.")
+def deploy(pipeline_file: Path, platform_file: Path | None, environment: str | None, charts_dir: Path,
+           release: str, namespace: str, dry_run: bool) -> None:
+    """helm dependency build + helm upgrade --install of floe-runtime for one environment."""
+    from floe.platform.helm.render import deploy_environment
+
+    artifacts = _artifacts_path(pipeline_file, environment, platform_file)
+    result = deploy_environment(artifacts, charts_dir, artifacts.parent / "platform", release=release,
+                                namespace=namespace, dry_run=dry_run)
+    _report(result)
+    click.echo("dry run: nothing was installed" if dry_run else f"deployed release {release} in {namespace}")
+
+
+def _report(result: object) -> None:
+    from floe.platform.helm.render import RenderResult
+
+    assert isinstance(result, RenderResult)
+    click.echo(f"values:    {result.values_path}")
+    click.echo(f"manifests: {result.manifests_path} ({len(result.objects)} objects)")
+    for note in result.notes:
+        click.secho(f"note: {note}", fg="yellow", err=True)

@@ -154,7 +154,7 @@ def test_dagster_block_is_wired_to_floes_own_values():
     assert deployment["image"]["tag"] == values["image"]["tag"]
     assert deployment["podSecurityContext"]["runAsUser"] == values["podSecurity"]["uid"]
     env = {e["name"]: e["value"] for e in deployment["env"]}
-    assert env["FLOE_ARTIFACTS_PATH"] == f"{values['project']['dir']}/.floe/artifacts.json"
+    assert env["FLOE_ARTIFACTS_PATH"] == f"{values['project']['artifactsDir']}/artifacts.json"
     assert deployment["includeConfigInLaunchedRuns"] == {"enabled": True}
     launcher = values["dagster"]["runLauncher"]
     assert launcher["type"] == "K8sRunLauncher"

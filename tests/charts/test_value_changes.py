@@ -26,7 +26,7 @@ def test_the_hook_runs_preflight_and_follows_the_command_value(charts_root):
     container = pod_specs(hook)[0]["containers"][0]
     assert container["command"] == ["floe", "preflight", "--all", "--json"]
     env = {e["name"]: e["value"] for e in container["env"]}
-    assert env["FLOE_ARTIFACTS_PATH"] == "/opt/floe/project/.floe/artifacts.json"
+    assert env["FLOE_ARTIFACTS_PATH"] == "/opt/floe/artifacts/artifacts.json"
     assert env["FLOE_PROJECT_DIR"] == "/opt/floe/project"
     changed = find(_dagster(charts_root, preflight={"command": ["floe", "preflight", "--all", "--json", "--strict"]}),
                    "Job", "-preflight")

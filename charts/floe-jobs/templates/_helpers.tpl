@@ -47,7 +47,7 @@ seccompProfile:
 - name: FLOE_PROJECT_DIR
   value: {{ .Values.project.dir | quote }}
 - name: FLOE_ARTIFACTS_PATH
-  value: {{ printf "%s/.floe/artifacts.json" .Values.project.dir | quote }}
+  value: {{ printf "%s/artifacts.json" .Values.project.artifactsDir | quote }}
 - name: FLOE_SECRETS_DIR
   value: {{ .Values.secrets.mountPath | quote }}
 - name: HOME
@@ -56,7 +56,7 @@ seccompProfile:
   value: "false"
 {{- end -}}
 
-{{/* Seeds the writable .floe volume from the image, then puts the artifacts from the ConfigMap there. */}}
+{{/* Seeds the writable artifacts folder from the image, then puts artifacts.json from the ConfigMap there. */}}
 {{- define "floe-jobs.stageContainer" -}}
 - name: stage-floe-state
   image: {{ include "floe-jobs.image" .Values.image }}
@@ -65,10 +65,11 @@ seccompProfile:
   args:
     - |
       set -eu
-      if [ -d "$FLOE_PROJECT_DIR/.floe" ]; then cp -R "$FLOE_PROJECT_DIR/.floe/." /floe-state/; fi
+      if [ -d "$FLOE_IMAGE_ARTIFACTS" ]; then cp -R "$FLOE_IMAGE_ARTIFACTS/." /floe-state/; fi
       cp /etc/floe/artifacts/artifacts.json /floe-state/artifacts.json
   env:
-    {{- include "floe-jobs.env" . | nindent 4 }}
+    - name: FLOE_IMAGE_ARTIFACTS
+      value: {{ .Values.project.artifactsDir | quote }}
   securityContext:
     {{- include "floe-jobs.securityContext" . | nindent 4 }}
   resources:
@@ -89,6 +90,9 @@ seccompProfile:
 - name: floe-state
   emptyDir:
     sizeLimit: {{ .root.Values.runPod.stateSizeLimit }}
+- name: floe-run-state
+  emptyDir:
+    sizeLimit: {{ .root.Values.runPod.stateSizeLimit }}
 - name: tmp
   emptyDir:
     sizeLimit: {{ .root.Values.runPod.tmpSizeLimit }}
@@ -103,6 +107,8 @@ seccompProfile:
 
 {{- define "floe-jobs.volumeMounts" -}}
 - name: floe-state
+  mountPath: {{ .Values.project.artifactsDir }}
+- name: floe-run-state
   mountPath: {{ printf "%s/.floe" .Values.project.dir }}
 - name: tmp
   mountPath: /tmp

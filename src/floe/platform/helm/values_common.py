@@ -222,12 +222,17 @@ class Artifacts(HelmModel):
 
 
 class Project(HelmModel):
-    """Where the compiled floe project lives inside the floe image."""
+    """Where the floe image (docker/Dockerfile.dagster) keeps the project and its compiled artifacts."""
 
     dir: str = Field(
         default="/opt/floe/project", pattern=r"^/",
-        description="FLOE_PROJECT_DIR: the project folder baked into the image (its .floe/ holds the dbt "
-        "manifest); a writable volume is mounted over its .floe/ and seeded from the image.",
+        description="FLOE_PROJECT_DIR: the project folder in the image; a writable emptyDir is mounted on "
+        "its .floe/ (run state).",
+    )
+    artifacts_dir: str = Field(
+        default="/opt/floe/artifacts", pattern=r"^/",
+        description="Folder of the image's compiled artifacts (profiles.yml, dbt manifest). A writable emptyDir "
+        "is mounted there, seeded from the image by an init container, with artifacts.json from the ConfigMap.",
     )
 
 

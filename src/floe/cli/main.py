@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "validate": ("floe.cli.validate_cmd", "validate", "Check floe.yaml and platform.yaml; report every problem."),
     "compile": ("floe.cli.compile_cmd", "compile_", "Compile the specs for one environment into .floe/."),
     "run": ("floe.cli.run_cmd", "run", "Materialize the pipeline in-process with Dagster and dbt."),
+    "dev": ("floe.cli.dev_cmd", "dev", "The Dagster UI with this pipeline, locally, until Ctrl-C."),
     "preflight": ("floe.cli.preflight_cmd", "preflight", "Prove every external service of an environment works."),
     "lineage": ("floe.cli.lineage_cmd", "lineage", "Show what the last run read and wrote, from the lineage file."),
     "cube": ("floe.cli.cube_cmd", "cube", "Generate the Cube semantic model from dbt; verify it on the warehouse."),

@@ -56,6 +56,11 @@ def instance_config(compiled: CompiledProject) -> dict[str, object]:
         }}
     else:
         config["storage"] = {"postgres": {"postgres_url": {"env": POSTGRES_URL_ENV}}}
+    if compiled.artifacts.environment.compute.type == "duckdb":
+        # A DuckDB file has one writer: runs the UI, a schedule or a sensor start (through the
+        # daemon's queue) go one at a time instead of failing on the file's lock.
+        config["run_coordinator"] = {"module": "dagster._core.run_coordinator", "class": "QueuedRunCoordinator",
+                                     "config": {"max_concurrent_runs": 1}}
     return config
 
 

@@ -1,0 +1,64 @@
+"""``floe dev --check``: is the dev stack of this project up, and is every part of it healthy?"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from floe.platform.dagster_probe import ProbeError, daemons, locations, server_info
+from floe.platform.dev import STATE_FILE, DevState
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of the stack and how it is."""
+
+    name: str
+    healthy: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class DevHealth:
+    """The whole stack: running at all, and each part."""
+
+    running: bool
+    url: str | None
+    parts: list[Part] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return self.running and all(part.healthy for part in self.parts)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def check_dev(folder: Path) -> DevHealth:
+    """Read ``folder/state.json`` and probe what it describes."""
+    state = DevState.read(folder / STATE_FILE)
+    if state is None:
+        return DevHealth(running=False, url=None)
+    parts = [Part(f"process {name}", _alive(pid), f"pid {pid}" + ("" if _alive(pid) else " is gone"))
+             for name, pid in state.pids.items()]
+    try:
+        info = server_info(state.url)
+        parts.append(Part("ui", True, f"{state.url} (Dagster {info.get('dagster_version')})"))
+        for location in locations(state.url):
+            loaded = location.status == "LOADED" and not location.error
+            parts.append(Part(f"code location {location.name}", loaded, location.error or location.status.lower()))
+        for daemon in daemons(state.url):
+            if daemon.required:
+                parts.append(Part(f"daemon {daemon.kind.lower()}", daemon.healthy,
+                                  "heartbeat fresh" if daemon.healthy else "no recent heartbeat"))
+    except ProbeError as exc:
+        parts.append(Part("ui", False, str(exc)))
+    return DevHealth(running=True, url=state.url, parts=parts)

@@ -132,6 +132,13 @@ class NativeStack:
                                  f"{free_port(self.options.host, self.options.port + 1)}")
         self.folder.mkdir(parents=True, exist_ok=True)
         home = prepare_instance_home(self.compiled)
+        if self._storage_is_new(home):
+            # Three processes creating the same fresh storage at once collide ("table
+            # alembic_version already exists"): create it here first, once.
+            on_step("creating Dagster's storage")
+            from floe.orchestration.instance import open_instance
+
+            open_instance(self.compiled).dispose()
         grpc_port = free_port()
         workspace = self.folder / "workspace.yaml"
         write_text_atomic(workspace, yaml.safe_dump({"load_from": [{"grpc_server": {
@@ -162,6 +169,11 @@ class NativeStack:
                          logs={name: str(path) for name, path in self.logs.items()})
         write_text_atomic(self.folder / STATE_FILE, json.dumps(asdict(state), indent=2))
         return state
+
+    def _storage_is_new(self, home: Path) -> bool:
+        """Whether Dagster's storage has not been created yet (always checked for PostgreSQL)."""
+        storage = self.compiled.artifacts.environment.orchestrator.storage
+        return storage.type != "sqlite" or not (home / "history" / "runs.db").is_file()
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
         log = self.folder / f"{name}.log"

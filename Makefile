@@ -26,7 +26,7 @@ demo: install  ## The live e-commerce demo in build/demo: land 3 batches, build 
 	$(FLOE) demo --dir build/demo --batches 3
 
 lint: install  ## ruff
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks scripts
 
 typecheck: install  ## mypy, strict on src/
 	$(VENV)/bin/mypy

@@ -124,9 +124,9 @@ class _Walker:
     def walk(self, value: Any, where: str, *, sealed: bool = False) -> None:
         if isinstance(value, dict):
             name = value.get("name")
-            if isinstance(name, str) and "value" in value and is_credential_name(name):
-                if not is_allowed_value(value["value"]):
-                    self.report(f"{where} (env {name})", name, "plaintext credential in an env entry")
+            if (isinstance(name, str) and "value" in value and is_credential_name(name)
+                    and not is_allowed_value(value["value"])):
+                self.report(f"{where} (env {name})", name, "plaintext credential in an env entry")
             for key, item in value.items():
                 child = f"{where}.{key}" if where else str(key)
                 if isinstance(item, dict | list):

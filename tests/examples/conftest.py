@@ -1,0 +1,15 @@
+"""Fixtures of the example tests: the charts, built once (the chart tests' own helper)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def charts_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of charts/ with floe-runtime's local dependencies built."""
+    from tests.charts.helm_support import build_charts
+
+    return build_charts(tmp_path_factory.mktemp("charts") / "charts")

@@ -158,18 +158,19 @@ def _docker(compose_file: Path, port: int, demo: bool) -> None:
 
     stack = ComposeStack(compose_file, port=port, profiles=["demo"] if demo else [])
     click.echo(f"floe dev · Docker Compose stack ({compose_file})", err=True)
-    urls = stack.start(on_step=lambda step: click.echo(f"  · {step}", err=True))
-    click.echo("")
-    for name, url in urls.items():
-        click.echo(f"  {name:<13} {url}")
-    click.secho("\nready · Ctrl-C runs 'docker compose down'", fg="green")
     stopping = {"requested": False}
 
     def request_stop(signum: int, frame: Any) -> None:
         stopping["requested"] = True
 
+    # Installed before anything starts, so a Ctrl-C at any moment ends in 'compose down'.
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        urls = stack.start(on_step=lambda step: click.echo(f"  · {step}", err=True))
+        click.echo("")
+        for name, url in urls.items():
+            click.echo(f"  {name:<13} {url}")
+        click.secho("\nready · Ctrl-C runs 'docker compose down'", fg="green")
         while not stopping["requested"]:
             time.sleep(0.2)
     finally:

@@ -7,6 +7,7 @@
   401 without the expected bearer key;
 * :class:`PrivatePostgres` — a throw-away PostgreSQL cluster with password authentication
   (the shared server trusts every local connection, so a wrong password cannot fail there);
+* :func:`moto_server` — moto's S3-compatible server in this process, without authentication;
 * :class:`AuthenticatingS3` — moto's S3 in a child process with IAM authentication on, so a
   wrong key is refused as AWS refuses it.
 """
@@ -22,6 +23,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -188,6 +191,20 @@ def _whoami() -> str:
     import pwd
 
     return pwd.getpwuid(os.geteuid()).pw_name
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """A real S3-compatible server (moto) on 127.0.0.1; yields its endpoint. Buckets live as long as it does."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
 
 
 class AuthenticatingS3:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -10,6 +9,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+
+from tests.support.servers import free_port, moto_server
 
 ORDERS_SCHEMA = pa.schema([
     pa.field("order_id", pa.int64(), nullable=False),
@@ -81,24 +82,11 @@ def duck(extension_dir: Path):
     connection.close()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
     """A real S3-compatible server (moto) on 127.0.0.1; buckets live as long as it does."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

@@ -39,17 +39,10 @@ def only(report: PreflightReport, service: str) -> CheckResult:
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
     """A real S3-compatible server (moto) on 127.0.0.1 (no authentication)."""
-    from moto.server import ThreadedMotoServer
+    from tests.support.servers import moto_server
 
-    from tests.support.servers import free_port
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

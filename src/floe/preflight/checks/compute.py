@@ -102,10 +102,7 @@ def _load_extensions(connection: Any, names: Sequence[str]) -> None:
 
 
 def _postgres(compute: PostgresCompute, context: CheckContext) -> Outcome:
-    password = context.secrets.get(compute.password, f"{FIELD}.password")
-    address = PgAddress(compute.host, compute.port, compute.user, compute.database, password, compute.sslmode,
-                        FIELD, compute.password.secret_ref if compute.password else None)
-    connection = connect(address, context, "PostgreSQL (compute)")
+    connection = connect(PgAddress.of(compute, context, FIELD), context, "PostgreSQL (compute)")
     try:
         version = server_version(connection)
         with connection.cursor() as cursor:

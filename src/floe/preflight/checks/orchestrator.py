@@ -43,10 +43,7 @@ def dagster_schema_heads() -> frozenset[str]:
 
 def dagster_storage(storage: PostgresOrchestratorStorage, context: CheckContext) -> Outcome:
     """Connect, read the server version, and compare Dagster's schema revision with this Dagster's."""
-    password = context.secrets.get(storage.password, f"{FIELD}.password")
-    address = PgAddress(storage.host, storage.port, storage.user, storage.database, password, storage.sslmode,
-                        FIELD, storage.password.secret_ref if storage.password else None)
-    connection = connect(address, context, "Dagster's PostgreSQL")
+    connection = connect(PgAddress.of(storage, context, FIELD), context, "Dagster's PostgreSQL")
     try:
         version = server_version(connection)
         with connection.cursor() as cursor:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from floe.preflight.failures import network_failure
 from floe.preflight.framework import CheckContext, CheckFailed
+from floe.spec.platform import PostgresConnection
 
 if TYPE_CHECKING:
     from psycopg2.extensions import connection as Connection
@@ -32,6 +33,13 @@ class PgAddress:
     @property
     def target(self) -> str:
         return f"postgresql://{self.user}@{self.host}:{self.port}/{self.database}"
+
+    @classmethod
+    def of(cls, spec: PostgresConnection, context: CheckContext, field: str) -> PgAddress:
+        """The address of a platform.yaml PostgreSQL block, its password resolved."""
+        password = context.secrets.get(spec.password, f"{field}.password")
+        return cls(spec.host, spec.port, spec.user, spec.database, password, spec.sslmode, field,
+                   spec.password.secret_ref if spec.password else None)
 
 
 def connect(address: PgAddress, context: CheckContext, what: str) -> Connection:

@@ -103,14 +103,14 @@ def _generate(model: type[BaseModel], title: str) -> dict[str, Any]:
     schema.pop("$id", None)
     schema["$schema"] = JSON_SCHEMA_DIALECT
     schema["title"] = title
-    sorted_schema: dict[str, Any] = _sort_keys(schema)
+    sorted_schema: dict[str, Any] = sort_keys(schema)
     return sorted_schema
 
 
-def _sort_keys(value: Any) -> Any:
+def sort_keys(value: Any) -> Any:
     """Sort mapping keys at every depth, so the dict itself has the order of the file."""
     if isinstance(value, dict):
-        return {key: _sort_keys(value[key]) for key in sorted(value)}
+        return {key: sort_keys(value[key]) for key in sorted(value)}
     if isinstance(value, list):
-        return [_sort_keys(item) for item in value]
+        return [sort_keys(item) for item in value]
     return value

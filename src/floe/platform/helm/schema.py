@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from floe.contract.io import write_text_atomic
+from floe.contract.schema import sort_keys
 from floe.platform.helm.cube_values import FloeCubeValues
 from floe.platform.helm.dagster_values import FloeDagsterValues
 from floe.platform.helm.jobs_values import FloeJobsValues
@@ -43,7 +44,7 @@ def values_schema(chart: str) -> dict[str, Any]:
     schema["$schema"] = DRAFT_07
     schema["title"] = f"{chart} values"
     _drop_defaults(schema)
-    result: dict[str, Any] = _sort_keys(schema)
+    result: dict[str, Any] = sort_keys(schema)
     return result
 
 
@@ -74,14 +75,6 @@ def _drop_defaults(value: Any) -> None:
     elif isinstance(value, list):
         for item in value:
             _drop_defaults(item)
-
-
-def _sort_keys(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _sort_keys(value[key]) for key in sorted(value)}
-    if isinstance(value, list):
-        return [_sort_keys(item) for item in value]
-    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -141,3 +141,44 @@ def test_file_destinations_and_switches(tmp_path: Path) -> None:
     assert [r.status for r in on.checks] == ["ok", "ok"]
     assert [r.status for r in off.checks] == ["skipped", "skipped"]
     assert "switched off in floe.yaml" in off.checks[0].message
+
+
+def test_tls_failures_are_told_apart(preflight: Preflight, tmp_path: Path) -> None:
+    """A plain-HTTP server behind an https:// URL, and an HTTPS server with an untrusted certificate."""
+    import shutil
+    import ssl
+    import subprocess
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a self-signed certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=localhost"], check=True, capture_output=True)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(422)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    secure = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    secure.socket = context.wrap_socket(secure.socket, server_side=True)
+    threading.Thread(target=secure.serve_forever, daemon=True).start()
+    try:
+        with LineageEndpointDouble() as plain:
+            wrong_scheme = lineage(preflight(marquez(plain.url.replace("http://", "https://")),
+                                             services=["observability"]))
+        untrusted = lineage(preflight(marquez(f"https://127.0.0.1:{secure.server_address[1]}"),
+                                      services=["observability"]))
+    finally:
+        secure.shutdown()
+    assert wrong_scheme.status == "error" and "TLS handshake" in wrong_scheme.message, wrong_scheme
+    assert untrusted.status == "error" and "certificate" in untrusted.message and "not trusted" in untrusted.message
+    assert wrong_scheme.remediation != untrusted.remediation

@@ -25,8 +25,8 @@ def _legacy_flag(service: str) -> click.Option:
 @click.command(context_settings={"max_content_width": 100})
 @spec_options
 @click.option("--artifacts", "artifacts_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Read the environment from compiled artifacts [default: floe.yaml + platform.yaml when "
-                   "present, else $FLOE_ARTIFACTS_PATH or .floe/artifacts.json].")
+              help="Read the environment from compiled artifacts [default: $FLOE_ARTIFACTS_PATH when set, "
+                   "else floe.yaml + platform.yaml when present, else .floe/artifacts.json].")
 @click.option("--check", "-c", "checks", multiple=True, type=click.Choice(SERVICE_NAMES), metavar="SERVICE",
               help="Check only this service kind: compute, storage, catalog, postgres, observability. Repeatable.")
 @click.option("--all", "check_all", is_flag=True, help="Check every service kind (the default without --check).")
@@ -83,9 +83,12 @@ def _target(pipeline_file: Path, platform_file: Path | None, environment: str | 
     from floe.orchestration.paths import ARTIFACTS_ENV
     from floe.preflight import target_from_artifacts, target_from_specs
 
+    # $FLOE_ARTIFACTS_PATH is the runtime's contract (an image, a pod, the Helm hook): it wins
+    # over a floe.yaml that merely sits in the working directory, as it does for the runtime.
+    artifacts_path = artifacts_path or (Path(os.environ[ARTIFACTS_ENV]) if os.environ.get(ARTIFACTS_ENV) else None)
     if artifacts_path is None and pipeline_file.is_file():
         return target_from_specs(pipeline_file, environment=environment, platform_file=platform_file)
-    path = artifacts_path or Path(os.environ.get(ARTIFACTS_ENV) or pipeline_file.parent / ".floe" / ARTIFACTS_FILE)
+    path = artifacts_path or pipeline_file.parent / ".floe" / ARTIFACTS_FILE
     if artifacts_path is None and not path.is_file():
         raise FloeError(f"{pipeline_file}: not found, and no compiled artifacts at {path}",
                         hint="run in a floe project folder, or pass --artifacts PATH (or set FLOE_ARTIFACTS_PATH)")

@@ -125,6 +125,10 @@ def test_reads_the_compiled_artifacts_where_there_is_no_floe_yaml(floe, compiled
     assert "is compiled for environment 'dev', not 'prod'" in mismatch.stderr
     nothing = floe("preflight", cwd=elsewhere)
     assert nothing.returncode == 1 and "pass --artifacts PATH" in nothing.stderr
+    # As in the image the Helm hook runs: a floe.yaml in the working directory, and the
+    # environment's artifacts (mounted from a ConfigMap) named by FLOE_ARTIFACTS_PATH.
+    in_project = floe("preflight", "--json", cwd=compiled_project, env={"FLOE_ARTIFACTS_PATH": str(artifacts)})
+    assert json.loads(in_project.stdout)["source"] == str(artifacts)
 
 
 def test_the_local_defaults_pass(floe, minimal_project: Path) -> None:

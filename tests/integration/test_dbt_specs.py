@@ -102,3 +102,22 @@ def test_loading_definitions_imports_neither_dagster_dbt_nor_dbt(compiled_projec
                             check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+@pytest.mark.parametrize(("select", "exclude"), [
+    ("fqn:*", None), ("+marts", None), ("staging", "stg_orders"), ("tag:marts mart_revenue+", None),
+    ("tag:staging,resource_type:model", None), ("@stg_orders", None), ("1+int_orders+1", "resource_type:test"),
+])
+def test_job_selections_equal_dagster_dbts(shop_manifest: Path, select: str, exclude: str | None) -> None:
+    from dagster import Definitions
+    from dagster_dbt import build_dbt_asset_selection
+
+    from floe.orchestration.dbt_selection import dbt_selection
+
+    upstream, _ = _both(shop_manifest)
+    graph = Definitions(assets=[upstream]).resolve_asset_graph()
+    theirs = build_dbt_asset_selection([upstream], dbt_select=select, dbt_exclude=exclude)
+    mine = dbt_selection(shop_manifest, select, exclude)
+    assert mine.resolve(graph) == theirs.resolve(graph)
+    assert mine.resolve_checks(graph) == theirs.resolve_checks(graph)
+    assert mine.resolve(graph)

@@ -32,8 +32,8 @@ from dagster import (
 
 from floe.compiler.dbt_process import dbt_executable
 from floe.orchestration.dbt_resource import FloeDbtResource
-from floe.orchestration.dbt_selection import dbt_selection
-from floe.orchestration.dbt_specs import DEFAULT_SELECT, SELECT_TAG, build_dbt_specs, load_manifest
+from floe.orchestration.dbt_selection import dbt_selection, remember_specs
+from floe.orchestration.dbt_specs import DEFAULT_SELECT, SELECT_TAG, DbtSpecs, build_dbt_specs, load_manifest
 from floe.orchestration.ingestion_assets import build_ingestion_assets
 from floe.orchestration.paths import PROJECT_DIR_ENV, CompiledProject
 from floe.spec.project import ALL_ASSETS_JOB
@@ -108,7 +108,9 @@ def build_dbt_assets(compiled: CompiledProject) -> AssetsDefinition:
     The specs are the ones dagster-dbt's ``@dbt_assets`` would make (see ``dbt_specs``), built
     from the manifest JSON without importing dagster-dbt; the step imports it when it runs.
     """
-    specs, check_specs = build_dbt_specs(load_manifest(compiled.manifest_path))
+    translated = DbtSpecs(load_manifest(compiled.manifest_path))
+    remember_specs(compiled.manifest_path, translated)
+    specs, check_specs = build_dbt_specs(translated)
 
     @multi_asset(
         name=DBT_ASSETS_NAME,

@@ -306,13 +306,14 @@ def _child_map(manifest: Manifest) -> Mapping[str, Iterable[str]]:
     return built
 
 
-def build_dbt_specs(manifest: Manifest) -> tuple[list[AssetSpec], list[AssetCheckSpec]]:
+def build_dbt_specs(manifest: Manifest | DbtSpecs) -> tuple[list[AssetSpec], list[AssetCheckSpec]]:
     """Every asset node of the manifest as an AssetSpec, and its attached tests as checks.
 
     Raises:
         DagsterInvalidDefinitionError: two dbt nodes map to one asset key.
     """
-    specs = DbtSpecs(manifest)
+    specs = manifest if isinstance(manifest, DbtSpecs) else DbtSpecs(manifest)
+    manifest = specs.manifest
     assets: list[AssetSpec] = []
     checks: dict[str, AssetCheckSpec] = {}
     key_by_unique_id: dict[str, AssetKey] = {}

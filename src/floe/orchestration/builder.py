@@ -26,15 +26,16 @@ from dagster import (
     SensorEvaluationContext,
     SensorResult,
     define_asset_job,
+    multi_asset,
     sensor,
 )
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, build_dbt_asset_selection, dbt_assets
 
 from floe.compiler.dbt_process import dbt_executable
-from floe.orchestration.dbt_resource import FloeDbtCliResource
+from floe.orchestration.dbt_resource import FloeDbtResource
+from floe.orchestration.dbt_selection import dbt_selection, remember_specs
+from floe.orchestration.dbt_specs import DEFAULT_SELECT, SELECT_TAG, DbtSpecs, build_dbt_specs, load_manifest
 from floe.orchestration.ingestion_assets import build_ingestion_assets
 from floe.orchestration.paths import PROJECT_DIR_ENV, CompiledProject
-from floe.orchestration.progress import publish_invocation, publish_raw_dbt_event
 from floe.spec.project import ALL_ASSETS_JOB
 from floe.spec.secrets import resolve_secrets
 
@@ -102,16 +103,24 @@ def observed_step(compiled: CompiledProject, run_id: str, job: str,
 
 
 def build_dbt_assets(compiled: CompiledProject) -> AssetsDefinition:
-    """One multi-asset over the whole dbt project, running ``dbt build``."""
-    translator = DagsterDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+    """One multi-asset over the whole dbt project, running ``dbt build``.
 
-    @dbt_assets(
-        manifest=compiled.manifest_path,
-        dagster_dbt_translator=translator,
+    The specs are the ones dagster-dbt's ``@dbt_assets`` would make (see ``dbt_specs``), built
+    from the manifest JSON without importing dagster-dbt; the step imports it when it runs.
+    """
+    translated = DbtSpecs(load_manifest(compiled.manifest_path))
+    remember_specs(compiled.manifest_path, translated)
+    specs, check_specs = build_dbt_specs(translated)
+
+    @multi_asset(
         name=DBT_ASSETS_NAME,
-        select="fqn:*",
+        specs=specs,
+        check_specs=check_specs,
+        can_subset=True,
+        op_tags={SELECT_TAG: DEFAULT_SELECT},
+        allow_arbitrary_check_specs=True,
     )
-    def dbt_models(context: AssetExecutionContext, dbt: FloeDbtCliResource) -> Iterator[Any]:
+    def dbt_models(context: AssetExecutionContext, dbt: FloeDbtResource) -> Iterator[Any]:
         export_runtime_environment(compiled)
         if compiled.artifacts.ingestion:
             from floe.orchestration.lakehouse import refresh_project_views
@@ -123,20 +132,12 @@ def build_dbt_assets(compiled: CompiledProject) -> AssetsDefinition:
         if context.run.tags.get(FULL_REFRESH_TAG) == "true":
             args.append("--full-refresh")
         from floe.observability.observer import current_span
+        from floe.orchestration.dbt_step import stream_dbt_build
 
         with (observed_step(compiled, context.run_id, context.job_name, warn=context.log.warning),
               current_span(f"dagster.step {context.op_handle}", {"dagster.run_id": context.run_id,
                                                                    "floe.step": "dbt build"})):
-            invocation = dbt.cli(args, context=context)
-            publish_invocation(invocation.target_path)
-            for event in invocation.stream_raw_events():
-                publish_raw_dbt_event(event.raw_event)
-                yield from event.to_default_asset_events(
-                    manifest=invocation.manifest,
-                    dagster_dbt_translator=invocation.dagster_dbt_translator,
-                    context=context,
-                    target_path=invocation.target_path,
-                )
+            yield from stream_dbt_build(context, compiled, dbt, args)
 
     return dbt_models
 
@@ -158,7 +159,7 @@ def build_code_location(compiled: CompiledProject) -> CodeLocation:
     ensure_profiles_file(compiled)
     assets = build_dbt_assets(compiled)
     ingestion = build_ingestion_assets(compiled)
-    selections = {job.name: _job_selection(assets, ingestion, job.name, job.select, job.exclude)
+    selections = {job.name: _job_selection(compiled, ingestion, job.name, job.select, job.exclude)
                   for job in artifacts.jobs}
     jobs = {
         job.name: define_asset_job(job.name, selection=selections[job.name], description=job.description)
@@ -175,7 +176,7 @@ def build_code_location(compiled: CompiledProject) -> CodeLocation:
         )
         for schedule in artifacts.schedules
     ]
-    dbt = FloeDbtCliResource(
+    dbt = FloeDbtResource(
         project_dir=str(compiled.dbt_project_dir),
         profiles_dir=str(compiled.profiles_dir),
         profile=artifacts.dbt.profile,
@@ -188,10 +189,10 @@ def build_code_location(compiled: CompiledProject) -> CodeLocation:
     return CodeLocation(defs, assets, selections)
 
 
-def _job_selection(dbt: AssetsDefinition, ingestion: list[AssetsDefinition], name: str, select: str,
+def _job_selection(compiled: CompiledProject, ingestion: list[AssetsDefinition], name: str, select: str,
                    exclude: str | None) -> AssetSelection:
     """A job's dbt selection, plus the ingestion assets feeding it (all of them for 'all')."""
-    selection = build_dbt_asset_selection([dbt], dbt_select=select, dbt_exclude=exclude)
+    selection: AssetSelection = dbt_selection(compiled.manifest_path, select, exclude)
     if not ingestion:
         return selection
     landed = AssetSelection.assets(*ingestion)

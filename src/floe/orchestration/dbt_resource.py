@@ -1,28 +1,32 @@
-"""dagster-dbt's CLI resource, without the work it repeats on every invocation.
+"""The ``dbt`` resource of the code location: where the dbt project and its profile are.
 
-Upstream runs ``dbt --version`` in a subprocess and builds a dbt adapter in-process before
-each invocation; together that is more than a second of fixed overhead per run, spent on
-information floe already has (dbt-core is a dependency of this very environment) and on an
-adapter that is only needed for optional row-count queries floe does not use.
+A plain Dagster resource, so loading the definitions does not import dagster-dbt (and with it
+dbt-core, over a second); the dbt step turns it into dagster-dbt's CLI resource when it runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from functools import cached_property
-from importlib.metadata import version as package_version
-from typing import Any
+from typing import TYPE_CHECKING
 
-from dagster_dbt import DbtCliResource
-from packaging import version
+from dagster import ConfigurableResource
+from pydantic import Field
+
+if TYPE_CHECKING:
+    from floe.orchestration.dbt_cli import FloeDbtCliResource
 
 
-class FloeDbtCliResource(DbtCliResource):
-    """A DbtCliResource that knows its dbt version and skips the in-process adapter."""
+class FloeDbtResource(ConfigurableResource):  # type: ignore[type-arg]
+    """How to invoke dbt on the compiled project."""
 
-    @cached_property
-    def _cli_version(self) -> version.Version:
-        return version.parse(package_version("dbt-core"))
+    project_dir: str = Field(description="The dbt project folder.")
+    profiles_dir: str = Field(description="Folder of the profiles.yml floe generated.")
+    profile: str = Field(description="Profile name in profiles.yml.")
+    target: str = Field(description="Target of that profile.")
+    dbt_executable: str = Field(description="The dbt executable to run.")
 
-    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> Any:
-        return None
+    def cli_resource(self) -> FloeDbtCliResource:
+        """dagster-dbt's CLI resource with the same settings (imports dagster-dbt)."""
+        from floe.orchestration.dbt_cli import FloeDbtCliResource
+
+        return FloeDbtCliResource(project_dir=self.project_dir, profiles_dir=self.profiles_dir,
+                                  profile=self.profile, target=self.target, dbt_executable=self.dbt_executable)

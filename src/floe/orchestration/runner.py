@@ -82,11 +82,10 @@ def run_pipeline(
     job_def = location.defs.resolve_job_def(job_name)
     asset_selection = None
     if select or exclude:
-        from dagster_dbt import build_dbt_asset_selection
+        from floe.orchestration.dbt_selection import dbt_selection
 
         graph = location.defs.resolve_asset_graph()
-        wanted = build_dbt_asset_selection([location.dbt_assets], dbt_select=select or "fqn:*",
-                                           dbt_exclude=exclude).resolve(graph)
+        wanted = dbt_selection(compiled.manifest_path, select or "fqn:*", exclude).resolve(graph)
         asset_selection = sorted(wanted & location.job_selections[job_name].resolve(graph))
         if not asset_selection:
             raise FloeError(f"selection '{select or ''}' matches no asset of job '{job_name}'",

@@ -1,0 +1,123 @@
+"""floe builds the dbt assets from the manifest JSON without dagster-dbt; they must be the very
+specs, checks and op that dagster-dbt's ``@dbt_assets`` builds from the same manifest."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+# Objects dagster-dbt keeps for its own helpers; floe's dbt step passes them explicitly.
+_DAGSTER_DBT_ONLY = {"dagster_dbt/manifest", "dagster_dbt/dagster_dbt_translator"}
+_FIELDS = ("key", "description", "group_name", "code_version", "automation_condition", "owners", "tags",
+           "kinds", "skippable", "partitions_def", "is_virtual")
+
+
+@pytest.fixture(scope="module")
+def shop_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The e-commerce template: sources, seeds, staging views, marts, tests on models and sources."""
+    from floe.compiler import compile_project
+    from floe.scaffold import init_project
+    from floe.spec.project import load_project
+
+    root = init_project(tmp_path_factory.mktemp("specs") / "shop", template="ecommerce").root
+    compile_project(load_project(root / "floe.yaml"))
+    return root / ".floe" / "dbt" / "manifest.json"
+
+
+def _spec_fields(spec: Any) -> dict[str, Any]:
+    fields = {name: getattr(spec, name) for name in _FIELDS}
+    fields["metadata"] = {k: v for k, v in spec.metadata.items() if k not in _DAGSTER_DBT_ONLY}
+    fields["deps"] = sorted((dep.asset_key.to_user_string(), repr(dep.partition_mapping),
+                             repr(sorted((dep.metadata or {}).items()))) for dep in spec.deps)
+    return fields
+
+
+def _check_fields(check: Any) -> tuple[Any, ...]:
+    return (check.key, check.description, sorted(d.asset_key.to_user_string() for d in check.additional_deps),
+            dict(check.metadata), check.blocking, check.automation_condition)
+
+
+def _both(manifest_path: Path) -> tuple[Any, Any]:
+    from dagster import multi_asset
+    from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_assets
+
+    from floe.orchestration.builder import DBT_ASSETS_NAME
+    from floe.orchestration.dbt_specs import DEFAULT_SELECT, SELECT_TAG, build_dbt_specs, load_manifest
+
+    translator = DagsterDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+    @dbt_assets(manifest=manifest_path, dagster_dbt_translator=translator, name=DBT_ASSETS_NAME,
+                select=DEFAULT_SELECT)
+    def upstream(context):  # type: ignore[no-untyped-def]
+        pass
+
+    specs, checks = build_dbt_specs(load_manifest(manifest_path))
+
+    @multi_asset(name=DBT_ASSETS_NAME, specs=specs, check_specs=checks, can_subset=True,
+                 op_tags={SELECT_TAG: DEFAULT_SELECT}, allow_arbitrary_check_specs=True)
+    def ours(context):  # type: ignore[no-untyped-def]
+        pass
+
+    return upstream, ours
+
+
+def test_specs_equal_dagster_dbts(shop_manifest: Path) -> None:
+    upstream, ours = _both(shop_manifest)
+    theirs = {spec.key: _spec_fields(spec) for spec in upstream.specs}
+    mine = {spec.key: _spec_fields(spec) for spec in ours.specs}
+    assert len(mine) == 14 and mine == theirs
+    assert any(fields["deps"] and "bronze" in fields["deps"][0][0] for fields in mine.values())  # sources
+    their_checks = {check.key: _check_fields(check) for check in upstream.check_specs}
+    my_checks = {check.key: _check_fields(check) for check in ours.check_specs}
+    assert len(my_checks) > 40 and my_checks == their_checks
+    assert dict(ours.keys_by_output_name) == dict(upstream.keys_by_output_name)
+    assert ours.op.tags == upstream.op.tags and ours.can_subset and upstream.can_subset
+
+
+def test_duplicate_asset_keys_are_rejected(shop_manifest: Path) -> None:
+    from dagster import DagsterInvalidDefinitionError
+
+    from floe.orchestration.dbt_specs import build_dbt_specs, load_manifest
+
+    manifest = load_manifest(shop_manifest)
+    models = [node for node in manifest["nodes"].values() if node["resource_type"] == "model"]
+    models[1]["config"]["meta"] = {"dagster": {"asset_key": [models[0]["name"]]}}
+    with pytest.raises(DagsterInvalidDefinitionError, match="have the asset key"):
+        build_dbt_specs(manifest)
+
+
+def test_loading_definitions_imports_neither_dagster_dbt_nor_dbt(compiled_project: Path, tmp_path: Path) -> None:
+    probe = ("import json, sys; from floe.orchestration.definitions import defs; "
+             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('dbt', 'dagster_dbt'))))")
+    env = {**os.environ, "FLOE_ARTIFACTS_PATH": str(compiled_project / ".floe" / "artifacts.json")}
+    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+@pytest.mark.parametrize(("select", "exclude"), [
+    ("fqn:*", None), ("+marts", None), ("staging", "stg_orders"), ("tag:marts mart_revenue+", None),
+    ("tag:staging,resource_type:model", None), ("@stg_orders", None), ("1+int_orders+1", "resource_type:test"),
+])
+def test_job_selections_equal_dagster_dbts(shop_manifest: Path, select: str, exclude: str | None) -> None:
+    from dagster import Definitions
+    from dagster_dbt import build_dbt_asset_selection
+
+    from floe.orchestration.dbt_selection import dbt_selection
+
+    upstream, _ = _both(shop_manifest)
+    graph = Definitions(assets=[upstream]).resolve_asset_graph()
+    theirs = build_dbt_asset_selection([upstream], dbt_select=select, dbt_exclude=exclude)
+    mine = dbt_selection(shop_manifest, select, exclude)
+    assert mine.resolve(graph) == theirs.resolve(graph)
+    assert mine.resolve_checks(graph) == theirs.resolve_checks(graph)
+    assert mine.resolve(graph)

@@ -8,7 +8,6 @@ the declared dependency. Nothing of the official chart is copied.
 
 from __future__ import annotations
 
-import copy
 import json
 import shutil
 from pathlib import Path
@@ -16,6 +15,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from floe.platform.helm.generate import deep_merge  # re-exported: the tests merge values as floe does
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHARTS_DIR = REPO_ROOT / "charts"
@@ -43,17 +44,6 @@ def load_yaml(path: Path) -> dict[str, Any]:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     assert isinstance(data, dict), path
     return data
-
-
-def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Helm's coalescing of maps: override wins, maps merge, lists are replaced."""
-    merged = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
 
 
 def offline_overrides(chart: str) -> dict[str, Any]:

@@ -80,3 +80,19 @@ def test_cli_platform_is_registered_and_renders(tmp_path, floe):
 
     result = deploy_environment(artifacts, CHARTS_DIR, tmp_path / "out", dry_run=True)
     assert result.manifests_path.is_file()
+
+
+def test_cli_finds_the_charts_above_the_project(tmp_path, floe):
+    repo = tmp_path / "repo"
+    project = repo / "pipelines" / "shop"
+    project.mkdir(parents=True)
+    (repo / "charts").symlink_to(CHARTS_DIR, target_is_directory=True)
+    _artifacts(project)  # only the compiled artifacts, as in CI after 'floe compile'
+    done = floe("platform", "render", "--env", "prod", cwd=project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (project / ".floe" / "platform").is_dir() and "manifests:" in done.stdout
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / ".floe").mkdir(parents=True)
+    (elsewhere / ".floe" / "artifacts.json").write_text((project / ".floe" / "artifacts.json").read_text())
+    lost = floe("platform", "render", "--env", "prod", cwd=elsewhere)
+    assert lost.returncode == 1 and "--charts" in lost.stderr

@@ -18,8 +18,19 @@ def _artifacts_path(pipeline_file: Path, environment: str | None, platform_file:
     return fresh.artifacts_path
 
 
-_charts = click.option("--charts", "charts_dir", type=click.Path(path_type=Path, file_okay=False),
-                       default=Path("charts"), show_default=True, help="floe's charts/ folder.")
+_charts = click.option("--charts", "charts_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+                       help="floe's charts/ folder [default: the charts/ folder beside the project or above it].")
+
+
+def _find_charts(given: Path | None, pipeline_file: Path) -> Path:
+    """``--charts``, else the nearest ``charts/`` holding floe-runtime, from the project upwards."""
+    if given is not None:
+        return given
+    start = pipeline_file.resolve().parent
+    for folder in [start, *start.parents]:
+        if (folder / "charts" / "floe-runtime" / "Chart.yaml").is_file():
+            return folder / "charts"
+    return Path("charts")  # not found: rendering says so, with the --charts hint
 _release = click.option("--release", default="floe", show_default=True, help="Helm release name.")
 _namespace = click.option("--namespace", "-n", default="floe", show_default=True, help="Kubernetes namespace.")
 
@@ -42,13 +53,14 @@ def platform() -> None:
 @_namespace
 @click.option("--output", "-o", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Folder for values-ENV.generated.yaml and manifests-ENV.yaml [default: .floe/platform].")
-def render(pipeline_file: Path, platform_file: Path | None, environment: str | None, charts_dir: Path,
+def render(pipeline_file: Path, platform_file: Path | None, environment: str | None, charts_dir: Path | None,
            release: str, namespace: str, output: Path | None) -> None:
     """Write the Helm values generated from the artifacts, and the manifests they render."""
     from floe.platform.helm.render import render_environment
 
     artifacts = _artifacts_path(pipeline_file, environment, platform_file)
-    result = render_environment(artifacts, charts_dir, output or artifacts.parent / "platform",
+    charts = _find_charts(charts_dir, pipeline_file)
+    result = render_environment(artifacts, charts, output or artifacts.parent / "platform",
                                 release=release, namespace=namespace)
     _report(result)
 
@@ -59,13 +71,14 @@ def render(pipeline_file: Path, platform_file: Path | None, environment: str | N
 @_release
 @_namespace
 @click.option("--dry-run", is_flag=True, help="Render and validate only; touch no cluster.")
-def deploy(pipeline_file: Path, platform_file: Path | None, environment: str | None, charts_dir: Path,
+def deploy(pipeline_file: Path, platform_file: Path | None, environment: str | None, charts_dir: Path | None,
            release: str, namespace: str, dry_run: bool) -> None:
     """helm dependency build + helm upgrade --install of floe-runtime for one environment."""
     from floe.platform.helm.render import deploy_environment
 
     artifacts = _artifacts_path(pipeline_file, environment, platform_file)
-    result = deploy_environment(artifacts, charts_dir, artifacts.parent / "platform", release=release,
+    charts = _find_charts(charts_dir, pipeline_file)
+    result = deploy_environment(artifacts, charts, artifacts.parent / "platform", release=release,
                                 namespace=namespace, dry_run=dry_run)
     _report(result)
     click.echo("dry run: nothing was installed" if dry_run else f"deployed release {release} in {namespace}")

@@ -118,7 +118,8 @@ def _s3_client_failure(exc: Any, storage: S3Storage, step: str, key: str) -> Che
                            f"allow s3:ListBucket, s3:GetObject, s3:PutObject and s3:DeleteObject on {where}/"
                            f"{storage.prefix}* to this identity")
     if code in {"PermanentRedirect", "301", "AuthorizationQueryParametersError", "IllegalLocationConstraintException"}:
-        return CheckFailed(f"bucket '{storage.bucket}' is in another region than '{storage.region}'",
+        configured = f"than '{storage.region}'" if storage.region else "than the default (us-east-1)"
+        return CheckFailed(f"bucket '{storage.bucket}' is in another region {configured}",
                            f"set {FIELD}.region to the bucket's region")
     return CheckFailed(f"S3: cannot {step} ({where}/{key}): {code or status} {error.get('Message', '')}".strip(),
                        f"check {FIELD} in platform.yaml")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import signal
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -91,21 +93,14 @@ def _native(pipeline_file: Path, platform_file: Path | None, environment: str | 
     if not skip_preflight:
         _preflight(compiled)
     stack = NativeStack(compiled, DevOptions(host=host, port=port, daemon=not no_daemon, wait_s=wait_s))
-    stopping = {"requested": False}
-
-    def request_stop(signum: int, frame: Any) -> None:
-        stopping["requested"] = True
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        state = stack.start(on_step=lambda step: click.echo(f"  · {step}", err=True))
-        _banner(compiled, state.url, stack.logs, time.monotonic() - started)
-        died = stack.wait(lambda: stopping["requested"])
-    finally:
-        click.echo("stopping…", err=True)
-        killed = stack.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with _ctrl_c() as stop_requested:
+        try:
+            state = stack.start(on_step=lambda step: click.echo(f"  · {step}", err=True))
+            _banner(compiled, state.url, stack.logs, time.monotonic() - started)
+            died = stack.wait(stop_requested)
+        finally:
+            click.echo("stopping…", err=True)
+            killed = stack.stop()
     if killed:
         click.echo(f"did not stop on SIGTERM, killed: {', '.join(killed)}", err=True)
     if died is not None:
@@ -115,7 +110,22 @@ def _native(pipeline_file: Path, platform_file: Path | None, environment: str | 
     click.echo("stopped; no process left running", err=True)
 
 
+@contextmanager
+def _ctrl_c() -> Iterator[Callable[[], bool]]:
+    """While inside, Ctrl-C and SIGTERM only set a flag (the caller stops its stack cleanly);
+    yields the function that reads it. The previous handlers come back on exit."""
+    requested: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, _frame: requested.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield lambda: bool(requested)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def _preflight(compiled: CompiledProject) -> None:
+    from floe.cli.preflight_cmd import problem_line
     from floe.errors import PreflightError
     from floe.preflight import run_preflight, target_from_artifacts
 
@@ -123,8 +133,7 @@ def _preflight(compiled: CompiledProject) -> None:
     for result in report.checks:
         if result.status in ("error", "warning"):
             colour = "red" if result.status == "error" else "yellow"
-            click.secho(f"  [{result.service.upper()}] {result.status.upper()}: {result.message}."
-                        + (f" Remediation: {result.remediation}." if result.remediation else ""), fg=colour, err=True)
+            click.secho(f"  {problem_line(result)}", fg=colour, err=True)
     counts = report.summary
     click.echo(f"  · preflight: {counts.ok} ok, {counts.warning} warning, {counts.error} error, "
                f"{counts.skipped} skipped", err=True)
@@ -158,25 +167,18 @@ def _docker(compose_file: Path, port: int, demo: bool) -> None:
 
     stack = ComposeStack(compose_file, port=port, profiles=["demo"] if demo else [])
     click.echo(f"floe dev · Docker Compose stack ({compose_file})", err=True)
-    stopping = {"requested": False}
-
-    def request_stop(signum: int, frame: Any) -> None:
-        stopping["requested"] = True
-
-    # Installed before anything starts, so a Ctrl-C at any moment ends in 'compose down'.
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        urls = stack.start(on_step=lambda step: click.echo(f"  · {step}", err=True))
-        click.echo("")
-        for name, url in urls.items():
-            click.echo(f"  {name:<13} {url}")
-        click.secho("\nready · Ctrl-C runs 'docker compose down'", fg="green")
-        while not stopping["requested"]:
-            time.sleep(0.2)
-    finally:
-        stack.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    # Taken before anything starts, so a Ctrl-C at any moment ends in 'compose down'.
+    with _ctrl_c() as stop_requested:
+        try:
+            urls = stack.start(on_step=lambda step: click.echo(f"  · {step}", err=True))
+            click.echo("")
+            for name, url in urls.items():
+                click.echo(f"  {name:<13} {url}")
+            click.secho("\nready · Ctrl-C runs 'docker compose down'", fg="green")
+            while not stop_requested():
+                time.sleep(0.2)
+        finally:
+            stack.stop()
 
 
 def _check(output_dir: Path, as_json: bool) -> None:

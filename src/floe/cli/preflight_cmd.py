@@ -105,6 +105,14 @@ def _progress(result: CheckResult) -> None:
     click.echo(f"{result.check:<22} {result.status:<8} {result.duration_s:5.2f}s", err=True)
 
 
+def problem_line(result: CheckResult) -> str:
+    """``[SERVICE] ERROR: <what failed>. Remediation: <what to do>.`` (or WARNING)."""
+    line = f"[{result.service.upper()}] {result.status.upper()}: {result.message.rstrip('.')}."
+    if result.remediation:
+        line += f" Remediation: {result.remediation.rstrip('.')}."
+    return line
+
+
 def _print_report(report: PreflightReport) -> None:
     width = max([len(result.check) for result in report.checks] + [5])
     click.echo(f"{'check':<{width}}  {'status':<8}  {'time':>6}  target / message")
@@ -119,10 +127,7 @@ def _print_report(report: PreflightReport) -> None:
     if problems:
         click.echo("")
     for result in problems:
-        line = f"[{result.service.upper()}] {result.status.upper()}: {result.message.rstrip('.')}."
-        if result.remediation:
-            line += f" Remediation: {result.remediation.rstrip('.')}."
-        click.secho(line, fg=_MARKS[result.status][1])
+        click.secho(problem_line(result), fg=_MARKS[result.status][1])
     summary = report.summary
     click.secho(f"\npreflight {'passed' if report.ok else 'FAILED'}: {summary.ok} ok, {summary.warning} warning, "
                 f"{summary.error} error, {summary.skipped} skipped in {report.duration_s:.1f}s",

@@ -26,6 +26,7 @@ from floe.lakehouse.errors import LakehouseError
 from floe.lakehouse.properties import DEFAULT_REGION_WITH_ENDPOINT, SecretResolver, StorageSpec, storage_properties
 from floe.lakehouse.tables import metadata_location, table_name
 from floe.spec.platform import LocalStorage, S3Storage
+from floe.targets.duckdb import extension_file
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
@@ -65,13 +66,12 @@ def extension_binary(name: str, duckdb_version: str) -> Path:
     Raises:
         LakehouseError: The wheel is not installed, or not for this DuckDB version.
     """
+    found = extension_file(name, duckdb_version)
+    if found is not None:
+        return found
     package = f"duckdb_extension_{name}"
     spec = importlib.util.find_spec(package)
     locations = list(spec.submodule_search_locations or []) if spec is not None else []
-    for location in locations:
-        candidate = Path(location) / "extensions" / duckdb_version / f"{name}.duckdb_extension"
-        if candidate.is_file():
-            return candidate
     pin = duckdb_version.lstrip("v")
     raise LakehouseError(
         f"the DuckDB extension '{name}' for DuckDB {duckdb_version} is not installed"

@@ -33,6 +33,21 @@ EXTENSION_DIR = ".floe/duckdb_extensions"
 installed there (never in ~/.duckdb) and dbt's sessions autoload iceberg from it."""
 
 
+def extension_file(name: str, duckdb_version: str) -> Path | None:
+    """The binary the ``duckdb-extension-<name>`` wheel ships for this DuckDB version, if installed.
+
+    Found without importing DuckDB or pyiceberg, so cheap callers (preflight) can use it too.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec(f"duckdb_extension_{name}")
+    for location in list(spec.submodule_search_locations or []) if spec is not None else []:
+        candidate = Path(location) / "extensions" / duckdb_version / f"{name}.duckdb_extension"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def add_iceberg_reading(output: dict[str, Any], storage: Any) -> None:
     """Let dbt's DuckDB sessions read the Iceberg views floe creates over ``storage``."""
     from floe.spec.platform import S3Storage

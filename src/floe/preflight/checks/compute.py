@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from importlib import import_module
-from pathlib import Path
 from typing import Any
 
 from floe.preflight.checks.pg import PgAddress, connect, server_version
@@ -81,16 +80,13 @@ def _duckdb(compute: DuckDBCompute, extensions: Sequence[str], context: CheckCon
 
 def _load_extensions(connection: Any, names: Sequence[str]) -> None:
     """LOAD each extension straight from its wheel's file: proves it loads here, installs nothing."""
-    import importlib.util
+    from floe.targets.duckdb import extension_file
 
     row = connection.execute("PRAGMA version").fetchone()
     version = str(row[0]) if row else ""
     pin = version.lstrip("v")
     for name in names:
-        spec = importlib.util.find_spec(f"duckdb_extension_{name}")
-        folders = list(spec.submodule_search_locations or []) if spec is not None else []
-        files = [Path(folder) / "extensions" / version / f"{name}.duckdb_extension" for folder in folders]
-        binary = next((path for path in files if path.is_file()), None)
+        binary = extension_file(name, version)
         if binary is None:
             raise CheckFailed(f"the DuckDB extension '{name}' for DuckDB {version} is not installed",
                               f'pip install "duckdb-extension-{name}=={pin}" (it must match duckdb=={pin})')
@@ -126,22 +122,22 @@ def _postgres(compute: PostgresCompute, context: CheckContext) -> Outcome:
                    f"schema '{compute.schema_}'", details=details)
 
 
-def _missing_client(what: str, extra: str) -> CheckFailed:
-    return CheckFailed(f"the {what} client is not installed, so the {what} target cannot be checked (or run)",
-                       f"pip install 'floe-runtime[{extra}]'")
+def _client(module: str, what: str, extra: str) -> Any:
+    """The client library of an optional extra (they ship no type stubs, hence Any)."""
+    try:
+        return import_module(module)
+    except ModuleNotFoundError:
+        raise CheckFailed(f"the {what} client is not installed, so the {what} target cannot be checked (or run)",
+                          f"pip install 'floe-runtime[{extra}]'") from None
 
 
 def _trino(compute: TrinoCompute, context: CheckContext) -> Outcome:
-    try:  # the clients of optional extras ship no type stubs
-        trino = import_module("trino")
-        import_module("trino.auth")
-        import_module("trino.dbapi")
-    except ModuleNotFoundError:
-        raise _missing_client("Trino", "trino") from None
+    dbapi = _client("trino.dbapi", "Trino", "trino")
+    auth_module = _client("trino.auth", "Trino", "trino")
     password = context.secrets.get(compute.password, f"{FIELD}.password")
-    auth = trino.auth.BasicAuthentication(compute.user, password) if password is not None else None
+    auth = auth_module.BasicAuthentication(compute.user, password) if password is not None else None
     try:
-        connection = trino.dbapi.connect(
+        connection = dbapi.connect(
             host=compute.host, port=compute.port, user=compute.user, catalog=compute.database,
             schema=compute.schema_, http_scheme=compute.http_scheme, auth=auth,
             request_timeout=context.remaining(), max_attempts=1,
@@ -159,10 +155,7 @@ def _trino(compute: TrinoCompute, context: CheckContext) -> Outcome:
 
 
 def _snowflake(compute: SnowflakeCompute, context: CheckContext) -> Outcome:
-    try:
-        snowflake_connector = import_module("snowflake.connector")
-    except ModuleNotFoundError:
-        raise _missing_client("Snowflake", "snowflake") from None
+    snowflake_connector = _client("snowflake.connector", "Snowflake", "snowflake")
     kwargs: dict[str, Any] = {
         "account": compute.account, "user": compute.user, "warehouse": compute.warehouse,
         "database": compute.database, "schema": compute.schema_, "role": compute.role,
@@ -187,10 +180,7 @@ def _snowflake(compute: SnowflakeCompute, context: CheckContext) -> Outcome:
 
 
 def _bigquery(compute: BigQueryCompute, context: CheckContext) -> Outcome:
-    try:
-        bigquery = import_module("google.cloud.bigquery")
-    except ModuleNotFoundError:
-        raise _missing_client("BigQuery", "bigquery") from None
+    bigquery = _client("google.cloud.bigquery", "BigQuery", "bigquery")
     credentials = None
     keyfile = context.secrets.get(compute.keyfile, f"{FIELD}.keyfile")
     if keyfile is not None:

@@ -26,13 +26,11 @@ from floe.lakehouse.errors import LakehouseError
 from floe.lakehouse.properties import DEFAULT_REGION_WITH_ENDPOINT, SecretResolver, StorageSpec, storage_properties
 from floe.lakehouse.tables import metadata_location, table_name
 from floe.spec.platform import LocalStorage, S3Storage
-from floe.targets.duckdb import extension_file
+from floe.targets.duckdb import EXTENSIONS, extension_file
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
-EXTENSIONS = ("avro", "httpfs", "iceberg")
-"""What reading Iceberg takes: avro (manifests), httpfs (object stores), iceberg."""
 STORAGE_SECRET = "floe_storage"
 
 

@@ -48,6 +48,11 @@ class Outcome:
     details: dict[str, DetailValue] = field(default_factory=dict)
 
 
+def skipped(message: str) -> Callable[[CheckContext], Outcome]:
+    """A check function that reports ``skipped`` (nothing configured, or switched off)."""
+    return lambda _context: Outcome(message, status="skipped")
+
+
 class SecretBook:
     """Resolves secret references for checks and remembers the values, to scrub them from output."""
 

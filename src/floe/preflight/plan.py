@@ -16,7 +16,7 @@ from floe.preflight.checks.compute import compute_check
 from floe.preflight.checks.observability import observability_checks
 from floe.preflight.checks.orchestrator import dagster_storage
 from floe.preflight.checks.storage import storage_check
-from floe.preflight.framework import Check, Outcome
+from floe.preflight.framework import Check, skipped
 from floe.preflight.report import SERVICES, Service
 from floe.spec.platform import DuckDBCompute, EnvironmentSpec, LocalStorage, PostgresOrchestratorStorage, SqlCatalog
 
@@ -96,9 +96,10 @@ def _duckdb_extensions(target: PreflightTarget) -> list[str]:
     """The extensions a run of this pipeline loads into DuckDB."""
     if not isinstance(target.environment.compute, DuckDBCompute) or not target.ingests:
         return []
-    # As floe.lakehouse.duckdb_read.EXTENSIONS (not imported here: it loads pyiceberg).
-    names = ["avro", "iceberg"]
-    return names if isinstance(target.environment.storage, LocalStorage) else [*names, "httpfs"]
+    from floe.targets.duckdb import EXTENSIONS
+
+    local = isinstance(target.environment.storage, LocalStorage)
+    return [name for name in EXTENSIONS if not (local and name == "httpfs")]
 
 
 def _catalog_check(env: EnvironmentSpec) -> Check:
@@ -114,5 +115,5 @@ def _orchestrator_check(env: EnvironmentSpec) -> Check:
     if isinstance(storage, PostgresOrchestratorStorage):
         target = f"postgresql://{storage.user}@{storage.host}:{storage.port}/{storage.database}"
         return Check("postgres", "postgres.dagster", target, lambda ctx: dagster_storage(storage, ctx))
-    return Check("postgres", "postgres.dagster", f"sqlite {storage.path}", lambda ctx: Outcome(
-        f"Dagster keeps its state in SQLite under {storage.path}; no PostgreSQL is configured", status="skipped"))
+    return Check("postgres", "postgres.dagster", f"sqlite {storage.path}", skipped(
+        f"Dagster keeps its state in SQLite under {storage.path}; no PostgreSQL is configured"))

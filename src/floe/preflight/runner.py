@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from floe.preflight.framework import Check, CheckContext, CheckFailed, Outcome, SecretBook
+from floe.preflight.framework import Check, CheckContext, CheckFailed, SecretBook
 from floe.preflight.report import CheckResult
 
 # Time the runner grants beyond the limit before it gives a silent check up: clients honour
@@ -111,12 +111,3 @@ def _scrubbed(result: CheckResult, secrets: SecretBook) -> CheckResult:
         "target": secrets.scrub(result.target),
         "details": details,
     })
-
-
-def skipped(message: str) -> Callable[[CheckContext], Outcome]:
-    """A check function that reports ``skipped`` with ``message`` (nothing configured to check)."""
-
-    def run(_: CheckContext) -> Outcome:
-        return Outcome(message, status="skipped")
-
-    return run

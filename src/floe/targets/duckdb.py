@@ -33,6 +33,10 @@ EXTENSION_DIR = ".floe/duckdb_extensions"
 installed there (never in ~/.duckdb) and dbt's sessions autoload iceberg from it."""
 
 
+EXTENSIONS = ("avro", "httpfs", "iceberg")
+"""What reading Iceberg takes: avro (manifests), httpfs (object stores), iceberg."""
+
+
 def extension_file(name: str, duckdb_version: str) -> Path | None:
     """The binary the ``duckdb-extension-<name>`` wheel ships for this DuckDB version, if installed.
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import socket
 from importlib import import_module
-from typing import Any
 from urllib.parse import urlsplit
 
 from floe.preflight.failures import network_failure
-from floe.preflight.framework import Check, CheckContext, CheckFailed, Outcome, writable_directory
+from floe.preflight.framework import Check, CheckContext, CheckFailed, Outcome, skipped, writable_directory
 from floe.preflight.http import request, status_failure
 from floe.spec.observability import FileLineage, FileTracing, HttpLineage, OtlpTracing, PlatformObservability
 
@@ -39,7 +38,7 @@ def _tracing_check(platform: PlatformObservability, enabled: bool) -> Check:
     tracing = platform.tracing
     name = "observability.tracing"
     if not enabled:
-        return Check("observability", name, tracing.type, _skip("tracing is switched off in floe.yaml"))
+        return Check("observability", name, tracing.type, skipped("tracing is switched off in floe.yaml"))
     if isinstance(tracing, OtlpTracing):
         target = f"otlp/{tracing.protocol} {tracing.endpoint}"
         probe = _otlp_grpc if tracing.protocol == "grpc" else _otlp_http
@@ -49,14 +48,14 @@ def _tracing_check(platform: PlatformObservability, enabled: bool) -> Check:
             "trace file: " + writable_directory(ctx.resolve_path(tracing.path).parent, f"{FIELD_TRACING}.path")))
     if tracing.type == "console":
         return Check("observability", name, "console", lambda ctx: Outcome("traces go to the console"))
-    return Check("observability", name, "none", _skip("no trace exporter is configured"))
+    return Check("observability", name, "none", skipped("no trace exporter is configured"))
 
 
 def _lineage_check(platform: PlatformObservability, enabled: bool) -> Check:
     lineage = platform.lineage
     name = "observability.lineage"
     if not enabled:
-        return Check("observability", name, lineage.type, _skip("lineage is switched off in floe.yaml"))
+        return Check("observability", name, lineage.type, skipped("lineage is switched off in floe.yaml"))
     if isinstance(lineage, HttpLineage):
         url = f"{lineage.url.rstrip('/')}/{lineage.endpoint.lstrip('/')}"
         return Check("observability", name, f"http {url}", lambda ctx: _lineage_http(lineage, url, ctx))
@@ -65,11 +64,7 @@ def _lineage_check(platform: PlatformObservability, enabled: bool) -> Check:
             "lineage file: " + writable_directory(ctx.resolve_path(lineage.path).parent, f"{FIELD_LINEAGE}.path")))
     if lineage.type == "console":
         return Check("observability", name, "console", lambda ctx: Outcome("lineage events go to the console"))
-    return Check("observability", name, "none", _skip("no lineage transport is configured"))
-
-
-def _skip(message: str) -> Any:
-    return lambda _ctx: Outcome(message, status="skipped")
+    return Check("observability", name, "none", skipped("no lineage transport is configured"))
 
 
 def _headers(tracing: OtlpTracing, context: CheckContext) -> dict[str, str]:

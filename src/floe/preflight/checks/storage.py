@@ -12,7 +12,7 @@ from typing import Any
 from floe.preflight.checks.probe import PROBE_BODY, probe_key
 from floe.preflight.checks.storage_cloud import adls_check, gcs_check
 from floe.preflight.failures import network_failure
-from floe.preflight.framework import Check, CheckContext, CheckFailed, Outcome, writable_directory
+from floe.preflight.framework import Check, CheckContext, CheckFailed, Outcome, skipped, writable_directory
 from floe.spec.platform import AdlsStorage, GcsStorage, LocalStorage, S3Storage, Storage
 
 FIELD = "storage"
@@ -28,9 +28,8 @@ def storage_check(storage: Storage, *, vended: bool) -> Check:
         return Check("storage", "storage.local", storage.path, lambda ctx: _local(storage, ctx))
     if vended and not storage.static_credentials():
         target = _object_target(storage)
-        return Check("storage", f"storage.{storage.type}", target, lambda ctx: Outcome(
-            "credentials are vended by the REST catalog per table; the catalog check covers access",
-            status="skipped"))
+        return Check("storage", f"storage.{storage.type}", target, skipped(
+            "credentials are vended by the REST catalog per table; the catalog check covers access"))
     if isinstance(storage, S3Storage):
         return Check("storage", "storage.s3", _object_target(storage), lambda ctx: _s3(storage, ctx))
     if isinstance(storage, GcsStorage):

@@ -25,8 +25,14 @@ class FloeDbtResource(ConfigurableResource):  # type: ignore[type-arg]
     dbt_executable: str = Field(description="The dbt executable to run.")
 
     def cli_resource(self) -> FloeDbtCliResource:
-        """dagster-dbt's CLI resource with the same settings (imports dagster-dbt)."""
+        """dagster-dbt's CLI resource with the same settings (imports dagster-dbt).
+
+        While ``floe run`` has a dbt worker waiting (see ``floe.orchestration.dbt_worker``),
+        the executable is its launcher, which falls back to this resource's dbt by itself.
+        """
         from floe.orchestration.dbt_cli import FloeDbtCliResource
+        from floe.orchestration.dbt_prestart import worker_launcher
 
         return FloeDbtCliResource(project_dir=self.project_dir, profiles_dir=self.profiles_dir,
-                                  profile=self.profile, target=self.target, dbt_executable=self.dbt_executable)
+                                  profile=self.profile, target=self.target,
+                                  dbt_executable=worker_launcher() or self.dbt_executable)

@@ -7,6 +7,7 @@ file under ``.floe/logs`` rather than the terminal.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import threading
 import time
@@ -21,6 +22,8 @@ from floe.orchestration.paths import CompiledProject
 from floe.orchestration.progress import NodeEvent, listening
 
 KEEP_RUN_TARGETS = 3
+EVENT_BATCH_ENV = "DAGSTER_EVENT_BATCH_SIZE"
+EVENT_BATCH_SIZE = 10_000
 KEEP_RUN_LOGS = 50
 
 
@@ -64,15 +67,33 @@ def run_pipeline(
     Raises:
         FloeError: the job does not exist, or the selection matches nothing.
     """
+    from floe.orchestration.dbt_prestart import PrestartedDbt
+
+    # First, before the heavy imports below: dbt imports itself on the other core meanwhile.
+    with PrestartedDbt(compiled.artifacts.environment.compute.type):
+        return _run_pipeline(compiled, job=job, select=select, exclude=exclude, full_refresh=full_refresh,
+                             on_node=on_node)
+
+
+def _run_pipeline(
+    compiled: CompiledProject,
+    *,
+    job: str | None,
+    select: str | None,
+    exclude: str | None,
+    full_refresh: bool,
+    on_node: Callable[[NodeEvent], None] | None,
+) -> RunOutcome:
     from dagster import DagsterInstance
 
     from floe.errors import FloeError
     from floe.orchestration.builder import FULL_REFRESH_TAG, build_code_location
-    from floe.orchestration.dagster_patches import memoize_output_asset_keys
+    from floe.orchestration.dagster_patches import memoize_output_asset_keys, same_run_input_versions
     from floe.orchestration.instance import open_instance
 
     warnings.filterwarnings("ignore", module=r"dagster.*")
     memoize_output_asset_keys()
+    same_run_input_versions()
     started = time.perf_counter()
     location = build_code_location(compiled)
     job_name = job or "all"
@@ -111,6 +132,9 @@ def run_pipeline(
     observer = RunObserver(compiled)
     observer.start(run_id, job_name)
     tags = {FULL_REFRESH_TAG: "true"} if full_refresh else {}
+    # Dagster stores the run's planned-materialization events (one per asset and check) as one
+    # batch when this is set; floe's SQLite storage writes a batch in one transaction per file.
+    os.environ.setdefault(EVENT_BATCH_ENV, str(EVENT_BATCH_SIZE))
     # Deleting old run folders (a compiled SQL file per model) is I/O: do it while dbt runs.
     pruner = threading.Thread(target=_prune_run_targets, args=(compiled.target_path, KEEP_RUN_TARGETS - 1),
                               name="floe-prune-targets", daemon=True)

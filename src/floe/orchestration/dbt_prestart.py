@@ -1,0 +1,104 @@
+"""Start the dbt worker at the beginning of a run and clean up after it (parent side).
+
+See ``floe.orchestration.dbt_worker`` for why and how. The worker is announced to the dbt
+step through ``FLOE_DBT_WORKER``; the step then runs ``floe-dbt`` instead of ``dbt``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+from floe.orchestration.dbt_launcher import DBT_ENV, WORKER_ENV
+
+LAUNCHER = "floe-dbt"
+# Set to 0 to run plain dbt (for comparison, or to rule the worker out when debugging).
+PRESTART_ENV = "FLOE_DBT_PRESTART"
+# sun_path holds 108 bytes on Linux (104 on macOS); a longer TMPDIR means no prestart.
+MAX_SOCKET_PATH = 100
+
+
+def launcher_executable() -> str | None:
+    """``floe-dbt`` beside this interpreter (installed with floe), or None."""
+    beside = Path(sys.executable).parent / LAUNCHER
+    return str(beside) if beside.is_file() else shutil.which(LAUNCHER)
+
+
+def worker_launcher() -> str | None:
+    """The launcher to run in place of dbt while a worker is announced, else None."""
+    return launcher_executable() if os.environ.get(WORKER_ENV) else None
+
+
+class PrestartedDbt:
+    """A dbt worker process for one invocation, started now, stopped on exit of the block.
+
+    Use as a context manager around the run. If the launcher is not installed, or
+    ``FLOE_DBT_PRESTART=0``, nothing is started and dbt runs as usual.
+    """
+
+    def __init__(self, adapter_type: str | None) -> None:
+        self._adapter_type = adapter_type
+        self._folder: Path | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._previous: dict[str, str | None] = {}
+        self._served = False
+
+    @property
+    def socket_path(self) -> Path | None:
+        """Where the worker listens (None when none was started)."""
+        return self._folder / "worker.sock" if self._folder else None
+
+    @property
+    def served(self) -> bool:
+        """Whether a dbt invocation ran in the worker (known once the block has ended)."""
+        return self._served
+
+    def __enter__(self) -> PrestartedDbt:
+        if os.environ.get(PRESTART_ENV, "1") == "0" or launcher_executable() is None:
+            return self
+        # A private folder: only this user may connect to the worker.
+        self._folder = Path(tempfile.mkdtemp(prefix="floe-dbt-"))
+        if len(os.fsencode(self.socket_path)) > MAX_SOCKET_PATH:  # type: ignore[arg-type]
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
+            return self
+        args = [sys.executable, "-m", "floe.orchestration.dbt_worker", str(self.socket_path)]
+        if self._adapter_type:
+            args.append(self._adapter_type)
+        env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+        self._process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL, env=env, close_fds=True)
+        from floe.compiler.dbt_process import dbt_executable
+
+        announced = {WORKER_ENV: str(self.socket_path), DBT_ENV: dbt_executable()}
+        self._previous = {name: os.environ.get(name) for name in announced}
+        os.environ.update(announced)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._process is None:
+            return
+        for name, value in self._previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        # The worker removes its socket when an invocation takes it, and ends after dbt does.
+        ended = self._process.poll() is not None
+        self._served = ended and self.socket_path is not None and not self.socket_path.exists()
+        if not ended:
+            # Unused (no dbt step ran) or still finishing: it holds no state worth keeping.
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)

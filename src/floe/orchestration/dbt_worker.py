@@ -1,0 +1,163 @@
+"""A dbt process started before it is needed, so a run does not wait for dbt to import.
+
+``floe run`` spends its first seconds importing Dagster and setting up the run; a fresh
+``dbt`` process then spends over a second importing dbt-core before it reads its arguments.
+The two are independent, so floe starts this worker first: it imports dbt-core and the
+adapter of the compute target on the other core, then waits on a Unix socket. When the dbt
+step invokes ``dbt`` through dagster-dbt, the executable it runs is ``floe-dbt``
+(``floe.orchestration.dbt_launcher``), which hands this worker its arguments, environment,
+working directory and its own stdin, stdout and stderr (file descriptors passed over the
+socket), and exits with the worker's exit status. From dagster-dbt's side nothing differs
+from a ``dbt`` child: same arguments, same JSON lines on the same pipe, same exit code.
+
+The worker serves one invocation and exits; the socket is removed when it is taken, so a
+second invocation (or one after the worker ended) runs plain ``dbt``. Nothing runs before the
+invocation arrives except imports: no file is read, no connection opened.
+
+Protocol, over a SOCK_STREAM Unix socket (``send_message``/``receive_message``): worker ->
+launcher ``{"pid": N}``; launcher -> worker ``{"args", "env", "cwd", "dbt"}`` with the three
+descriptors attached; worker -> launcher ``{"exit": code}`` once dbt has finished.
+"""
+
+from __future__ import annotations
+
+import array
+import io
+import json
+import os
+import socket
+import struct
+import sys
+from typing import Any
+
+MAX_MESSAGE = 16 * 1024 * 1024
+_LENGTH = struct.Struct("!I")
+
+
+def send_message(conn: socket.socket, message: dict[str, Any], fds: list[int] | None = None) -> None:
+    """Send one length-prefixed JSON message, with file descriptors attached if given."""
+    body = json.dumps(message).encode()
+    data = _LENGTH.pack(len(body)) + body
+    if fds:
+        ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())]
+        sent = conn.sendmsg([data], ancillary)
+        conn.sendall(data[sent:])
+    else:
+        conn.sendall(data)
+
+
+def receive_message(conn: socket.socket, max_fds: int = 0) -> tuple[dict[str, Any] | None, list[int]]:
+    """One message and the descriptors that came with it; (None, []) when the peer closed."""
+    fds: list[int] = []
+    header = b""
+    while len(header) < _LENGTH.size:
+        if max_fds and not fds:
+            chunk, ancillary, _flags, _addr = conn.recvmsg(_LENGTH.size - len(header),
+                                                          socket.CMSG_SPACE(max_fds * array.array("i").itemsize))
+            for level, kind, payload in ancillary:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    received = array.array("i")
+                    received.frombytes(payload[: len(payload) - len(payload) % received.itemsize])
+                    fds.extend(received)
+        else:
+            chunk = conn.recv(_LENGTH.size - len(header))
+        if not chunk:
+            return None, fds
+        header += chunk
+    (length,) = _LENGTH.unpack(header)
+    if length > MAX_MESSAGE:
+        raise ValueError(f"message of {length} bytes is over the limit")
+    body = b""
+    while len(body) < length:
+        chunk = conn.recv(length - len(body))
+        if not chunk:
+            return None, fds
+        body += chunk
+    return json.loads(body), fds
+
+
+def preload(adapter_type: str | None) -> None:
+    """Import what every dbt invocation imports: the CLI and the target's adapter."""
+    import dbt.cli.main  # noqa: F401 - the import is the point
+
+    if adapter_type:
+        try:
+            __import__(f"dbt.adapters.{adapter_type}")
+        except ImportError:
+            pass  # dbt reports a missing adapter itself, with its own message, when it runs
+
+
+def serve(socket_path: str, adapter_type: str | None) -> int:
+    """Bind, import dbt, take one invocation and run it; return dbt's exit status."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(socket_path)
+    # Listen before importing: a launcher that comes early waits in the backlog.
+    server.listen(1)
+    preload(adapter_type)
+    conn, _ = server.accept()
+    os.unlink(socket_path)  # one invocation only: later ones run plain dbt
+    server.close()
+    send_message(conn, {"pid": os.getpid()})
+    request, fds = receive_message(conn, max_fds=3)
+    if request is None or len(fds) != 3:
+        return 2
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):  # as dbt's own process would with PYTHONUNBUFFERED
+            stream.reconfigure(line_buffering=True, write_through=True)
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.chdir(request["cwd"])
+    code = run_dbt(request["dbt"], request["args"])
+    _finish_like_a_process()
+    send_message(conn, {"exit": code})
+    conn.close()
+    return code
+
+
+def run_dbt(dbt_path: str, args: list[str]) -> int:
+    """Run dbt's command line exactly as its console script does; return the exit status."""
+    from dbt.cli.main import cli
+
+    sys.argv = [dbt_path, *args]
+    try:
+        cli.main(args=args, prog_name="dbt")
+    except SystemExit as stop:
+        if stop.code is None:
+            return 0
+        if isinstance(stop.code, int):
+            return stop.code
+        sys.stderr.write(f"{stop.code}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _finish_like_a_process() -> None:
+    """What interpreter exit would do before the status is known: exit handlers, flushed streams."""
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m floe.orchestration.dbt_worker SOCKET [ADAPTER]``."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        sys.stderr.write("usage: python -m floe.orchestration.dbt_worker SOCKET [ADAPTER]\n")
+        return 2
+    return serve(args[0], args[1] if len(args) > 1 else None)
+
+
+if __name__ == "__main__":
+    # os._exit: exit handlers already ran before the status was sent; running them twice
+    # could print after the launcher has gone.
+    os._exit(main())

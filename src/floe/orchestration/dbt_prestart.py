@@ -15,12 +15,15 @@ from pathlib import Path
 from types import TracebackType
 
 from floe.orchestration.dbt_launcher import DBT_ENV, WORKER_ENV
+from floe.orchestration.dbt_worker import listen, taken_path
 
 LAUNCHER = "floe-dbt"
 # Set to 0 to run plain dbt (for comparison, or to rule the worker out when debugging).
 PRESTART_ENV = "FLOE_DBT_PRESTART"
 # sun_path holds 108 bytes on Linux (104 on macOS); a longer TMPDIR means no prestart.
 MAX_SOCKET_PATH = 100
+# How long a worker that has served may take to exit after dbt finished.
+TAKEN_WORKER_GRACE_S = 10
 
 
 def launcher_executable() -> str | None:
@@ -67,12 +70,16 @@ class PrestartedDbt:
             shutil.rmtree(self._folder, ignore_errors=True)
             self._folder = None
             return self
-        args = [sys.executable, "-m", "floe.orchestration.dbt_worker", str(self.socket_path)]
+        server = listen(str(self.socket_path))
+        args = [sys.executable, "-m", "floe.orchestration.dbt_worker", str(server.fileno()), str(self.socket_path)]
         if self._adapter_type:
             args.append(self._adapter_type)
         env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-        self._process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.DEVNULL, env=env, close_fds=True)
+        try:
+            self._process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                             stderr=subprocess.DEVNULL, env=env, pass_fds=(server.fileno(),))
+        finally:
+            server.close()  # the worker has its own copy
         from floe.compiler.dbt_process import dbt_executable
 
         announced = {WORKER_ENV: str(self.socket_path), DBT_ENV: dbt_executable()}
@@ -89,11 +96,16 @@ class PrestartedDbt:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        # The worker removes its socket when an invocation takes it, and ends after dbt does.
-        ended = self._process.poll() is not None
-        self._served = ended and self.socket_path is not None and not self.socket_path.exists()
-        if not ended:
-            # Unused (no dbt step ran) or still finishing: it holds no state worth keeping.
+        assert self.socket_path is not None
+        if Path(taken_path(str(self.socket_path))).exists():
+            # Taken: dbt ran (or runs) there. It ends on its own right after dbt; a launcher
+            # killed mid-run leaves it running, hence the bound.
+            try:
+                self._served = self._process.wait(timeout=TAKEN_WORKER_GRACE_S) >= 0
+            except subprocess.TimeoutExpired:
+                pass
+        if self._process.poll() is None:
+            # Never used (no dbt step ran), or orphaned: it holds no state worth keeping.
             self._process.terminate()
             try:
                 self._process.wait(timeout=5)

@@ -10,9 +10,10 @@ working directory and its own stdin, stdout and stderr (file descriptors passed 
 socket), and exits with the worker's exit status. From dagster-dbt's side nothing differs
 from a ``dbt`` child: same arguments, same JSON lines on the same pipe, same exit code.
 
-The worker serves one invocation and exits; the socket is removed when it is taken, so a
-second invocation (or one after the worker ended) runs plain ``dbt``. Nothing runs before the
-invocation arrives except imports: no file is read, no connection opened.
+The worker serves one invocation and exits; its socket is renamed when it is taken, so a
+second invocation (or one after the worker ended) runs plain ``dbt``. The parent binds the
+socket and hands it over, so a launcher never arrives before the worker listens. Nothing runs
+before the invocation arrives except imports: no file is read, no connection opened.
 
 Protocol, over a SOCK_STREAM Unix socket (``send_message``/``receive_message``): worker ->
 launcher ``{"pid": N}``; launcher -> worker ``{"args", "env", "cwd", "dbt"}`` with the three
@@ -76,6 +77,11 @@ def receive_message(conn: socket.socket, max_fds: int = 0) -> tuple[dict[str, An
     return json.loads(body), fds
 
 
+def taken_path(socket_path: str) -> str:
+    """Where the socket file is moved once an invocation has taken the worker."""
+    return socket_path + ".taken"
+
+
 def preload(adapter_type: str | None) -> None:
     """Import what every dbt invocation imports: the CLI and the target's adapter."""
     import dbt.cli.main  # noqa: F401 - the import is the point
@@ -87,15 +93,22 @@ def preload(adapter_type: str | None) -> None:
             pass  # dbt reports a missing adapter itself, with its own message, when it runs
 
 
-def serve(socket_path: str, adapter_type: str | None) -> int:
-    """Bind, import dbt, take one invocation and run it; return dbt's exit status."""
+def listen(socket_path: str) -> socket.socket:
+    """The worker's listening socket. The parent makes it and hands it over (pass_fds), so a
+    launcher that comes before the worker has even started waits in the backlog."""
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(socket_path)
-    # Listen before importing: a launcher that comes early waits in the backlog.
     server.listen(1)
+    return server
+
+
+def serve(server: socket.socket, socket_path: str, adapter_type: str | None) -> int:
+    """Import dbt, take one invocation on ``server`` and run it; return dbt's exit status."""
     preload(adapter_type)
     conn, _ = server.accept()
-    os.unlink(socket_path)  # one invocation only: later ones run plain dbt
+    # One invocation only: later ones find no socket and run plain dbt. The new name tells the
+    # parent the worker was taken (and is running dbt) rather than never used.
+    os.rename(socket_path, taken_path(socket_path))
     server.close()
     send_message(conn, {"pid": os.getpid()})
     request, fds = receive_message(conn, max_fds=3)
@@ -149,12 +162,13 @@ def _finish_like_a_process() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m floe.orchestration.dbt_worker SOCKET [ADAPTER]``."""
+    """``python -m floe.orchestration.dbt_worker FD SOCKET [ADAPTER]`` (FD: the listening socket)."""
     args = sys.argv[1:] if argv is None else argv
-    if not args:
-        sys.stderr.write("usage: python -m floe.orchestration.dbt_worker SOCKET [ADAPTER]\n")
+    if len(args) < 2:
+        sys.stderr.write("usage: python -m floe.orchestration.dbt_worker FD SOCKET [ADAPTER]\n")
         return 2
-    return serve(args[0], args[1] if len(args) > 1 else None)
+    server = socket.socket(fileno=int(args[0]))
+    return serve(server, args[1], args[2] if len(args) > 2 else None)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """``python -m floe`` is the ``floe`` command."""
 
-from floe.cli.main import main
+from floe.cli.main import entry
 
-main()
+entry()

@@ -98,3 +98,43 @@ def main(argv: list[str] | None = None) -> Any:
         click.secho("internal error in floe (exit 2): please report it; FLOE_DEBUG=1 shows the traceback",
                     err=True, fg="red")
         sys.exit(2)
+
+
+def entry() -> None:
+    """The ``floe`` command (and ``python -m floe``): ``main()``, then a quick exit.
+
+    A run leaves Dagster, dbt-core and the run's own objects in memory: millions of objects
+    that the interpreter frees one by one when it exits (0.3-0.5 s, measured). After a command
+    that loaded Dagster, do what exit must do (wait for threads, run exit handlers, flush the
+    streams) and leave without that teardown. Light commands exit as usual.
+    """
+    try:
+        main()
+        code = 0
+    except SystemExit as stop:
+        code = _exit_status(stop.code)
+    if "dagster" not in sys.modules:
+        sys.exit(code)
+    import atexit
+    import threading
+
+    # The interpreter's own first two steps of exiting: stop thread pools and join non-daemon
+    # threads (threading._shutdown), then the exit handlers.
+    threading._shutdown()  # type: ignore[attr-defined]
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
+def _exit_status(code: object) -> int:
+    """What the interpreter makes of ``sys.exit(code)``."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1

@@ -27,6 +27,10 @@ def stream_dbt_build(context: AssetExecutionContext, compiled: CompiledProject, 
 
     Every raw dbt event also goes to floe's progress listeners (terminal, lineage, tracing).
     """
+    from floe.orchestration.dbt_early_launch import launch_early
+
+    # Before the imports below: with a worker waiting, dbt parses while they run.
+    early = launch_early(context, dbt, list(args))
     from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
     from dagster_dbt.asset_utils import (
         DAGSTER_DBT_EXCLUDE_METADATA_KEY,
@@ -40,6 +44,9 @@ def stream_dbt_build(context: AssetExecutionContext, compiled: CompiledProject, 
 
     manifest = load_manifest(compiled.manifest_path)
     translator = DagsterDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+    if early is not None:
+        yield from _stream(early.invocation(dbt.cli_resource(), manifest, translator, context), context)
+        return
     tags = context.op.tags
     selection, indirect = get_subset_selection_for_context(
         context=context,
@@ -60,6 +67,10 @@ def stream_dbt_build(context: AssetExecutionContext, compiled: CompiledProject, 
         dagster_dbt_translator=translator,
         target_path=cli._get_unique_target_path(context=context),  # dagster-dbt's own folder naming
     )
+    yield from _stream(invocation, context)
+
+
+def _stream(invocation: Any, context: AssetExecutionContext) -> Iterator[Any]:
     publish_invocation(invocation.target_path)
     for event in invocation.stream_raw_events():
         publish_raw_dbt_event(event.raw_event)

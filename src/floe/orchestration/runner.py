@@ -7,6 +7,7 @@ file under ``.floe/logs`` rather than the terminal.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import shutil
 import threading
@@ -112,6 +113,9 @@ def _run_pipeline(
             raise FloeError(f"selection '{select or ''}' matches no asset of job '{job_name}'",
                             hint="use dbt selection syntax, e.g. 'stg_orders+' or 'tag:daily'")
     instance: DagsterInstance = open_instance(compiled)
+    # What is loaded now (Dagster, dbt-core's modules, the definitions, the instance) lives
+    # until the process ends: keep it out of the collections the run triggers and the ones at exit.
+    gc.freeze()
     log_dir = compiled.output_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"run-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}.log"

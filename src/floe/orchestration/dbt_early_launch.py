@@ -1,0 +1,125 @@
+"""Hand the prestarted dbt worker its invocation before dagster-dbt is even imported.
+
+Importing dagster-dbt imports dbt-core: over a second in which the dbt step could not start
+dbt. When a worker waits (see ``floe.orchestration.dbt_worker``) and the step builds the whole
+project (no subset: the only case where dagster-dbt's arguments follow from the op's tags
+alone), this module launches ``floe-dbt`` with exactly the command line, environment and
+working directory ``DbtCliResource.cli`` would give it, then imports dagster-dbt while dbt
+parses, and wraps the running process in dagster-dbt's own ``DbtCliInvocation``: event
+streaming and translation stay dagster-dbt's. Subsets (a selection, a retry of some assets)
+take the usual path. ``tests/integration/test_dbt_early_launch.py`` compares both launches.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from floe.orchestration.dbt_prestart import worker_launcher
+
+# dagster-dbt's op tag and environment names (dagster_dbt.asset_utils), read without importing it.
+SELECT_TAG = "dagster_dbt/select"
+EXCLUDE_TAG = "dagster_dbt/exclude"
+SELECTOR_TAG = "dagster_dbt/selector"
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+
+
+@dataclass
+class EarlyLaunch:
+    """A dbt invocation already running in the worker, waiting to be wrapped by dagster-dbt."""
+
+    process: subprocess.Popen[bytes]
+    project_dir: Path
+    target_path: Path
+
+    def invocation(self, cli: Any, manifest: Any, translator: Any, context: Any) -> Any:
+        """dagster-dbt's ``DbtCliInvocation`` around the running process, as ``cli()`` builds it."""
+        from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
+
+        return DbtCliInvocation(
+            process=self.process,
+            manifest=manifest,
+            project=None,
+            dagster_dbt_translator=translator,
+            project_dir=self.project_dir,
+            target_path=self.target_path,
+            raise_on_error=True,  # cli()'s default, which the usual path uses
+            context=None,
+            adapter=None,
+            cli_version=cli._cli_version,
+        )
+
+
+def is_whole_step(context: Any) -> bool:
+    """True when the step materializes every asset and runs every check of the dbt op."""
+    assets_def = context.assets_def
+    return bool(assets_def.keys_by_output_name == assets_def.node_keys_by_output_name
+                and assets_def.check_specs_by_output_name == assets_def.node_check_specs_by_output_name)
+
+
+def launch_early(context: Any, dbt: Any, args: list[str]) -> EarlyLaunch | None:
+    """Start ``dbt <args>`` in the waiting worker now, or return None for the usual path."""
+    launcher = worker_launcher()
+    if launcher is None or not is_whole_step(context):
+        return None
+    command, env, project_dir, target_path = cli_command(launcher, dbt, args, context.op.tags, context.op.name,
+                                                        context.run.run_id)
+    _reuse_partial_parse(project_dir, target_path)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=project_dir)
+    return EarlyLaunch(process, project_dir, target_path)
+
+
+def cli_command(executable: str, dbt: Any, args: list[str], op_tags: Any, op_name: str, run_id: str
+                ) -> tuple[list[str], dict[str, str], Path, Path]:
+    """What ``DbtCliResource.cli(args + the op's selection)`` runs when the step is not a subset.
+
+    Returns the command line, environment, working directory and target path.
+    """
+    selects = _words(op_tags.get(SELECT_TAG))
+    excludes = _words(op_tags.get(EXCLUDE_TAG))
+    selector = op_tags.get(SELECTOR_TAG)
+    cleaned = [*args, *(["--selector", selector] if selector else [])]
+    selection: list[str] = []
+    if selects:
+        selection = ["--select", " ".join(selects), *selection]
+    if excludes:
+        selection = ["--exclude", " ".join(excludes), *selection]
+    project_dir = Path(dbt.project_dir)
+    # dagster-dbt's unique folder under $DBT_TARGET_PATH; dbt is given it as dagster-dbt gives
+    # it (relative when $DBT_TARGET_PATH is), the invocation gets it absolute.
+    unique = Path(os.environ.get("DBT_TARGET_PATH", "target")) / f"{op_name}-{run_id[:7]}-{str(uuid.uuid4())[:7]}"
+    target_path = unique if unique.is_absolute() else project_dir / unique
+    env = {
+        "PYTHONLEGACYWINDOWSSTDIO": "1",
+        **os.environ,
+        "DAGSTER_DBT_CLI": "true",
+        "PYTHONUNBUFFERED": "1",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_LOG_FORMAT": "json",
+        "DBT_TARGET_PATH": os.fspath(unique),
+        "DBT_LOG_PATH": os.fspath(unique),
+        **({"DBT_PROFILES_DIR": dbt.profiles_dir} if dbt.profiles_dir else {}),
+        "DBT_PROJECT_DIR": str(project_dir),
+    }
+    profile = ["--profile", dbt.profile] if dbt.profile else []
+    profile += ["--target", dbt.target] if dbt.target else []
+    return [executable, *cleaned, *profile, *selection], env, project_dir, target_path
+
+
+def _words(value: str | None) -> list[str]:
+    return value.split() if value else []
+
+
+def _reuse_partial_parse(project_dir: Path, target_path: Path) -> None:
+    """Copy the partial-parse file into the new target folder, as dagster-dbt does."""
+    current = Path(os.environ.get("DBT_TARGET_PATH", "target"))
+    source = (current if current.is_absolute() else project_dir / current) / PARTIAL_PARSE_FILE
+    destination = target_path / PARTIAL_PARSE_FILE
+    if source.exists() and not destination.exists():
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, destination)

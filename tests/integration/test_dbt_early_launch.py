@@ -1,0 +1,100 @@
+"""The early launch runs exactly what dagster-dbt's ``DbtCliResource.cli`` would have run.
+
+dagster-dbt's own ``cli()`` is called for real with ``subprocess.Popen`` recorded; floe's
+``cli_command`` must give the same command line, environment and working directory (up to the
+random suffix of the target folder). Whole-project runs go through the early launch, subsets
+through dagster-dbt's ``cli()``, and both build the same nodes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+SUFFIX = re.compile(r"-[0-9a-f]{7}$")
+
+
+def _normalized(value: str) -> str:
+    return SUFFIX.sub("-XXXXXXX", value)
+
+
+@pytest.fixture
+def location(compiled_project: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from floe.orchestration.builder import build_code_location
+    from floe.orchestration.paths import open_compiled_project
+
+    monkeypatch.setenv("FLOE_PROJECT_DIR", str(compiled_project))
+    monkeypatch.delenv("DBT_TARGET_PATH", raising=False)
+    compiled = open_compiled_project(compiled_project / ".floe" / "artifacts.json")
+    return compiled, build_code_location(compiled)
+
+
+@pytest.mark.parametrize("args", [["build"], ["build", "--full-refresh"]])
+def test_the_command_equals_dagster_dbts(location: Any, monkeypatch: pytest.MonkeyPatch, args: list[str]) -> None:
+    import dagster_dbt.core.dbt_cli_invocation as invocation_module
+    from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
+
+    from floe.orchestration.dbt_early_launch import SELECT_TAG, cli_command
+    from floe.orchestration.dbt_specs import load_manifest
+
+    compiled, code = location
+    dbt = code.defs.resources["dbt"]
+    op = code.dbt_assets.op
+    run_id = "0123456789abcdef"
+    recorded: dict[str, Any] = {}
+    real_popen = subprocess.Popen
+
+    def recording_popen(*popen_args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        recorded.update(args=kwargs.get("args", popen_args[0] if popen_args else None), env=kwargs["env"],
+                        cwd=kwargs["cwd"])
+        return real_popen(["true"], stdout=subprocess.PIPE)
+
+    monkeypatch.setattr(invocation_module.subprocess, "Popen", recording_popen)
+    cli = dbt.cli_resource()
+    # The step's usual path: dagster-dbt's default selection for a step that is not a subset.
+    selection = ["--select", op.tags[SELECT_TAG]]
+    # What _get_unique_target_path gives the step: under $DBT_TARGET_PATH (the code location sets it).
+    target = Path(os.environ.get("DBT_TARGET_PATH", "target")) / f"{op.name}-{run_id[:7]}-abcdef0"
+    invocation = cli.cli([*args, *selection], manifest=load_manifest(compiled.manifest_path),
+                         dagster_dbt_translator=DagsterDbtTranslator(
+                             settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
+                         target_path=target)
+    invocation.process.wait()
+    command, env, cwd, target_path = cli_command(cli.dbt_executable, dbt, args, op.tags, op.name, run_id)
+
+    assert [_normalized(a) for a in command] == [_normalized(a) for a in recorded["args"]]
+    assert {k: _normalized(v) for k, v in env.items()} == {k: _normalized(v) for k, v in recorded["env"].items()}
+    assert Path(cwd) == Path(recorded["cwd"])
+    assert _normalized(str(target_path)) == _normalized(str(invocation.target_path))
+
+
+def test_whole_runs_launch_early_and_subsets_do_not(compiled_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from floe.orchestration import dbt_early_launch
+    from floe.orchestration.paths import open_compiled_project
+    from floe.orchestration.runner import run_pipeline
+
+    launched: list[bool] = []
+    original = dbt_early_launch.launch_early
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        early = original(*args, **kwargs)
+        launched.append(early is not None)
+        return early
+
+    monkeypatch.setattr(dbt_early_launch, "launch_early", recording)
+    monkeypatch.setenv("FLOE_PROJECT_DIR", str(compiled_project))
+    monkeypatch.chdir(compiled_project)
+    compiled = open_compiled_project(compiled_project / ".floe" / "artifacts.json")
+    whole = run_pipeline(compiled)
+    subset = run_pipeline(compiled, select="stg_orders")
+    assert whole.success and subset.success
+    assert launched == [True, False]
+    assert {n.name for n in subset.nodes if n.resource_type == "model"} == {"stg_orders"}
+    assert {n.name for n in whole.nodes} > {n.name for n in subset.nodes}

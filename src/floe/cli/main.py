@@ -108,33 +108,19 @@ def entry() -> None:
     that loaded Dagster, do what exit must do (wait for threads, run exit handlers, flush the
     streams) and leave without that teardown. Light commands exit as usual.
     """
+    from floe.process_exit import exit_status, run_exit_handlers
+
     try:
         main()
         code = 0
     except SystemExit as stop:
-        code = _exit_status(stop.code)
+        code = exit_status(stop.code)
     if "dagster" not in sys.modules:
         sys.exit(code)
-    import atexit
     import threading
 
-    # The interpreter's own first two steps of exiting: stop thread pools and join non-daemon
-    # threads (threading._shutdown), then the exit handlers.
+    # The interpreter's own first steps of exiting: stop thread pools and join non-daemon
+    # threads (threading._shutdown), then the exit handlers and the streams.
     threading._shutdown()  # type: ignore[attr-defined]
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
+    run_exit_handlers()
     os._exit(code)
-
-
-def _exit_status(code: object) -> int:
-    """What the interpreter makes of ``sys.exit(code)``."""
-    if code is None:
-        return 0
-    if isinstance(code, int):
-        return code
-    print(code, file=sys.stderr)
-    return 1

@@ -37,7 +37,7 @@ class EarlyLaunch:
     project_dir: Path
     target_path: Path
 
-    def invocation(self, cli: Any, manifest: Any, translator: Any, context: Any) -> Any:
+    def invocation(self, cli: Any, manifest: Any, translator: Any) -> Any:
         """dagster-dbt's ``DbtCliInvocation`` around the running process, as ``cli()`` builds it."""
         from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
 
@@ -69,7 +69,7 @@ def launch_early(context: Any, dbt: Any, args: list[str]) -> EarlyLaunch | None:
         return None
     command, env, project_dir, target_path = cli_command(launcher, dbt, args, context.op.tags, context.op.name,
                                                         context.run.run_id)
-    _reuse_partial_parse(project_dir, target_path)
+    _reuse_partial_parse(_target_base(project_dir), target_path)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=project_dir)
     return EarlyLaunch(process, project_dir, target_path)
 
@@ -80,20 +80,20 @@ def cli_command(executable: str, dbt: Any, args: list[str], op_tags: Any, op_nam
 
     Returns the command line, environment, working directory and target path.
     """
-    selects = _words(op_tags.get(SELECT_TAG))
-    excludes = _words(op_tags.get(EXCLUDE_TAG))
     selector = op_tags.get(SELECTOR_TAG)
     cleaned = [*args, *(["--selector", selector] if selector else [])]
+    # dagster-dbt re-joins the words of --select/--exclude and puts --exclude first.
     selection: list[str] = []
-    if selects:
-        selection = ["--select", " ".join(selects), *selection]
-    if excludes:
-        selection = ["--exclude", " ".join(excludes), *selection]
+    for flag, tag in (("--exclude", EXCLUDE_TAG), ("--select", SELECT_TAG)):
+        words = (op_tags.get(tag) or "").split()
+        if words:
+            selection += [flag, " ".join(words)]
     project_dir = Path(dbt.project_dir)
     # dagster-dbt's unique folder under $DBT_TARGET_PATH; dbt is given it as dagster-dbt gives
     # it (relative when $DBT_TARGET_PATH is), the invocation gets it absolute.
-    unique = Path(os.environ.get("DBT_TARGET_PATH", "target")) / f"{op_name}-{run_id[:7]}-{str(uuid.uuid4())[:7]}"
-    target_path = unique if unique.is_absolute() else project_dir / unique
+    name = f"{op_name}-{run_id[:7]}-{str(uuid.uuid4())[:7]}"
+    unique = Path(os.environ.get("DBT_TARGET_PATH", "target")) / name
+    target_path = _target_base(project_dir) / name
     env = {
         "PYTHONLEGACYWINDOWSSTDIO": "1",
         **os.environ,
@@ -111,14 +111,15 @@ def cli_command(executable: str, dbt: Any, args: list[str], op_tags: Any, op_nam
     return [executable, *cleaned, *profile, *selection], env, project_dir, target_path
 
 
-def _words(value: str | None) -> list[str]:
-    return value.split() if value else []
-
-
-def _reuse_partial_parse(project_dir: Path, target_path: Path) -> None:
-    """Copy the partial-parse file into the new target folder, as dagster-dbt does."""
+def _target_base(project_dir: Path) -> Path:
+    """$DBT_TARGET_PATH (default ``target``), absolute: where the project's own parse output is."""
     current = Path(os.environ.get("DBT_TARGET_PATH", "target"))
-    source = (current if current.is_absolute() else project_dir / current) / PARTIAL_PARSE_FILE
+    return current if current.is_absolute() else project_dir / current
+
+
+def _reuse_partial_parse(target_base: Path, target_path: Path) -> None:
+    """Copy the partial-parse file into the new target folder, as dagster-dbt does."""
+    source = target_base / PARTIAL_PARSE_FILE
     destination = target_path / PARTIAL_PARSE_FILE
     if source.exists() and not destination.exists():
         destination.parent.mkdir(parents=True, exist_ok=True)

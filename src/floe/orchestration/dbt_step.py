@@ -45,7 +45,7 @@ def stream_dbt_build(context: AssetExecutionContext, compiled: CompiledProject, 
     manifest = load_manifest(compiled.manifest_path)
     translator = DagsterDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
     if early is not None:
-        yield from _stream(early.invocation(dbt.cli_resource(), manifest, translator, context), context)
+        yield from _stream(early.invocation(dbt.cli_resource(), manifest, translator), context)
         return
     tags = context.op.tags
     selection, indirect = get_subset_selection_for_context(

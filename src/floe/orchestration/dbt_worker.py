@@ -31,6 +31,8 @@ import struct
 import sys
 from typing import Any
 
+from floe.process_exit import exit_status, run_exit_handlers
+
 MAX_MESSAGE = 16 * 1024 * 1024
 _LENGTH = struct.Struct("!I")
 
@@ -124,7 +126,7 @@ def serve(server: socket.socket, socket_path: str, adapter_type: str | None) -> 
     os.environ.update(request["env"])
     os.chdir(request["cwd"])
     code = run_dbt(request["dbt"], request["args"])
-    _finish_like_a_process()
+    run_exit_handlers()  # before the status goes out, as in a process that exits
     send_message(conn, {"exit": code})
     conn.close()
     return code
@@ -138,27 +140,10 @@ def run_dbt(dbt_path: str, args: list[str]) -> int:
     try:
         cli.main(args=args, prog_name="dbt")
     except SystemExit as stop:
-        if stop.code is None:
-            return 0
-        if isinstance(stop.code, int):
-            return stop.code
-        sys.stderr.write(f"{stop.code}\n")
-        return 1
+        return exit_status(stop.code)
     except KeyboardInterrupt:
         return 130
     return 0
-
-
-def _finish_like_a_process() -> None:
-    """What interpreter exit would do before the status is known: exit handlers, flushed streams."""
-    import atexit
-
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
 
 
 def main(argv: list[str] | None = None) -> int:

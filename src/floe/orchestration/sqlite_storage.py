@@ -20,6 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from dagster._core.definitions.events import AssetKey
@@ -46,9 +47,7 @@ class CachedEngineSqliteEventLogStorage(SqliteEventLogStorage):
 
     def __init__(self, base_dir: str, inst_data: Any = None) -> None:
         self._engines: dict[str, Engine] = {}
-        self._batch: dict[str, Connection] | None = None
-        self._batch_stack: ExitStack | None = None
-        self._batch_thread: int | None = None
+        self._batch: _OpenBatch | None = None
         self._known_tables: set[str] = set()
         self._materialized_run: str | None = None
         self._materialized: dict[AssetKey, EventLogRecord] = {}
@@ -57,12 +56,12 @@ class CachedEngineSqliteEventLogStorage(SqliteEventLogStorage):
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
-        if self._batch is not None and self._batch_thread == threading.get_ident():
+        batch = self._batch
+        if batch is not None and batch.thread == threading.get_ident():
             # Inside store_event_batch (which holds the lock): share the shard's transaction.
-            conn = self._batch.get(shard)
+            conn = batch.connections.get(shard)
             if conn is None:
-                assert self._batch_stack is not None
-                conn = self._batch[shard] = self._batch_stack.enter_context(self._transaction(shard))
+                conn = batch.connections[shard] = batch.transactions.enter_context(self._transaction(shard))
             yield conn
             return
         with self._db_lock, self._transaction(shard) as conn:
@@ -95,13 +94,13 @@ class CachedEngineSqliteEventLogStorage(SqliteEventLogStorage):
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         """Store the events in order, one transaction per shard; all or nothing per shard."""
-        with self._db_lock, ExitStack() as stack:
-            self._batch, self._batch_stack, self._batch_thread = {}, stack, threading.get_ident()
+        with self._db_lock, ExitStack() as transactions:
+            self._batch = _OpenBatch(threading.get_ident(), transactions)
             try:
                 for entry in events:
                     self.store_event(entry)
             finally:
-                self._batch, self._batch_stack, self._batch_thread = None, None, None
+                self._batch = None
 
     def _store_asset_event(self, conn: Connection, event: EventLogEntry, event_id: int) -> None:
         """Upstream's upsert of the asset's row, update first: after the first run the row exists,
@@ -160,6 +159,15 @@ class CachedEngineSqliteEventLogStorage(SqliteEventLogStorage):
             engine.dispose()
         self._engines.clear()
         super().dispose()
+
+
+@dataclass
+class _OpenBatch:
+    """The transactions of the batch being stored: one per shard, committed together at its end."""
+
+    thread: int
+    transactions: ExitStack
+    connections: dict[str, Connection] = field(default_factory=dict)
 
 
 def _relax_wal_sync(dbapi_connection: Any, _record: Any) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from floe.cli.main import _exit_status
+from floe.process_exit import exit_status
 
 # Dagster loaded (the quick exit applies), a thread pool with a finished task (its workers must
 # be told to stop, or joining them hangs), a non-daemon thread still working, an exit handler,
@@ -39,6 +39,6 @@ def test_quick_exit_joins_threads_runs_handlers_flushes_and_keeps_the_code(tmp_p
 
 
 def test_exit_status_follows_the_interpreter() -> None:
-    assert _exit_status(None) == 0
-    assert _exit_status(3) == 3
-    assert _exit_status("a message") == 1
+    assert exit_status(None) == 0
+    assert exit_status(3) == 3
+    assert exit_status("a message") == 1

@@ -73,6 +73,8 @@ class Command:
     forbidden_output: str | None = None
     # Extra figures read after each run, e.g. from the log (the argument) or dbt's run_results.
     probes: Mapping[str, Callable[[Path | None], float | None]] = field(default_factory=dict)
+    # Untimed preparation before every run, e.g. removing the warehouse so each run starts alike.
+    before: Callable[[], None] | None = None
 
 
 @dataclass
@@ -116,6 +118,8 @@ class CommandFailed(RuntimeError):
 
 def run_once(command: Command, log: Path | None = None) -> Sample:
     """Run a command to completion; its output goes to ``log`` (or nowhere)."""
+    if command.before is not None:
+        command.before()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = log.open("wb") if log is not None else subprocess.DEVNULL
     try:

@@ -4,8 +4,10 @@
 
 For each size, the same compiled project is built three ways, interleaved, each a whole
 process: ``dbt build`` (the floor), ``floe run`` and a plain dagster-dbt ``materialize``
-(see _dagster_dbt_baseline.py). Overhead = median(floe run) - median(dbt build); the fixed
-and per-model overheads come from a least-squares line over the sizes.
+(see _dagster_dbt_baseline.py). Every run starts from an empty warehouse: DuckDB's file
+grows over rebuilds and dbt's time with it (``--keep-warehouse`` rebuilds instead).
+Overhead = median(floe run) - median(dbt build); the fixed and per-model overheads come
+from a least-squares line over the sizes.
 
 Goal (from the issue): fixed overhead <= 1.5 s, per-model overhead <= 3 ms at 1,000 models.
 """
@@ -70,16 +72,17 @@ def _prune_dagster_dbt_targets(project: BenchProject) -> None:
             shutil.rmtree(child, ignore_errors=True)
 
 
-def commands(project: BenchProject, *, dagster_dbt: bool) -> list[Command]:
+def commands(project: BenchProject, *, dagster_dbt: bool, fresh: bool) -> list[Command]:
+    before = project.fresh_warehouse if fresh else None
     dbt_target = str(project.dbt_target)
     found = [
         Command(DBT, [tool("dbt"), "build", *dbt_args(project)], cwd=project.dbt_dir,
                 env=project.env(DBT_TARGET_PATH=dbt_target, DBT_LOG_PATH=dbt_target),
-                probes={"dbt_elapsed": _dbt_elapsed(project.dbt_target)}),
+                probes={"dbt_elapsed": _dbt_elapsed(project.dbt_target)}, before=before),
         Command(FLOE, [tool("floe"), "run"], cwd=project.root, env=project.env(),
                 forbidden_output="compiled (",
                 probes={"dbt_elapsed": _dbt_elapsed(project.root / ".floe" / "dbt" / "target"),
-                        "in_process": _floe_in_process}),
+                        "in_process": _floe_in_process}, before=before),
     ]
     if dagster_dbt:
         target = str(project.dagster_dbt_target)
@@ -88,7 +91,7 @@ def commands(project: BenchProject, *, dagster_dbt: bool) -> list[Command]:
             [PYTHON, str(BENCH_DIR / "_dagster_dbt_baseline.py"), "run", str(project.dagster_dbt_manifest),
              str(project.dbt_dir), str(project.profiles_dir)],
             cwd=project.root, env=project.env(DBT_TARGET_PATH=target),
-            probes={"dbt_elapsed": _dbt_elapsed(project.dagster_dbt_target)},
+            probes={"dbt_elapsed": _dbt_elapsed(project.dagster_dbt_target)}, before=before,
         ))
     return found
 
@@ -99,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of each command per size [3]")
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs first [1]")
     parser.add_argument("--no-dagster-dbt", action="store_true", help="skip the plain dagster-dbt baseline")
+    parser.add_argument("--keep-warehouse", action="store_true",
+                        help="rebuild over the previous run's tables instead of an empty warehouse each run")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
 
@@ -109,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         counts[n] = project.node_counts()
         _prune_dagster_dbt_targets(project)
         note(f"{n} models: {counts[n]}")
-        results[n] = time_interleaved(commands(project, dagster_dbt=not args.no_dagster_dbt),
+        results[n] = time_interleaved(commands(project, dagster_dbt=not args.no_dagster_dbt,
+                                               fresh=not args.keep_warehouse),
                                       repeat=args.repeat, warmup=args.warmup, log_dir=WORK / "logs" / f"run_{n}")
     report(sizes, results, counts, args.repeat)
     return 0

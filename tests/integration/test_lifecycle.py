@@ -44,12 +44,21 @@ def test_init_validate_compile_run(floe, tmp_path: Path) -> None:
     assert revenue["Donald Knuth"] == 0
 
 
-def test_run_twice_gives_the_same_result(floe, compiled_project: Path) -> None:
+def _newest_dbt_log_first_line(project: Path) -> str:
+    logs = sorted((project / ".floe" / "dbt" / "target").glob("*/dbt.log"), key=lambda p: p.stat().st_mtime)
+    return logs[-1].read_text().splitlines()[0]
+
+
+def test_run_twice_gives_the_same_result(floe, compiled_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DBT_LOG_FORMAT_FILE", raising=False)
     first = floe("run", cwd=compiled_project)
     assert first.returncode == 0, first.stderr
+    # dagster-dbt reads JSON from dbt's output; dbt's log file keeps dbt's own text format.
+    assert not _newest_dbt_log_first_line(compiled_project).startswith("{")
     snapshot = warehouse_rows(compiled_project, "select * from customer_revenue order by customer_id")
-    second = floe("run", "--json", cwd=compiled_project)
+    second = floe("run", "--json", cwd=compiled_project, env={"DBT_LOG_FORMAT_FILE": "json"})
     assert second.returncode == 0, second.stderr
+    assert json.loads(_newest_dbt_log_first_line(compiled_project))["info"]  # the user's choice wins
     assert "compiled" not in second.stderr.splitlines()[0]  # nothing changed: no recompile
     assert warehouse_rows(compiled_project, "select * from customer_revenue order by customer_id") == snapshot
     summary = sorted(

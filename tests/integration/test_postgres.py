@@ -117,3 +117,28 @@ def test_missing_secret_is_a_clear_error(floe, minimal_project: Path, postgres_d
     assert "FLOE_IT_PG_PASSWORD" in result.stderr or "FLOE_IT_DAGSTER_PASSWORD" in result.stderr
     assert "secret" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_row_counts_survive_a_missing_relation(postgres_dsn: str, pg_names, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The summary's counts: one failed statement must not abort the others (autocommit)."""
+    from psycopg2.extensions import parse_dsn
+
+    from floe.spec.platform import PostgresCompute
+    from floe.targets import count_rows
+
+    schema, _ = pg_names
+    connection = _connect(postgres_dsn)
+    with connection.cursor() as cursor:
+        cursor.execute(f'create schema "{schema}"')
+        cursor.execute(f'create table "{schema}".a as select generate_series(1, 5) as id')
+        cursor.execute(f'create table "{schema}".b as select generate_series(1, 2) as id')
+    connection.close()
+    parts = parse_dsn(postgres_dsn)
+    monkeypatch.setenv("FLOE_IT_PG_PASSWORD", parts.get("password", ""))
+    compute = PostgresCompute.model_validate({
+        "type": "postgres", "host": parts.get("host", "127.0.0.1"), "port": int(parts.get("port", 5432)),
+        "user": parts.get("user", "postgres"), "password": {"secret_ref": "FLOE_IT_PG_PASSWORD"},
+        "database": parts.get("dbname", "test"), "schema": schema,
+    })
+    relations = [f'"{schema}"."a"', f'"{schema}"."missing"', f'"{schema}"."b"']
+    assert count_rows(compute, Path("."), relations) == {f'"{schema}"."a"': 5, f'"{schema}"."b"': 2}

@@ -84,11 +84,8 @@ def count_rows(compute: DuckDBCompute, project_root: Path, relations: list[str])
     """Count rows of dbt relations (already quoted by dbt) in the database file, read-only."""
     import duckdb
 
+    from floe.targets.row_counts import count_relations
+
     path = warehouse_path(compute, project_root)
-    counts: dict[str, int] = {}
     with duckdb.connect(str(path), read_only=True) as connection:
-        for relation in relations:
-            row = connection.execute(f"select count(*) from {relation}").fetchone()
-            if row is not None:
-                counts[relation] = int(row[0])
-    return counts
+        return count_relations(lambda sql: connection.execute(sql).fetchall(), relations)

@@ -33,21 +33,23 @@ def count_rows(compute: PostgresCompute, project_root: Path, relations: list[str
     import psycopg2
 
     from floe.spec.secrets import resolve_secrets
+    from floe.targets.row_counts import count_relations
 
     password = ""
     if compute.password is not None:
         password = resolve_secrets([compute.password.secret_ref])[compute.password.secret_ref]
-    counts: dict[str, int] = {}
     connection = psycopg2.connect(host=compute.host, port=compute.port, user=compute.user,
                                   password=password, dbname=compute.database, connect_timeout=10,
                                   sslmode=compute.sslmode or "prefer")
+    # A failed statement must not abort the ones after it (see count_relations).
+    connection.autocommit = True
     try:
         with connection.cursor() as cursor:
-            for relation in relations:
-                cursor.execute(f"select count(*) from {relation}")
-                row = cursor.fetchone()
-                if row is not None:
-                    counts[relation] = int(row[0])
+
+            def execute(sql: str) -> list[tuple[Any, ...]]:
+                cursor.execute(sql)
+                return cursor.fetchall()
+
+            return count_relations(execute, relations)
     finally:
         connection.close()
-    return counts

@@ -128,9 +128,7 @@ def build_dbt_assets(compiled: CompiledProject) -> AssetsDefinition:
             # The Iceberg tables may have moved on since the views were made (another run,
             # retention): dbt must read their current snapshots.
             refresh_project_views(compiled)
-        args = ["build"]
-        if context.run.tags.get(FULL_REFRESH_TAG) == "true":
-            args.append("--full-refresh")
+        args = dbt_build_args(full_refresh=context.run.tags.get(FULL_REFRESH_TAG) == "true")
         from floe.observability.observer import current_span
         from floe.orchestration.dbt_step import stream_dbt_build
 
@@ -142,6 +140,11 @@ def build_dbt_assets(compiled: CompiledProject) -> AssetsDefinition:
     return dbt_models
 
 
+def dbt_build_args(*, full_refresh: bool) -> list[str]:
+    """The dbt arguments of the dbt step (its selection comes from the op)."""
+    return ["build", "--full-refresh"] if full_refresh else ["build"]
+
+
 @dataclass(frozen=True)
 class CodeLocation:
     """The definitions, plus what the in-process runner needs to narrow a run."""
@@ -149,6 +152,7 @@ class CodeLocation:
     defs: Definitions
     dbt_assets: AssetsDefinition
     job_selections: dict[str, AssetSelection]
+    dbt: FloeDbtResource
 
 
 def build_code_location(compiled: CompiledProject) -> CodeLocation:
@@ -186,7 +190,7 @@ def build_code_location(compiled: CompiledProject) -> CodeLocation:
     sensors = [_trigger_sensor(compiled, jobs[ALL_ASSETS_JOB])] if ingestion and ALL_ASSETS_JOB in jobs else []
     defs = Definitions(assets=[*ingestion, assets], jobs=list(jobs.values()), schedules=schedules,
                        sensors=sensors, resources={"dbt": dbt})
-    return CodeLocation(defs, assets, selections)
+    return CodeLocation(defs, assets, selections, dbt)
 
 
 def _job_selection(compiled: CompiledProject, ingestion: list[AssetsDefinition], name: str, select: str,

@@ -8,6 +8,10 @@ working directory ``DbtCliResource.cli`` would give it, then imports dagster-dbt
 parses, and wraps the running process in dagster-dbt's own ``DbtCliInvocation``: event
 streaming and translation stay dagster-dbt's. Subsets (a selection, a retry of some assets)
 take the usual path. ``tests/integration/test_dbt_early_launch.py`` compares both launches.
+
+``floe run`` goes one step further when the run is that step alone: it launches the same
+command before Dagster sets the run up (``floe.orchestration.dbt_prelaunch``), and the step
+takes that process here once it has checked the command is the one it would launch.
 """
 
 from __future__ import annotations
@@ -27,6 +31,12 @@ SELECT_TAG = "dagster_dbt/select"
 EXCLUDE_TAG = "dagster_dbt/exclude"
 SELECTOR_TAG = "dagster_dbt/selector"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+# dagster-dbt sets DBT_LOG_FORMAT=json for the events it reads from dbt's output, and dbt's
+# log file follows that format unless told otherwise: every debug event (two dozen a model)
+# is then turned into JSON through protobuf, and dbt.log grows eightfold (27 MB a run at 1,000
+# models). The file keeps dbt's own default format; a user's DBT_LOG_FORMAT_FILE wins.
+LOG_FORMAT_FILE_ENV = "DBT_LOG_FORMAT_FILE"
+LOG_FORMAT_FILE_DEFAULT = "debug"
 
 
 @dataclass
@@ -55,29 +65,63 @@ class EarlyLaunch:
         )
 
 
-def is_whole_step(context: Any) -> bool:
-    """True when the step materializes every asset and runs every check of the dbt op."""
-    assets_def = context.assets_def
+def use_text_log_file() -> None:
+    """dbt's log file in dbt's own text format unless the user chose one (see above)."""
+    os.environ.setdefault(LOG_FORMAT_FILE_ENV, LOG_FORMAT_FILE_DEFAULT)
+
+
+def is_whole(assets_def: Any) -> bool:
+    """True when ``assets_def`` materializes every asset and runs every check of its op."""
     return bool(assets_def.keys_by_output_name == assets_def.node_keys_by_output_name
                 and assets_def.check_specs_by_output_name == assets_def.node_check_specs_by_output_name)
 
 
+def is_whole_step(context: Any) -> bool:
+    """True when the step materializes every asset and runs every check of the dbt op."""
+    return is_whole(context.assets_def)
+
+
 def launch_early(context: Any, dbt: Any, args: list[str]) -> EarlyLaunch | None:
-    """Start ``dbt <args>`` in the waiting worker now, or return None for the usual path."""
+    """The dbt invocation of a whole step, running in the worker: the one ``floe run`` started
+    before the run was set up, or one started now. None for the usual path."""
+    from floe.orchestration.dbt_prelaunch import take_prelaunched
+
     launcher = worker_launcher()
-    if launcher is None or not is_whole_step(context):
+    whole = launcher is not None and is_whole_step(context)
+    prelaunched = take_prelaunched(context.run.run_id, context.op.name)
+    if prelaunched is not None:
+        expected = cli_command(launcher, dbt, args, context.op.tags, context.op.name, context.run.run_id,
+                               name=prelaunched.name) if whole and launcher else None
+        if expected is not None and prelaunched.command == expected:
+            context.log.info(f"dbt was started before the run was set up (target folder {prelaunched.name})")
+            return prelaunched.launch
+        # Cannot happen when the runner and the step agree; if they ever do not, the step's own
+        # command is the right one: stop the early one first (it may have built some models).
+        prelaunched.cancel()
+        context.log.warning("the dbt command started before the run differs from the step's; it was "
+                            "interrupted and the step's own command runs instead")
+    if not whole or launcher is None:
         return None
-    command, env, project_dir, target_path = cli_command(launcher, dbt, args, context.op.tags, context.op.name,
-                                                        context.run.run_id)
+    return start(*cli_command(launcher, dbt, args, context.op.tags, context.op.name, context.run.run_id))
+
+
+def start(command: list[str], env: dict[str, str], project_dir: Path, target_path: Path) -> EarlyLaunch:
+    """Run ``command`` as dagster-dbt would: stdout and stderr on one pipe, in ``project_dir``."""
     _reuse_partial_parse(_target_base(project_dir), target_path)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=project_dir)
     return EarlyLaunch(process, project_dir, target_path)
 
 
-def cli_command(executable: str, dbt: Any, args: list[str], op_tags: Any, op_name: str, run_id: str
-                ) -> tuple[list[str], dict[str, str], Path, Path]:
+def target_folder_name(op_name: str, run_id: str) -> str:
+    """dagster-dbt's unique target folder name for a step of the run."""
+    return f"{op_name}-{run_id[:7]}-{str(uuid.uuid4())[:7]}"
+
+
+def cli_command(executable: str, dbt: Any, args: list[str], op_tags: Any, op_name: str, run_id: str,
+                name: str | None = None) -> tuple[list[str], dict[str, str], Path, Path]:
     """What ``DbtCliResource.cli(args + the op's selection)`` runs when the step is not a subset.
 
+    ``name`` is the target folder's (default: a new unique one, as dagster-dbt makes).
     Returns the command line, environment, working directory and target path.
     """
     selector = op_tags.get(SELECTOR_TAG)
@@ -91,7 +135,7 @@ def cli_command(executable: str, dbt: Any, args: list[str], op_tags: Any, op_nam
     project_dir = Path(dbt.project_dir)
     # dagster-dbt's unique folder under $DBT_TARGET_PATH; dbt is given it as dagster-dbt gives
     # it (relative when $DBT_TARGET_PATH is), the invocation gets it absolute.
-    name = f"{op_name}-{run_id[:7]}-{str(uuid.uuid4())[:7]}"
+    name = name or target_folder_name(op_name, run_id)
     unique = Path(os.environ.get("DBT_TARGET_PATH", "target")) / name
     target_path = _target_base(project_dir) / name
     env = {

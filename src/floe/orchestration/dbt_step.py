@@ -20,13 +20,6 @@ from floe.orchestration.dbt_resource import FloeDbtResource
 from floe.orchestration.paths import CompiledProject
 from floe.orchestration.progress import publish_invocation, publish_raw_dbt_event
 
-# dagster-dbt sets DBT_LOG_FORMAT=json for the events it reads from dbt's output, and dbt's
-# log file follows that format unless told otherwise: every debug event (two dozen a model)
-# is then turned into JSON through protobuf, and dbt.log grows eightfold (27 MB a run at 1,000
-# models). The file keeps dbt's own default format; a user's DBT_LOG_FORMAT_FILE wins.
-LOG_FORMAT_FILE_ENV = "DBT_LOG_FORMAT_FILE"
-LOG_FORMAT_FILE_DEFAULT = "debug"
-
 
 def stream_dbt_build(context: AssetExecutionContext, compiled: CompiledProject, dbt: FloeDbtResource,
                      args: Sequence[str]) -> Iterator[Any]:
@@ -34,9 +27,9 @@ def stream_dbt_build(context: AssetExecutionContext, compiled: CompiledProject, 
 
     Every raw dbt event also goes to floe's progress listeners (terminal, lineage, tracing).
     """
-    from floe.orchestration.dbt_early_launch import launch_early
+    from floe.orchestration.dbt_early_launch import launch_early, use_text_log_file
 
-    os.environ.setdefault(LOG_FORMAT_FILE_ENV, LOG_FORMAT_FILE_DEFAULT)
+    use_text_log_file()
     # Before the imports below: with a worker waiting, dbt parses while they run.
     early = launch_early(context, dbt, list(args))
     from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings

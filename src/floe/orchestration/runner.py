@@ -18,9 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from floe.orchestration.paths import CompiledProject
 from floe.orchestration.progress import NodeEvent, listening
+
+if TYPE_CHECKING:
+    from floe.observability.observer import RunObserver
 
 KEEP_RUN_TARGETS = 3
 EVENT_BATCH_ENV = "DAGSTER_EVENT_BATCH_SIZE"
@@ -85,12 +89,11 @@ def _run_pipeline(
     full_refresh: bool,
     on_node: Callable[[NodeEvent], None] | None,
 ) -> RunOutcome:
-    from dagster import DagsterInstance
-
     from floe.errors import FloeError
-    from floe.orchestration.builder import FULL_REFRESH_TAG, build_code_location
+    from floe.orchestration.builder import build_code_location, dbt_build_args
     from floe.orchestration.dagster_patches import memoize_output_asset_keys, same_run_input_versions
-    from floe.orchestration.instance import open_instance
+    from floe.orchestration.dbt_prelaunch import dbt_started_early
+    from floe.orchestration.instance import prepare_instance_home
 
     warnings.filterwarnings("ignore", module=r"dagster.*")
     memoize_output_asset_keys()
@@ -112,6 +115,46 @@ def _run_pipeline(
         if not asset_selection:
             raise FloeError(f"selection '{select or ''}' matches no asset of job '{job_name}'",
                             hint="use dbt selection syntax, e.g. 'stg_orders+' or 'tag:daily'")
+    run_id = str(uuid.uuid4())  # also the OpenLineage run id of the pipeline run
+    # Deleting old run folders (a compiled SQL file per model) is I/O: done while dbt runs. The
+    # folders are chosen now, before this run's own folder exists.
+    pruner = threading.Thread(target=_remove_folders,
+                              args=(_old_run_targets(compiled.target_path, KEEP_RUN_TARGETS - 1),),
+                              name="floe-prune-targets", daemon=True)
+    pruner.start()
+    # Dagster stores the run's planned-materialization events (one per asset and check) as one
+    # batch when this is set; floe's SQLite storage writes a batch in one transaction per file.
+    os.environ.setdefault(EVENT_BATCH_ENV, str(EVENT_BATCH_SIZE))
+    # Exports what the instance's dagster.yaml reads, before dbt's environment is taken below.
+    prepare_instance_home(compiled)
+    with dbt_started_early(compiled, job_def, location.dbt, run_id,
+                           dbt_build_args(full_refresh=full_refresh), subset=asset_selection is not None):
+        result, log_path, nodes, observer = _execute(compiled, job_def, job_name, run_id, asset_selection,
+                                                     full_refresh, on_node)
+    errors = [
+        event.step_failure_data.error.message.strip()
+        for event in result.get_step_failure_events()
+        if event.step_failure_data and event.step_failure_data.error
+    ]
+    pruner.join()
+    _fill_row_counts(compiled, nodes)
+    failed = [n for n in nodes if n.status in ("error", "fail", "runtime error")]
+    reason = errors[0] if errors else (f"{failed[0].name}: {failed[0].message or failed[0].status}" if failed else None)
+    export_warnings = observer.finish(result.success, None if result.success else reason)
+    return RunOutcome(result.run_id, result.success, time.perf_counter() - started, nodes, errors, log_path,
+                      export_warnings)
+
+
+def _execute(compiled: CompiledProject, job_def: Any, job_name: str, run_id: str, asset_selection: Any,
+             full_refresh: bool, on_node: Callable[[NodeEvent], None] | None
+             ) -> tuple[Any, Path, list[NodeEvent], RunObserver]:
+    """Set the Dagster run up and execute it in this process, node events going to ``on_node``."""
+    from dagster import DagsterInstance
+
+    from floe.observability.observer import RunObserver, observing
+    from floe.orchestration.builder import FULL_REFRESH_TAG
+    from floe.orchestration.instance import open_instance
+
     instance: DagsterInstance = open_instance(compiled)
     # What is loaded now (Dagster, dbt-core's modules, the definitions, the instance) lives
     # until the process ends: keep it out of the collections the run triggers and the ones at exit.
@@ -130,19 +173,9 @@ def _run_pipeline(
         if on_node is not None:
             on_node(event)
 
-    from floe.observability.observer import RunObserver, observing
-
-    run_id = str(uuid.uuid4())  # also the OpenLineage run id of the pipeline run
     observer = RunObserver(compiled)
     observer.start(run_id, job_name)
     tags = {FULL_REFRESH_TAG: "true"} if full_refresh else {}
-    # Dagster stores the run's planned-materialization events (one per asset and check) as one
-    # batch when this is set; floe's SQLite storage writes a batch in one transaction per file.
-    os.environ.setdefault(EVENT_BATCH_ENV, str(EVENT_BATCH_SIZE))
-    # Deleting old run folders (a compiled SQL file per model) is I/O: do it while dbt runs.
-    pruner = threading.Thread(target=_prune_run_targets, args=(compiled.target_path, KEEP_RUN_TARGETS - 1),
-                              name="floe-prune-targets", daemon=True)
-    pruner.start()
     with (log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log), listening(collect),
           listening(observer), observing(observer)):
         result = job_def.execute_in_process(
@@ -153,18 +186,7 @@ def _run_pipeline(
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         )
-    errors = [
-        event.step_failure_data.error.message.strip()
-        for event in result.get_step_failure_events()
-        if event.step_failure_data and event.step_failure_data.error
-    ]
-    pruner.join()
-    _fill_row_counts(compiled, nodes)
-    failed = [n for n in nodes if n.status in ("error", "fail", "runtime error")]
-    reason = errors[0] if errors else (f"{failed[0].name}: {failed[0].message or failed[0].status}" if failed else None)
-    export_warnings = observer.finish(result.success, None if result.success else reason)
-    return RunOutcome(result.run_id, result.success, time.perf_counter() - started, nodes, errors, log_path,
-                      export_warnings)
+    return result, log_path, nodes, observer
 
 
 _COUNTED = frozenset({"table", "incremental", "seed", "snapshot"})
@@ -191,11 +213,15 @@ def _fill_row_counts(compiled: CompiledProject, nodes: list[NodeEvent]) -> None:
             nodes[index] = replace(node, rows=counts[node.relation])
 
 
-def _prune_run_targets(target_path: Path, keep: int) -> None:
-    """dagster-dbt makes a target folder per run; keep only the newest few."""
+def _old_run_targets(target_path: Path, keep: int) -> list[Path]:
+    """dagster-dbt makes a target folder per run: all but the newest ``keep``."""
     try:
         runs = sorted((p for p in target_path.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
     except OSError:
-        return
-    for old in runs[: max(len(runs) - keep, 0)]:
-        shutil.rmtree(old, ignore_errors=True)
+        return []
+    return runs[: max(len(runs) - keep, 0)]
+
+
+def _remove_folders(folders: list[Path]) -> None:
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -5,7 +5,9 @@
 For each size, the same compiled project is built three ways, interleaved, each a whole
 process: ``dbt build`` (the floor), ``floe run`` and a plain dagster-dbt ``materialize``
 (see _dagster_dbt_baseline.py). Every run starts from an empty warehouse: DuckDB's file
-grows over rebuilds and dbt's time with it (``--keep-warehouse`` rebuilds instead).
+grows over rebuilds and dbt's time with it (``--keep-warehouse`` rebuilds instead), and
+every floe run starts with the newest three runs of its Dagster history (floe's SQLite
+history grows by every run; the dagster-dbt baseline keeps none).
 Overhead = median(floe run) - median(dbt build); the fixed and per-model overheads come
 from a least-squares line over the sizes.
 
@@ -82,7 +84,8 @@ def commands(project: BenchProject, *, dagster_dbt: bool, fresh: bool) -> list[C
         Command(FLOE, [tool("floe"), "run"], cwd=project.root, env=project.env(),
                 forbidden_output="compiled (",
                 probes={"dbt_elapsed": _dbt_elapsed(project.root / ".floe" / "dbt" / "target"),
-                        "in_process": _floe_in_process}, before=before),
+                        "in_process": _floe_in_process},
+                before=project.fresh_warehouse_and_bounded_history if fresh else project.bounded_history),
     ]
     if dagster_dbt:
         target = str(project.dagster_dbt_target)

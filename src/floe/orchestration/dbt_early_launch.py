@@ -31,12 +31,6 @@ SELECT_TAG = "dagster_dbt/select"
 EXCLUDE_TAG = "dagster_dbt/exclude"
 SELECTOR_TAG = "dagster_dbt/selector"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
-# dagster-dbt sets DBT_LOG_FORMAT=json for the events it reads from dbt's output, and dbt's
-# log file follows that format unless told otherwise: every debug event (two dozen a model)
-# is then turned into JSON through protobuf, and dbt.log grows eightfold (27 MB a run at 1,000
-# models). The file keeps dbt's own default format; a user's DBT_LOG_FORMAT_FILE wins.
-LOG_FORMAT_FILE_ENV = "DBT_LOG_FORMAT_FILE"
-LOG_FORMAT_FILE_DEFAULT = "debug"
 
 
 @dataclass
@@ -65,11 +59,6 @@ class EarlyLaunch:
         )
 
 
-def use_text_log_file() -> None:
-    """dbt's log file in dbt's own text format unless the user chose one (see above)."""
-    os.environ.setdefault(LOG_FORMAT_FILE_ENV, LOG_FORMAT_FILE_DEFAULT)
-
-
 def is_whole(assets_def: Any) -> bool:
     """True when ``assets_def`` materializes every asset and runs every check of its op."""
     return bool(assets_def.keys_by_output_name == assets_def.node_keys_by_output_name
@@ -87,12 +76,12 @@ def launch_early(context: Any, dbt: Any, args: list[str]) -> EarlyLaunch | None:
     from floe.orchestration.dbt_prelaunch import take_prelaunched
 
     launcher = worker_launcher()
-    whole = launcher is not None and is_whole_step(context)
+    if launcher is not None and not is_whole_step(context):
+        launcher = None  # a subset takes dagster-dbt's own cli()
     prelaunched = take_prelaunched(context.run.run_id, context.op.name)
     if prelaunched is not None:
-        expected = cli_command(launcher, dbt, args, context.op.tags, context.op.name, context.run.run_id,
-                               name=prelaunched.name) if whole and launcher else None
-        if expected is not None and prelaunched.command == expected:
+        if launcher is not None and prelaunched.command == cli_command(
+                launcher, dbt, args, context.op.tags, context.op.name, context.run.run_id, name=prelaunched.name):
             context.log.info(f"dbt was started before the run was set up (target folder {prelaunched.name})")
             return prelaunched.launch
         # Cannot happen when the runner and the step agree; if they ever do not, the step's own
@@ -100,7 +89,7 @@ def launch_early(context: Any, dbt: Any, args: list[str]) -> EarlyLaunch | None:
         prelaunched.cancel()
         context.log.warning("the dbt command started before the run differs from the step's; it was "
                             "interrupted and the step's own command runs instead")
-    if not whole or launcher is None:
+    if launcher is None:
         return None
     return start(*cli_command(launcher, dbt, args, context.op.tags, context.op.name, context.run.run_id))
 

@@ -32,7 +32,6 @@ from floe.orchestration.dbt_early_launch import (
     is_whole,
     start,
     target_folder_name,
-    use_text_log_file,
 )
 from floe.orchestration.dbt_prestart import worker_launcher
 from floe.orchestration.paths import CompiledProject
@@ -47,11 +46,14 @@ Command = tuple[list[str], dict[str, str], Path, Path]
 class Prelaunched:
     """A dbt invocation started ahead of its step."""
 
-    run_id: str
     op_name: str
-    name: str
     command: Command
     launch: EarlyLaunch
+
+    @property
+    def name(self) -> str:
+        """The run's target folder name (dagster-dbt's unique one, chosen at launch)."""
+        return self.command[3].name
 
     def cancel(self) -> None:
         """Interrupt dbt (SIGINT: it stops its queries and exits) and wait for it to end."""
@@ -103,17 +105,17 @@ def dbt_started_early(compiled: CompiledProject, job_def: Any, dbt: Any, run_id:
     from floe.orchestration.builder import DBT_ASSETS_NAME, export_runtime_environment
 
     launcher = worker_launcher()
-    node = None if subset or compiled.artifacts.ingestion or launcher is None else whole_dbt_node(
-        job_def, DBT_ASSETS_NAME)
-    if node is None or launcher is None:
+    if subset or compiled.artifacts.ingestion or launcher is None:
         yield None
         return
-    # What the step sets before it launches dbt, set now so the environment is the same.
-    export_runtime_environment(compiled)
-    use_text_log_file()
-    name = target_folder_name(node.name, run_id)
-    command = cli_command(launcher, dbt, args, node.tags, node.name, run_id, name=name)
-    prelaunched = Prelaunched(run_id, node.name, name, command, start(*command))
+    node = whole_dbt_node(job_def, DBT_ASSETS_NAME)
+    if node is None:
+        yield None
+        return
+    export_runtime_environment(compiled)  # what the step sets before it launches dbt: the same environment
+    command = cli_command(launcher, dbt, args, node.tags, node.name, run_id,
+                          name=target_folder_name(node.name, run_id))
+    prelaunched = Prelaunched(node.name, command, start(*command))
     _waiting[(run_id, node.name)] = prelaunched
     try:
         yield prelaunched

@@ -27,9 +27,8 @@ def stream_dbt_build(context: AssetExecutionContext, compiled: CompiledProject, 
 
     Every raw dbt event also goes to floe's progress listeners (terminal, lineage, tracing).
     """
-    from floe.orchestration.dbt_early_launch import launch_early, use_text_log_file
+    from floe.orchestration.dbt_early_launch import launch_early
 
-    use_text_log_file()
     # Before the imports below: with a worker waiting, dbt parses while they run.
     early = launch_early(context, dbt, list(args))
     from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings

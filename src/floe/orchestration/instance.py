@@ -78,8 +78,8 @@ def prepare_instance_home(compiled: CompiledProject) -> Path:
     return home
 
 
-def open_instance(compiled: CompiledProject) -> DagsterInstance:
-    """The Dagster instance for runs of this project."""
+def open_instance(compiled: CompiledProject, home: Path | None = None) -> DagsterInstance:
+    """The Dagster instance for runs of this project (``home``: from ``prepare_instance_home``)."""
     from dagster import DagsterInstance
 
     from floe.errors import MissingExtraError
@@ -90,4 +90,4 @@ def open_instance(compiled: CompiledProject) -> DagsterInstance:
 
         if importlib.util.find_spec("dagster_postgres") is None:
             raise MissingExtraError("orchestrator storage 'postgres'", "postgres")
-    return DagsterInstance.from_config(str(prepare_instance_home(compiled)))
+    return DagsterInstance.from_config(str(home or prepare_instance_home(compiled)))

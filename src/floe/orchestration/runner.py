@@ -126,10 +126,10 @@ def _run_pipeline(
     # batch when this is set; floe's SQLite storage writes a batch in one transaction per file.
     os.environ.setdefault(EVENT_BATCH_ENV, str(EVENT_BATCH_SIZE))
     # Exports what the instance's dagster.yaml reads, before dbt's environment is taken below.
-    prepare_instance_home(compiled)
+    home = prepare_instance_home(compiled)
     with dbt_started_early(compiled, job_def, location.dbt, run_id,
                            dbt_build_args(full_refresh=full_refresh), subset=asset_selection is not None):
-        result, log_path, nodes, observer = _execute(compiled, job_def, job_name, run_id, asset_selection,
+        result, log_path, nodes, observer = _execute(compiled, home, job_def, job_name, run_id, asset_selection,
                                                      full_refresh, on_node)
     errors = [
         event.step_failure_data.error.message.strip()
@@ -145,7 +145,7 @@ def _run_pipeline(
                       export_warnings)
 
 
-def _execute(compiled: CompiledProject, job_def: Any, job_name: str, run_id: str, asset_selection: Any,
+def _execute(compiled: CompiledProject, home: Path, job_def: Any, job_name: str, run_id: str, asset_selection: Any,
              full_refresh: bool, on_node: Callable[[NodeEvent], None] | None
              ) -> tuple[Any, Path, list[NodeEvent], RunObserver]:
     """Set the Dagster run up and execute it in this process, node events going to ``on_node``."""
@@ -155,7 +155,7 @@ def _execute(compiled: CompiledProject, job_def: Any, job_name: str, run_id: str
     from floe.orchestration.builder import FULL_REFRESH_TAG
     from floe.orchestration.instance import open_instance
 
-    instance: DagsterInstance = open_instance(compiled)
+    instance: DagsterInstance = open_instance(compiled, home)
     # What is loaded now (Dagster, dbt-core's modules, the definitions, the instance) lives
     # until the process ends: keep it out of the collections the run triggers and the ones at exit.
     gc.freeze()

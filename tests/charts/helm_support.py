@@ -1,9 +1,11 @@
 """Rendering and validating floe's charts offline, for the chart tests.
 
-The official dagster chart cannot be downloaded here, so floe-dagster is rendered with
-``dagster.enabled=false`` (only floe's own templates), and linted with a stand-in: a test
-double named ``dagster`` holding only a Chart.yaml at the pinned version, so the linter finds
-the declared dependency. Nothing of the official chart is copied.
+The official dagster chart cannot be downloaded here. ``../shared/reference/dagster-chart`` holds
+an offline reference copy of it; ``add_official_chart`` puts that copy where ``helm dependency
+build`` would (``<chart>/charts/dagster``, the version pinned in ``Chart.yaml`` substituted, its
+``values.schema.json`` files dropped because they ``$ref`` schemas on the internet), in a scratch
+copy of ``charts/`` only: nothing of it is committed. Tests that need the whole release call
+``require_official_chart()``, which skips with the reason when ``../shared`` is absent.
 """
 
 from __future__ import annotations
@@ -59,9 +61,57 @@ def offline_overrides(chart: str) -> dict[str, Any]:
     return {}
 
 
+OFFICIAL_CHART = REFERENCE / "dagster-chart" / "dagster"
+
+
+def require_official_chart() -> Path:
+    """The reference copy of the official dagster chart, or skip the test saying why."""
+    if not (OFFICIAL_CHART / "Chart.yaml").is_file():
+        pytest.skip(f"the official dagster chart's reference copy is absent ({OFFICIAL_CHART})")
+    return OFFICIAL_CHART
+
+
+def pinned_dependency(chart_dir: Path, name: str = "dagster") -> dict[str, Any]:
+    """The dependency entry ``name`` of a chart's Chart.yaml (version and repository floe pins)."""
+    entries = [d for d in load_yaml(chart_dir / "Chart.yaml").get("dependencies", []) if d["name"] == name]
+    assert len(entries) == 1, f"{chart_dir.name}/Chart.yaml declares {name!r} {len(entries)} times"
+    return entries[0]
+
+
+def add_official_chart(chart_dir: Path) -> Path:
+    """Put the official chart into ``chart_dir/charts/dagster`` as ``helm dependency build`` would.
+
+    The version floe pins in ``chart_dir/Chart.yaml`` replaces the reference copy's placeholder,
+    and the schema files are left out (they ``$ref`` Kubernetes schemas on the internet; Helm
+    would try to download them). Floe's own ``values.schema.json`` still applies.
+    """
+    source = require_official_chart()
+    version = pinned_dependency(chart_dir)["version"]
+    target = chart_dir / "charts" / "dagster"
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("values.schema.json"))
+    chart_yaml = target / "Chart.yaml"
+    text = chart_yaml.read_text(encoding="utf-8")
+    chart_yaml.write_text(text.replace("\nversion: 0.0.1-dev\n", f"\nversion: {version}\n", 1), encoding="utf-8")
+    assert load_yaml(chart_yaml)["version"] == version
+    return target
+
+
 def build_charts(target: Path) -> Path:
     """Copy charts/ to ``target`` and build the umbrella's file:// dependencies there (offline)."""
     shutil.copytree(CHARTS_DIR, target)
+    helm.dependency_update(str(target / "floe-runtime"))
+    return target
+
+
+def build_release_charts(target: Path) -> Path:
+    """Copy charts/ to ``target`` with the official chart inside floe-dagster, as installed.
+
+    This is ``helm dependency build charts/floe-dagster`` followed by ``helm dependency build
+    charts/floe-runtime``, the documented order for the Helm CLI.
+    """
+    shutil.copytree(CHARTS_DIR, target)
+    add_official_chart(target / "floe-dagster")
     helm.dependency_update(str(target / "floe-runtime"))
     return target
 
@@ -71,6 +121,11 @@ def render(chart: str, values: dict[str, Any], charts_root: Path, *, release: st
     with helm.Chart.load(str(charts_root / chart)) as loaded:
         loaded.validate_schema(values)
         rendered = loaded.render(values, name=release, namespace=NAMESPACE, is_install=True)
+    return parse_rendered(rendered)
+
+
+def parse_rendered(rendered: dict[str, str]) -> list[dict[str, Any]]:
+    """Every object of a render (template name -> text), NOTES.txt left out."""
     documents = []
     for name, text in sorted(rendered.items()):
         if name.endswith("NOTES.txt"):
@@ -84,6 +139,16 @@ def render(chart: str, values: dict[str, Any], charts_root: Path, *, release: st
 def env_values(chart: str, env: str) -> dict[str, Any]:
     """A values file of the chart merged with the offline overrides."""
     return deep_merge(load_yaml(CHARTS_DIR / chart / f"values-{env}.yaml"), offline_overrides(chart))
+
+
+def release_values(chart: str, env: str) -> dict[str, Any]:
+    """A values file of the chart with the artifacts text, the official chart left on."""
+    artifacts = {"artifacts": {"json": ARTIFACTS_JSON}}
+    overrides: dict[str, Any] = {
+        "floe-dagster": artifacts, "floe-jobs": artifacts,
+        "floe-runtime": {"floe-dagster": artifacts, "floe-jobs": artifacts},
+    }.get(chart, {})
+    return deep_merge(load_yaml(CHARTS_DIR / chart / f"values-{env}.yaml"), overrides)
 
 
 def pod_specs(document: dict[str, Any]) -> list[dict[str, Any]]:

@@ -4,8 +4,9 @@ PY := $(VENV)/bin/python
 FLOE := $(abspath $(VENV))/bin/floe
 # pytest workers; 2 matches the reference machines (set PYTEST_WORKERS=0 to run serially).
 PYTEST_WORKERS ?= 2
-# Extras installed for development: postgres and trino adapters are tested for real / by profile.
-EXTRAS ?= dev,postgres,trino,s3
+# Extras installed for development: postgres and trino adapters are tested for real / by profile;
+# k8s (dagster-k8s builds the run Job in the chart tests) and metrics (the exporter) likewise.
+EXTRAS ?= dev,postgres,trino,s3,k8s,metrics
 
 .PHONY: help install demo test lint typecheck unit generate bench clean
 

@@ -1,8 +1,9 @@
 """Rendering and validating floe's charts offline, for the chart tests.
 
 The official dagster chart cannot be downloaded here. ``../shared/reference/dagster-chart`` holds
-an offline reference copy of it; ``add_official_chart`` puts that copy where ``helm dependency
-build`` would (``<chart>/charts/dagster``, the version pinned in ``Chart.yaml`` substituted, its
+an offline reference copy of it; ``add_official_chart`` (and ``build_charts(...,
+with_official_chart=True)``) puts that copy where ``helm dependency build`` would
+(``<chart>/charts/dagster``, the version pinned in ``Chart.yaml`` substituted, its
 ``values.schema.json`` files dropped because they ``$ref`` schemas on the internet), in a scratch
 copy of ``charts/`` only: nothing of it is committed. Tests that need the whole release call
 ``require_official_chart()``, which skips with the reason when ``../shared`` is absent.
@@ -48,17 +49,21 @@ def load_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def offline_overrides(chart: str) -> dict[str, Any]:
-    """What every render adds: the artifacts text, and the official chart switched off."""
-    dagster = {"artifacts": {"json": ARTIFACTS_JSON}, "dagster": {"enabled": False}}
-    jobs = {"artifacts": {"json": ARTIFACTS_JSON}}
-    if chart == "floe-dagster":
-        return dagster
-    if chart == "floe-jobs":
-        return jobs
+def artifacts_overrides(chart: str) -> dict[str, Any]:
+    """The artifacts text, where each chart (or the umbrella's subcharts) takes it."""
+    artifacts = {"artifacts": {"json": ARTIFACTS_JSON}}
+    if chart in {"floe-dagster", "floe-jobs"}:
+        return artifacts
     if chart == "floe-runtime":
-        return {"floe-dagster": dagster, "floe-jobs": jobs}
+        return {"floe-dagster": artifacts, "floe-jobs": artifacts}
     return {}
+
+
+def offline_overrides(chart: str) -> dict[str, Any]:
+    """What every offline render adds: the artifacts text, and the official chart switched off."""
+    dagster_off = {"dagster": {"enabled": False}}
+    switch = {"floe-dagster": dagster_off, "floe-runtime": {"floe-dagster": dagster_off}}.get(chart, {})
+    return deep_merge(artifacts_overrides(chart), switch)
 
 
 OFFICIAL_CHART = REFERENCE / "dagster-chart" / "dagster"
@@ -97,21 +102,16 @@ def add_official_chart(chart_dir: Path) -> Path:
     return target
 
 
-def build_charts(target: Path) -> Path:
-    """Copy charts/ to ``target`` and build the umbrella's file:// dependencies there (offline)."""
-    shutil.copytree(CHARTS_DIR, target)
-    helm.dependency_update(str(target / "floe-runtime"))
-    return target
+def build_charts(target: Path, *, with_official_chart: bool = False) -> Path:
+    """Copy charts/ to ``target`` and build the umbrella's file:// dependencies there (offline).
 
-
-def build_release_charts(target: Path) -> Path:
-    """Copy charts/ to ``target`` with the official chart inside floe-dagster, as installed.
-
-    This is ``helm dependency build charts/floe-dagster`` followed by ``helm dependency build
-    charts/floe-runtime``, the documented order for the Helm CLI.
+    With ``with_official_chart``, the official chart goes inside floe-dagster first: ``helm
+    dependency build charts/floe-dagster`` then ``charts/floe-runtime``, the Helm CLI's
+    documented order.
     """
     shutil.copytree(CHARTS_DIR, target)
-    add_official_chart(target / "floe-dagster")
+    if with_official_chart:
+        add_official_chart(target / "floe-dagster")
     helm.dependency_update(str(target / "floe-runtime"))
     return target
 
@@ -143,12 +143,7 @@ def env_values(chart: str, env: str) -> dict[str, Any]:
 
 def release_values(chart: str, env: str) -> dict[str, Any]:
     """A values file of the chart with the artifacts text, the official chart left on."""
-    artifacts = {"artifacts": {"json": ARTIFACTS_JSON}}
-    overrides: dict[str, Any] = {
-        "floe-dagster": artifacts, "floe-jobs": artifacts,
-        "floe-runtime": {"floe-dagster": artifacts, "floe-jobs": artifacts},
-    }.get(chart, {})
-    return deep_merge(load_yaml(CHARTS_DIR / chart / f"values-{env}.yaml"), overrides)
+    return deep_merge(load_yaml(CHARTS_DIR / chart / f"values-{env}.yaml"), artifacts_overrides(chart))
 
 
 def pod_specs(document: dict[str, Any]) -> list[dict[str, Any]]:

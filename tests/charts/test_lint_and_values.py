@@ -155,9 +155,13 @@ def test_dagster_block_is_wired_to_floes_own_values():
     assert deployment["podSecurityContext"]["runAsUser"] == values["podSecurity"]["uid"]
     env = {e["name"]: e["value"] for e in deployment["env"]}
     assert env["FLOE_ARTIFACTS_PATH"] == f"{values['project']['artifactsDir']}/artifacts.json"
-    assert deployment["includeConfigInLaunchedRuns"] == {"enabled": True}
+    # Run pods are shaped by the run launcher alone, with the code location's volumes and env.
+    assert deployment["includeConfigInLaunchedRuns"] == {"enabled": False}
     launcher = values["dagster"]["runLauncher"]
     assert launcher["type"] == "K8sRunLauncher"
-    assert launcher["config"]["k8sRunLauncher"]["labels"] == values["disruptionBudgets"]["workers"]["selector"]
+    k8s = launcher["config"]["k8sRunLauncher"]
+    assert k8s["labels"] == {"floe.dev/component": "run-worker"}
+    assert (k8s["volumes"], k8s["volumeMounts"]) == (deployment["volumes"], deployment["volumeMounts"])
+    assert k8s["runK8sConfig"]["containerConfig"]["env"] == deployment["env"]
     assert values["dagster"]["dagsterDaemon"]["runMonitoring"]["enabled"] is True
     assert ARTIFACTS_JSON  # the same text the render tests mount

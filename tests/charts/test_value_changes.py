@@ -9,13 +9,11 @@ def _dagster(charts_root, **override):
     return render("floe-dagster", deep_merge(env_values("floe-dagster", "prod"), override), charts_root)
 
 
-def test_pdb_min_available_follows_the_value(charts_root):
-    before = find(_dagster(charts_root), "PodDisruptionBudget", "-workers")
-    assert before["spec"]["minAvailable"] == 2
-    assert before["spec"]["selector"]["matchLabels"] == {"floe.dev/component": "run-worker"}
-    after = _dagster(charts_root, disruptionBudgets={"workers": {"minAvailable": 3}})
-    assert find(after, "PodDisruptionBudget", "-workers")["spec"]["minAvailable"] == 3
-    assert find(after, "PodDisruptionBudget", "-webserver")["spec"]["minAvailable"] == 1
+def test_pdb_max_unavailable_follows_the_value(charts_root):
+    before = find(_dagster(charts_root), "PodDisruptionBudget", "-webserver")
+    assert before["spec"]["maxUnavailable"] == 1
+    after = _dagster(charts_root, disruptionBudgets={"webserver": {"maxUnavailable": 2}})
+    assert find(after, "PodDisruptionBudget", "-webserver")["spec"]["maxUnavailable"] == 2
     webserver = find(after, "PodDisruptionBudget", "-webserver")["spec"]["selector"]["matchLabels"]
     assert webserver == {"app.kubernetes.io/instance": "shop", "component": "dagster-webserver"}
 

@@ -69,33 +69,35 @@ class Preflight(HelmModel):
 
 
 class DisruptionBudget(HelmModel):
-    """A PodDisruptionBudget: how many pods must stay up during voluntary disruptions (drains)."""
+    """A PodDisruptionBudget that limits voluntary disruptions (drains) without blocking them.
+
+    ``maxUnavailable`` rather than ``minAvailable``: a ``minAvailable`` equal to the replica count
+    (1 over one webserver) would make every drain of that node wait forever.
+    """
 
     enabled: bool = Field(default=True, description="Create the PodDisruptionBudget.")
-    min_available: int = Field(ge=0, description="Pods that must stay available.")
-    selector: dict[str, str] = Field(min_length=1, description="Labels of the pods it protects.")
+    max_unavailable: int = Field(
+        default=1, ge=1, description="Pods that may be down at once during a drain (at least 1: a drain never blocks)."
+    )
+    selector: dict[str, str] = Field(min_length=1, description="Labels of the pods it covers.")
 
 
 def _webserver_budget() -> DisruptionBudget:
-    return DisruptionBudget(min_available=1, selector={"component": "dagster-webserver"})
-
-
-def _worker_budget() -> DisruptionBudget:
-    return DisruptionBudget(min_available=2, selector={"floe.dev/component": "run-worker"})
+    return DisruptionBudget(selector={"component": "dagster-webserver"})
 
 
 class DisruptionBudgets(HelmModel):
-    """Budgets of the deployment view: webserver minAvailable 1, run workers minAvailable 2."""
+    """Budgets of the deployment view: the webserver only.
+
+    Run pods get none: they are Jobs that finish by themselves, a budget over them would only
+    stall drains. They carry ``cluster-autoscaler.kubernetes.io/safe-to-evict: "false"`` instead
+    (``dagster.runLauncher.config.k8sRunLauncher.runK8sConfig.podTemplateSpecMetadata``).
+    """
 
     webserver: DisruptionBudget = Field(
         default_factory=_webserver_budget,
         description="Dagster webserver pods (the official chart labels them component=dagster-webserver; "
         "the release's instance label is added).",
-    )
-    workers: DisruptionBudget = Field(
-        default_factory=_worker_budget,
-        description="Run worker pods launched by the K8sRunLauncher (labelled floe.dev/component=run-worker "
-        "through dagster.runLauncher.config.k8sRunLauncher.labels).",
     )
 
 

@@ -1,0 +1,260 @@
+"""The run pod as Dagster launches it, built by dagster-k8s from the rendered release.
+
+For each values env, floe-dagster is rendered with the official chart inside. A real Dagster
+instance is opened from the rendered ``dagster.yaml`` (its run launcher section verbatim), a run
+is given the job origin the code server would report (its image and the container context of
+``DAGSTER_CLI_API_GRPC_CONTAINER_CONTEXT``, taken from the rendered Deployment), and the real
+``K8sRunLauncher.launch_run`` builds the Job. Only the Kubernetes API server cannot run here: a
+small test double on 127.0.0.1 answers the one call the launcher makes (create the Job) and keeps
+the body exactly as a cluster would receive it. The assertions are on that body.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path, PurePosixPath
+from typing import Any, ClassVar
+
+import pytest
+import yaml
+
+from floe.platform.helm.generate import DUCKDB_SHARE_OF_POD_MEMORY, dagster_values, memory_bytes
+from tests.charts.helm_support import (
+    CHARTS_DIR,
+    ENVIRONMENTS,
+    REPO_ROOT,
+    build_charts,
+    deep_merge,
+    find,
+    load_yaml,
+    pod_specs,
+    render,
+)
+
+pytest.importorskip("dagster_k8s", reason="dagster-k8s (extra k8s) is not installed")
+kubernetes_validate = pytest.importorskip("kubernetes_validate", reason="kubernetes-validate (dev extra) missing")
+
+K8S_VERSIONS = ("1.29", kubernetes_validate.utils.latest_version())
+# Compiled artifacts of real environments (examples/environments, compiled by CI). The demo
+# values run the dev-sized platform, so they get the dev artifacts.
+ARTIFACTS_OF_ENV = {"dev": "dev", "prod": "prod", "demo": "dev"}
+SAFE_TO_EVICT = "cluster-autoscaler.kubernetes.io/safe-to-evict"
+
+
+class _JobsApiDouble(BaseHTTPRequestHandler):
+    """TEST DOUBLE of the Kubernetes API server (none runs here): accepts ``create Job``."""
+
+    created: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:  # the name http.server dispatches to
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if not self.path.startswith("/apis/batch/v1/namespaces/") or not self.path.endswith("/jobs"):
+            self.send_error(404, f"the double only creates Jobs, not {self.path}")
+            return
+        type(self).created.append(body)
+        answer = json.dumps(body).encode()
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet test output
+        return
+
+
+@pytest.fixture(scope="module")
+def kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A kubeconfig pointing at the API double, restoring the client's default afterwards."""
+    import kubernetes
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _JobsApiDouble)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    path = tmp_path_factory.mktemp("kube") / "config"
+    cluster = {"name": "double", "cluster": {"server": f"http://127.0.0.1:{server.server_port}"}}
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "clusters": [cluster], "users": [{"name": "u", "user": {}}],
+        "contexts": [{"name": "c", "context": {"cluster": "double", "user": "u"}}], "current-context": "c",
+    }), encoding="utf-8")
+    previous = kubernetes.client.Configuration.get_default_copy()
+    yield path
+    kubernetes.client.Configuration.set_default(previous)
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def release_charts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_charts(tmp_path_factory.mktemp("release") / "charts", with_official_chart=True)
+
+
+def _values_of(env: str) -> tuple[dict[str, Any], Any]:
+    """Release values of floe-dagster for ``env`` as ``floe platform render`` makes them."""
+    from floe.contract.io import load_artifacts
+
+    artifacts_path = REPO_ROOT / "examples" / "environments" / ARTIFACTS_OF_ENV[env] / "artifacts.json"
+    artifacts = load_artifacts(artifacts_path)
+    env_file = load_yaml(CHARTS_DIR / "floe-dagster" / f"values-{env}.yaml")
+    merged = deep_merge(load_yaml(CHARTS_DIR / "floe-dagster" / "values.yaml"), env_file)
+    generated = dagster_values(artifacts, artifacts_path.read_text(encoding="utf-8"), merged)
+    return deep_merge(env_file, generated), artifacts
+
+
+def _instance_home(dagster_yaml: str, kubeconfig: Path, home: Path) -> Path:
+    """The rendered instance config, runnable here: SQLite storage instead of the release's
+    PostgreSQL (not what is under test), and the launcher reaching the API double through a
+    kubeconfig instead of the in-cluster service account. The run launcher is otherwise verbatim."""
+    config = yaml.safe_load(dagster_yaml)
+    for key in ("run_storage", "event_log_storage", "schedule_storage"):
+        config.pop(key)
+    config["storage"] = {"sqlite": {"base_dir": str(home / "storage")}}
+    launcher = config["run_launcher"]["config"]
+    assert launcher.pop("load_incluster_config") is True
+    launcher.update(load_incluster_config=False, kubeconfig_file=str(kubeconfig))
+    home.mkdir(parents=True)
+    (home / "dagster.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    return home
+
+
+def _code_server_origin(deployment: dict[str, Any]) -> Any:
+    """The job origin the code server of ``deployment`` reports (``dagster api grpc`` reads its
+    image from DAGSTER_CURRENT_IMAGE and its container context from the CLI's env var)."""
+    from dagster._core.code_pointer import ModuleCodePointer
+    from dagster._core.origin import DEFAULT_DAGSTER_ENTRY_POINT, JobPythonOrigin, RepositoryPythonOrigin
+
+    container = pod_specs(deployment)[0]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    args = container["args"]
+    module = args[args.index("--module-name") + 1]
+    context = env.get("DAGSTER_CLI_API_GRPC_CONTAINER_CONTEXT")
+    repository = RepositoryPythonOrigin(
+        executable_path="/opt/floe/venv/bin/python",  # the image's (docker/Dockerfile.dagster)
+        code_pointer=ModuleCodePointer(module, "defs", working_directory="/opt/floe/project"),
+        container_image=env["DAGSTER_CURRENT_IMAGE"],
+        entry_point=DEFAULT_DAGSTER_ENTRY_POINT,
+        container_context=json.loads(context) if context else None,
+    )
+    return JobPythonOrigin("floe_build", repository)
+
+
+class RunPod:
+    """A rendered release and the Job its run launcher creates for one run."""
+
+    def __init__(self, env: str, values: dict[str, Any], documents: list[dict[str, Any]], job: dict[str, Any],
+                 artifacts: Any):
+        self.env = env
+        self.values = deep_merge(load_yaml(CHARTS_DIR / "floe-dagster" / "values.yaml"), values)
+        self.documents = documents
+        self.job = job
+        self.artifacts = artifacts
+        self.pod = job["spec"]["template"]
+        self.container = self.pod["spec"]["containers"][0]
+        self.env_vars = {e["name"]: e for e in self.container.get("env", [])}
+        self.volumes = {v["name"]: v for v in self.pod["spec"].get("volumes", [])}
+
+    @property
+    def launcher(self) -> dict[str, Any]:
+        return self.values["dagster"]["runLauncher"]["config"]["k8sRunLauncher"]
+
+    def mounted_at(self, container: dict[str, Any], path: str) -> dict[str, Any]:
+        mounts = [m for m in container.get("volumeMounts", []) if m["mountPath"] == path]
+        assert len(mounts) == 1, f"{container['name']}: {len(mounts)} volumes mounted at {path}"
+        return self.volumes[mounts[0]["name"]]
+
+
+@pytest.fixture(scope="module", params=ENVIRONMENTS)
+def run_pod(request: pytest.FixtureRequest, release_charts: Path, kubeconfig: Path,
+            tmp_path_factory: pytest.TempPathFactory) -> RunPod:
+    from dagster import DagsterInstance
+    from dagster._core.launcher import LaunchRunContext
+    from dagster._core.storage.dagster_run import DagsterRun
+
+    env = request.param
+    values, artifacts = _values_of(env)
+    documents = render("floe-dagster", values, release_charts)
+    dagster_yaml = find(documents, "ConfigMap", "-instance")["data"]["dagster.yaml"]
+    deployment = find(documents, "Deployment", "-user-deployments-floe")
+    home = _instance_home(dagster_yaml, kubeconfig, tmp_path_factory.mktemp(f"home-{env}") / "dagster_home")
+    with DagsterInstance.from_config(str(home)) as instance:
+        run = instance.add_run(DagsterRun(job_name="floe_build", job_code_origin=_code_server_origin(deployment)))
+        _JobsApiDouble.created.clear()
+        instance.run_launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
+    assert len(_JobsApiDouble.created) == 1
+    return RunPod(env, values, documents, _JobsApiDouble.created[0], artifacts)
+
+
+def test_run_pod_gets_the_run_launchers_resources(run_pod: RunPod):
+    """Not the code location's: its container context must not override the run launcher's."""
+    assert run_pod.container["resources"] == run_pod.launcher["resources"]
+    user_code = pod_specs(find(run_pod.documents, "Deployment", "-user-deployments-floe"))[0]["containers"][0]
+    code_server = run_pod.values["dagster"]["dagster-user-deployments"]["deployments"][0]["resources"]
+    assert user_code["resources"] == code_server  # the code server keeps its own
+
+
+def test_duckdb_memory_limit_is_below_the_run_pod_memory_limit(run_pod: RunPod):
+    compute = run_pod.artifacts.environment.compute
+    assert compute.type == "duckdb" and compute.memory_limit, run_pod.env
+    pod_limit = memory_bytes(run_pod.container["resources"]["limits"]["memory"])
+    assert memory_bytes(compute.memory_limit) <= DUCKDB_SHARE_OF_POD_MEMORY * pod_limit < pod_limit
+
+
+def test_artifacts_and_secrets_are_mounted_where_the_code_reads_them(run_pod: RunPod):
+    env = {name: entry.get("value") for name, entry in run_pod.env_vars.items()}
+    project = run_pod.values["project"]
+    assert env["FLOE_PROJECT_DIR"] == project["dir"]
+    assert env["FLOE_ARTIFACTS_PATH"] == f"{project['artifactsDir']}/artifacts.json"
+    assert env["FLOE_SECRETS_DIR"] == run_pod.values["secrets"]["mountPath"]
+    secrets = run_pod.mounted_at(run_pod.container, env["FLOE_SECRETS_DIR"])
+    assert secrets["secret"]["secretName"] == run_pod.values["secrets"]["secretName"]
+    # The artifacts folder is writable scratch seeded by the init container from the ConfigMap.
+    state = run_pod.mounted_at(run_pod.container, str(PurePosixPath(env["FLOE_ARTIFACTS_PATH"]).parent))
+    assert "emptyDir" in state
+    assert "emptyDir" in run_pod.mounted_at(run_pod.container, f"{project['dir']}/.floe")
+    assert "emptyDir" in run_pod.mounted_at(run_pod.container, "/tmp")
+    (stage,) = run_pod.pod["spec"]["initContainers"]
+    assert stage["name"] == "stage-floe-state"
+    staged = [run_pod.volumes[m["name"]] for m in stage["volumeMounts"]]
+    assert [volume for volume in staged if "emptyDir" in volume] == [state]
+    config_maps = [run_pod.volumes[m["name"]]["configMap"]["name"] for m in stage["volumeMounts"]
+                   if "configMap" in run_pod.volumes[m["name"]]]
+    assert config_maps == [run_pod.values["artifacts"]["configMapName"]]
+    rendered = find(run_pod.documents, "ConfigMap", run_pod.values["artifacts"]["configMapName"])
+    assert json.loads(rendered["data"]["artifacts.json"])["environment_name"] == run_pod.artifacts.environment_name
+
+
+def test_run_pod_env_image_and_dagster_wiring(run_pod: RunPod):
+    assert run_pod.container["image"] == f"floe/dagster:{run_pod.values['image']['tag']}"
+    password = run_pod.env_vars["DAGSTER_PG_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    assert password == {"name": run_pod.values["dagster"]["global"]["postgresqlSecretName"],
+                        "key": "postgresql-password"}
+    assert run_pod.env_vars["HOME"]["value"] == "/tmp"  # the root filesystem is read-only
+    assert run_pod.env_vars["DBT_SEND_ANONYMOUS_USAGE_STATS"]["value"] == "false"
+    assert run_pod.container["args"][:3] == ["dagster", "api", "execute_run"]
+
+
+def test_run_pod_security_context(run_pod: RunPod):
+    uid = run_pod.values["podSecurity"]["uid"]
+    pod = run_pod.pod["spec"]["securityContext"]
+    assert pod["runAsNonRoot"] is True and pod["runAsUser"] == uid and pod["fsGroup"] == uid
+    assert pod["seccompProfile"] == {"type": "RuntimeDefault"}
+    for container in [run_pod.container, *run_pod.pod["spec"]["initContainers"]]:
+        context = container["securityContext"]
+        assert context["runAsNonRoot"] is True and context["runAsUser"] == uid, container["name"]
+        assert context["readOnlyRootFilesystem"] is True and context["allowPrivilegeEscalation"] is False
+        assert context["capabilities"] == {"drop": ["ALL"]}
+        assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+
+
+def test_run_pod_labels_and_eviction_annotation(run_pod: RunPod):
+    metadata = run_pod.pod["metadata"]
+    assert metadata["labels"]["floe.dev/component"] == "run-worker"
+    assert metadata["labels"]["app.kubernetes.io/component"] == "run_worker"
+    # A running run is not moved by the cluster autoscaler (no PodDisruptionBudget over runs).
+    assert metadata["annotations"][SAFE_TO_EVICT] == "false"
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+def test_run_job_is_a_valid_kubernetes_job(run_pod: RunPod, version: str):
+    kubernetes_validate.validate(run_pod.job, version, strict=True)

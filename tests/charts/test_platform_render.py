@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,70 @@ def test_cli_finds_the_charts_above_the_project(tmp_path, floe):
     (elsewhere / ".floe" / "artifacts.json").write_text((project / ".floe" / "artifacts.json").read_text())
     lost = floe("platform", "render", "--env", "prod", cwd=elsewhere)
     assert lost.returncode == 1 and "--charts" in lost.stderr
+
+
+LAUNCHER_MEMORY = "floe-dagster.dagster.runLauncher.config.k8sRunLauncher.resources.limits.memory"
+
+
+def _charts_with(tmp_path: Path, env: str, override: dict) -> Path:
+    """A copy of charts/ whose floe-runtime values-<env>.yaml has ``override`` merged in."""
+    from tests.charts.helm_support import deep_merge, load_yaml
+
+    charts = tmp_path / "charts"
+    shutil.copytree(CHARTS_DIR, charts)
+    values_file = charts / "floe-runtime" / f"values-{env}.yaml"
+    values_file.write_text(yaml.safe_dump(deep_merge(load_yaml(values_file), override)), encoding="utf-8")
+    return charts
+
+
+def _launcher(resources: dict) -> dict:
+    return {"floe-dagster": {"dagster": {"runLauncher": {"config": {"k8sRunLauncher": resources}}}}}
+
+
+def test_cli_render_refuses_run_pods_smaller_than_duckdb_naming_the_value(tmp_path, floe):
+    project = tmp_path / "shop"
+    _artifacts(project, memory_limit="3GB")
+    small = {"resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "2", "memory": "3Gi"}}}
+    charts = _charts_with(tmp_path, "prod", _launcher(small))
+    done = floe("platform", "render", "--env", "prod", "--charts", str(charts), cwd=project)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert "does not fit in run pods limited to 3Gi" in done.stderr
+    assert f"set {LAUNCHER_MEMORY} to at least 3815Mi" in done.stderr  # 3 GB / 0.75, in MiB
+    assert not (project / ".floe" / "platform").exists()
+    roomy = {"resources": {"limits": {"memory": "3815Mi"}}}
+    charts = _charts_with(tmp_path / "roomy", "prod", _launcher(roomy))
+    done = floe("platform", "render", "--env", "prod", "--charts", str(charts), cwd=project)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_render_follows_the_run_pods_effective_memory_limit(tmp_path):
+    """dagster-k8s's precedence: the launcher's resources < its runK8sConfig.containerConfig
+    resources < the code location's, when the location passes its config to runs."""
+    from floe.platform.helm.render import render_environment
+
+    artifacts = _artifacts(tmp_path, memory_limit="3GB")
+    raw = _launcher({"runK8sConfig": {"containerConfig": {"resources": {"limits": {"memory": "2Gi"}}}}})
+    with pytest.raises(FloeError, match="limited to 2Gi") as caught:
+        render_environment(artifacts, _charts_with(tmp_path / "raw", "prod", raw), tmp_path / "out")
+    assert "k8sRunLauncher.runK8sConfig.containerConfig.resources.limits.memory" in (caught.value.hint or "")
+    location = yaml.safe_load((CHARTS_DIR / "floe-dagster" / "values.yaml").read_text(encoding="utf-8"))
+    deployment = location["dagster"]["dagster-user-deployments"]["deployments"][0]
+    deployment["includeConfigInLaunchedRuns"] = {"enabled": True}  # its 2Gi then replace the launcher's 4Gi
+    passing = {"floe-dagster": {"dagster": {"dagster-user-deployments": {"deployments": [deployment]}}}}
+    with pytest.raises(FloeError, match="limited to 2Gi") as caught:
+        render_environment(artifacts, _charts_with(tmp_path / "passing", "prod", passing), tmp_path / "out")
+    assert "floe-dagster.dagster.dagster-user-deployments.deployments[0].resources.limits.memory" in (
+        caught.value.hint or "")
+
+
+def test_run_pod_memory_limits_without_limits_or_locations():
+    from floe.platform.helm.generate import run_pod_memory_limits
+
+    unbounded = run_pod_memory_limits({}, "dagster")
+    assert unbounded == [(None, "dagster.runLauncher.config.k8sRunLauncher.resources.limits.memory")]
+    launcher = {"runLauncher": {"config": {"k8sRunLauncher": {"resources": {"limits": {"memory": "4Gi"}}}}},
+                "dagster-user-deployments": {"deployments": [
+                    {"name": "a", "resources": {"limits": {"memory": "1Gi"}}},
+                    {"name": "b", "includeConfigInLaunchedRuns": {"enabled": False}, "resources": {"limits": {}}}]}}
+    assert [limit for limit, _ in run_pod_memory_limits(launcher, "dagster")] == ["1Gi", "4Gi"]

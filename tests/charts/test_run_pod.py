@@ -25,6 +25,7 @@ from floe.platform.helm.generate import DUCKDB_SHARE_OF_POD_MEMORY, dagster_valu
 from tests.charts.helm_support import (
     CHARTS_DIR,
     ENVIRONMENTS,
+    RELEASE,
     REPO_ROOT,
     build_charts,
     deep_merge,
@@ -258,3 +259,35 @@ def test_run_pod_labels_and_eviction_annotation(run_pod: RunPod):
 @pytest.mark.parametrize("version", K8S_VERSIONS)
 def test_run_job_is_a_valid_kubernetes_job(run_pod: RunPod, version: str):
     kubernetes_validate.validate(run_pod.job, version, strict=True)
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    return all(labels.get(key) == value for key, value in selector["matchLabels"].items())
+
+
+def test_disruption_budgets_never_block_a_drain_and_leave_runs_alone(run_pod: RunPod):
+    budgets = [d for d in run_pod.documents if d["kind"] == "PodDisruptionBudget"]
+    assert {d["metadata"]["name"] for d in budgets} <= {f"{RELEASE}-floe-webserver"}
+    assert bool(budgets) == run_pod.values["disruptionBudgets"]["webserver"]["enabled"]
+    workloads = [d for d in run_pod.documents if d["kind"] in {"Deployment", "StatefulSet"}]
+    for budget in budgets:
+        spec = budget["spec"]
+        covered = [w for w in workloads if _selects(spec["selector"], w["spec"]["template"]["metadata"]["labels"])]
+        replicas = sum(w["spec"].get("replicas", 1) for w in covered)
+        assert covered, f"{budget['metadata']['name']} selects no workload"
+        # A drain may always evict one pod: minAvailable below the replicas, or maxUnavailable >= 1.
+        assert spec.get("maxUnavailable", 0) >= 1 or spec.get("minAvailable", replicas) < replicas
+        assert not _selects(spec["selector"], run_pod.pod["metadata"]["labels"]), "a budget covers run pods"
+
+
+def test_a_blocking_budget_is_refused_at_validation():
+    from pydantic import ValidationError
+
+    from floe.platform.helm.dagster_values import FloeDagsterValues
+
+    values = load_yaml(CHARTS_DIR / "floe-dagster" / "values.yaml")
+    FloeDagsterValues.model_validate(values)
+    for budgets in ({"webserver": {"maxUnavailable": 0}}, {"webserver": {"minAvailable": 1}},
+                    {"workers": {"minAvailable": 2, "selector": {"floe.dev/component": "run-worker"}}}):
+        with pytest.raises(ValidationError):
+            FloeDagsterValues.model_validate(deep_merge(values, {"disruptionBudgets": budgets}))

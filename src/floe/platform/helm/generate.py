@@ -44,8 +44,12 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
-def dagster_values(artifacts: ArtifactsV1, artifacts_text: str, chart_values: dict[str, Any]) -> dict[str, Any]:
+def dagster_values(
+    artifacts: ArtifactsV1, artifacts_text: str, chart_values: dict[str, Any], where: str = ""
+) -> dict[str, Any]:
     """Overrides for floe-dagster from the artifacts, given the chart's merged values.
+
+    ``where`` prefixes the values paths named in errors (``floe-dagster.`` inside the umbrella).
 
     Raises:
         FloeError: the environment cannot run on Kubernetes as declared (SQLite storage, or a
@@ -65,24 +69,66 @@ def dagster_values(artifacts: ArtifactsV1, artifacts_text: str, chart_values: di
     }
     if storage.sslmode:
         postgresql["postgresqlParams"] = {"sslmode": storage.sslmode}
-    _check_duckdb_fits(artifacts, chart_values)
+    _check_duckdb_fits(artifacts, *dagster_block(chart_values, where))
     return {"artifacts": {"json": artifacts_text}, "dagster": {"postgresql": postgresql}}
 
 
-def _check_duckdb_fits(artifacts: ArtifactsV1, chart_values: dict[str, Any]) -> None:
+def dagster_block(chart_values: dict[str, Any], where: str = "") -> tuple[dict[str, Any], str]:
+    """The official Dagster chart's values inside floe-dagster's values, and their dotted path.
+
+    The one place that knows where the block lives, should it move (e.g. to the umbrella's top level).
+    """
+    return chart_values.get("dagster") or {}, f"{where}dagster"
+
+
+def _mapping(values: Any, *keys: str) -> dict[str, Any]:
+    for key in keys:
+        values = values.get(key) if isinstance(values, dict) else None
+    return values if isinstance(values, dict) else {}
+
+
+def run_pod_memory_limits(dagster: dict[str, Any], path: str) -> list[tuple[str | None, str]]:
+    """The memory limit of the run pods (None: unbounded) and the values path that sets it.
+
+    dagster-k8s builds a run pod's container from the run launcher's ``resources``, replaced
+    whole by its ``runK8sConfig.containerConfig.resources``, replaced whole again by a code
+    location's ``resources`` when that location passes its config to runs
+    (``includeConfigInLaunchedRuns``, on unless disabled). One entry per code location.
+    """
+    launcher_path = f"{path}.runLauncher.config.k8sRunLauncher"
+    launcher = _mapping(dagster, "runLauncher", "config", "k8sRunLauncher")
+    resources, where = launcher.get("resources") or {}, f"{launcher_path}.resources"
+    if _mapping(launcher, "runK8sConfig", "containerConfig").get("resources"):
+        resources = _mapping(launcher, "runK8sConfig", "containerConfig", "resources")
+        where = f"{launcher_path}.runK8sConfig.containerConfig.resources"
+    deployments = _mapping(dagster, "dagster-user-deployments").get("deployments") or [{}]
+    limits = []
+    for index, deployment in enumerate(deployments):
+        passes_config = _mapping(deployment, "includeConfigInLaunchedRuns").get("enabled", True)
+        if passes_config and deployment.get("resources"):
+            own = f"{path}.dagster-user-deployments.deployments[{index}].resources"
+            limits.append((_mapping(deployment, "resources", "limits").get("memory"), f"{own}.limits.memory"))
+        else:
+            limits.append((_mapping(resources, "limits").get("memory"), f"{where}.limits.memory"))
+    return limits
+
+
+def _check_duckdb_fits(artifacts: ArtifactsV1, dagster: dict[str, Any], path: str) -> None:
     compute = artifacts.environment.compute
     if not isinstance(compute, DuckDBCompute) or compute.memory_limit is None:
         return
-    launcher = chart_values.get("dagster", {}).get("runLauncher", {}).get("config", {}).get("k8sRunLauncher", {})
-    limit = launcher.get("resources", {}).get("limits", {}).get("memory")
-    if not limit:
-        return
-    if memory_bytes(compute.memory_limit) > DUCKDB_SHARE_OF_POD_MEMORY * memory_bytes(str(limit)):
+    env = artifacts.environment_name
+    duckdb = memory_bytes(compute.memory_limit)
+    for limit, where in run_pod_memory_limits(dagster, path):
+        if limit is None or duckdb <= DUCKDB_SHARE_OF_POD_MEMORY * memory_bytes(str(limit)):
+            continue
+        needed = -(-int(duckdb / DUCKDB_SHARE_OF_POD_MEMORY) // 2**20)  # MiB, rounded up
         raise FloeError(
-            f"DuckDB memory_limit {compute.memory_limit} of environment '{artifacts.environment_name}' does not fit "
-            f"in run pods limited to {limit} (at most {int(DUCKDB_SHARE_OF_POD_MEMORY * 100)} % of it)",
-            hint="raise dagster.runLauncher.config.k8sRunLauncher.resources.limits.memory in the values, "
-            "or lower compute.memory_limit in platform.yaml",
+            f"DuckDB memory_limit {compute.memory_limit} of environment '{env}' does not fit in run pods "
+            f"limited to {limit} by {where} (at most {int(DUCKDB_SHARE_OF_POD_MEMORY * 100)} % of it: "
+            "Python, dbt and Dagster need the rest)",
+            hint=f"set {where} to at least {needed}Mi in the values of '{env}' (values-{env}.yaml), "
+            f"or lower environments.{env}.compute.memory_limit in platform.yaml and run 'floe compile --env {env}'",
         )
 
 
@@ -98,8 +144,8 @@ def runtime_values(
     artifacts: ArtifactsV1, artifacts_text: str, chart_values: dict[str, Any], cube_model: dict[str, str]
 ) -> dict[str, Any]:
     """Overrides for the floe-runtime umbrella (its merged values given), one block per chart."""
-    dagster_block = chart_values.get("floe-dagster", {})
-    values: dict[str, Any] = {"floe-dagster": dagster_values(artifacts, artifacts_text, dagster_block)}
+    floe_dagster = chart_values.get("floe-dagster", {})
+    values: dict[str, Any] = {"floe-dagster": dagster_values(artifacts, artifacts_text, floe_dagster, "floe-dagster.")}
     values["floe-jobs"] = {"artifacts": {"json": artifacts_text}}
     if cube_model:
         values["floe-cube"] = {"model": cube_model}

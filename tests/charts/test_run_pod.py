@@ -165,25 +165,31 @@ class RunPod:
         return self.volumes[mounts[0]["name"]]
 
 
-@pytest.fixture(scope="module", params=ENVIRONMENTS)
-def run_pod(request: pytest.FixtureRequest, release_charts: Path, kubeconfig: Path,
-            tmp_path_factory: pytest.TempPathFactory) -> RunPod:
+def _launch(values: dict[str, Any], charts: Path, kubeconfig: Path, home: Path) -> tuple[list[dict[str, Any]], dict]:
+    """Render floe-dagster and have its run launcher create the Job of one run: (objects, Job)."""
     from dagster import DagsterInstance
     from dagster._core.launcher import LaunchRunContext
     from dagster._core.storage.dagster_run import DagsterRun
 
-    env = request.param
-    values, artifacts = _values_of(env)
-    documents = render("floe-dagster", values, release_charts)
+    documents = render("floe-dagster", values, charts)
     dagster_yaml = find(documents, "ConfigMap", "-instance")["data"]["dagster.yaml"]
     deployment = find(documents, "Deployment", "-user-deployments-floe")
-    home = _instance_home(dagster_yaml, kubeconfig, tmp_path_factory.mktemp(f"home-{env}") / "dagster_home")
-    with DagsterInstance.from_config(str(home)) as instance:
+    with DagsterInstance.from_config(str(_instance_home(dagster_yaml, kubeconfig, home))) as instance:
         run = instance.add_run(DagsterRun(job_name="floe_build", job_code_origin=_code_server_origin(deployment)))
         _JobsApiDouble.created.clear()
         instance.run_launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
     assert len(_JobsApiDouble.created) == 1
-    return RunPod(env, values, documents, _JobsApiDouble.created[0], artifacts)
+    return documents, _JobsApiDouble.created[0]
+
+
+@pytest.fixture(scope="module", params=ENVIRONMENTS)
+def run_pod(request: pytest.FixtureRequest, release_charts: Path, kubeconfig: Path,
+            tmp_path_factory: pytest.TempPathFactory) -> RunPod:
+    env = request.param
+    values, artifacts = _values_of(env)
+    home = tmp_path_factory.mktemp(f"home-{env}") / "dagster_home"
+    documents, job = _launch(values, release_charts, kubeconfig, home)
+    return RunPod(env, values, documents, job, artifacts)
 
 
 def test_run_pod_gets_the_run_launchers_resources(run_pod: RunPod):
@@ -192,6 +198,19 @@ def test_run_pod_gets_the_run_launchers_resources(run_pod: RunPod):
     user_code = pod_specs(find(run_pod.documents, "Deployment", "-user-deployments-floe"))[0]["containers"][0]
     code_server = run_pod.values["dagster"]["dagster-user-deployments"]["deployments"][0]["resources"]
     assert user_code["resources"] == code_server  # the code server keeps its own
+
+
+def test_a_code_location_passing_its_config_would_give_runs_its_resources(release_charts, kubeconfig, tmp_path):
+    """Why includeConfigInLaunchedRuns is off: dagster-k8s lets the code location's resources
+    replace the run launcher's (this is what floe platform render's memory check follows)."""
+    values, _ = _values_of("prod")
+    deployment = load_yaml(CHARTS_DIR / "floe-dagster" / "values.yaml")["dagster"]["dagster-user-deployments"]
+    location = {**deployment["deployments"][0], "includeConfigInLaunchedRuns": {"enabled": True}}
+    passing = deep_merge(values, {"dagster": {"dagster-user-deployments": {"deployments": [location]}}})
+    _, job = _launch(passing, release_charts, kubeconfig, tmp_path / "dagster_home")
+    resources = job["spec"]["template"]["spec"]["containers"][0]["resources"]
+    launcher = values["dagster"]["runLauncher"]["config"]["k8sRunLauncher"]
+    assert resources == location["resources"] != launcher["resources"]
 
 
 def test_duckdb_memory_limit_is_below_the_run_pod_memory_limit(run_pod: RunPod):

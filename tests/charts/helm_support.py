@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from floe.platform.helm.generate import deep_merge  # re-exported: the tests merge values as floe does
+from floe.platform.helm.render import package_local_dependencies
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHARTS_DIR = REPO_ROOT / "charts"
@@ -60,9 +61,10 @@ def artifacts_overrides(chart: str) -> dict[str, Any]:
 
 
 def offline_overrides(chart: str) -> dict[str, Any]:
-    """What every offline render adds: the artifacts text, and the official chart switched off."""
+    """What every offline render adds: the artifacts text, and the official chart switched off
+    (in floe-runtime the official chart is the umbrella's own top-level ``dagster`` dependency)."""
     dagster_off = {"dagster": {"enabled": False}}
-    switch = {"floe-dagster": dagster_off, "floe-runtime": {"floe-dagster": dagster_off}}.get(chart, {})
+    switch = dagster_off if chart in {"floe-dagster", "floe-runtime"} else {}
     return deep_merge(artifacts_overrides(chart), switch)
 
 
@@ -102,17 +104,26 @@ def add_official_chart(chart_dir: Path) -> Path:
     return target
 
 
-def build_charts(target: Path, *, with_official_chart: bool = False) -> Path:
-    """Copy charts/ to ``target`` and build the umbrella's file:// dependencies there (offline).
+def build_dependencies(chart_dir: Path, *, with_official_chart: bool = False) -> None:
+    """What ``helm dependency build chart_dir`` does, offline: every ``file://`` dependency archived
+    into ``chart_dir/charts`` as it is in git (floe's own function, also used by ``floe platform
+    render``), and the official chart from the reference copy when asked for."""
+    package_local_dependencies(chart_dir)
+    if with_official_chart and any(d["name"] == "dagster" for d in load_yaml(chart_dir / "Chart.yaml")["dependencies"]):
+        add_official_chart(chart_dir)
 
-    With ``with_official_chart``, the official chart goes inside floe-dagster first: ``helm
-    dependency build charts/floe-dagster`` then ``charts/floe-runtime``, the Helm CLI's
-    documented order.
+
+def build_charts(target: Path, *, with_official_chart: bool = False) -> Path:
+    """Copy charts/ to ``target`` and build floe-runtime's dependencies there (offline).
+
+    With ``with_official_chart``, the official chart goes where ``helm dependency build`` puts
+    it for each chart that depends on it: the umbrella (its direct dependency) and floe-dagster
+    (for standalone installs; it is not inside the umbrella's packaged floe-dagster).
     """
-    shutil.copytree(CHARTS_DIR, target)
+    shutil.copytree(CHARTS_DIR, target, ignore=shutil.ignore_patterns("charts"))
+    build_dependencies(target / "floe-runtime", with_official_chart=with_official_chart)
     if with_official_chart:
         add_official_chart(target / "floe-dagster")
-    helm.dependency_update(str(target / "floe-runtime"))
     return target
 
 

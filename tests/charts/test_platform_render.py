@@ -34,7 +34,7 @@ def test_render_writes_values_from_the_artifacts_and_the_manifests(tmp_path):
     artifacts = _artifacts(tmp_path, memory_limit="2GB")
     result = render_environment(artifacts, CHARTS_DIR, tmp_path / "out", release="shop", namespace="data")
     values = yaml.safe_load(result.values_path.read_text(encoding="utf-8"))
-    postgresql = values["floe-dagster"]["dagster"]["postgresql"]
+    postgresql = values["dagster"]["postgresql"]  # the umbrella's own official chart
     assert postgresql["postgresqlHost"] == "pg.internal" and postgresql["service"] == {"port": 5433}
     assert postgresql["postgresqlParams"] == {"sslmode": "require"}
     assert json.loads(values["floe-dagster"]["artifacts"]["json"])["environment_name"] == "prod"

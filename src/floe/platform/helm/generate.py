@@ -66,7 +66,30 @@ def dagster_values(artifacts: ArtifactsV1, artifacts_text: str, chart_values: di
     if storage.sslmode:
         postgresql["postgresqlParams"] = {"sslmode": storage.sslmode}
     _check_duckdb_fits(artifacts, chart_values)
-    return {"artifacts": {"json": artifacts_text}, "dagster": {"postgresql": postgresql}}
+    values = {"artifacts": {"json": artifacts_text}, "dagster": {"postgresql": postgresql}}
+    return {**values, **_floe_owned_blocks(storage, chart_values)}
+
+
+def _floe_owned_blocks(storage: PostgresOrchestratorStorage, chart_values: dict[str, Any]) -> dict[str, Any]:
+    """floe-dagster's own ``postgresql`` and ``webserver`` blocks (read by its backup CronJob and
+    Ingress, which must not read the official chart's block: inside floe-runtime that is
+    floe-dagster's disabled copy), filled from the same settings as the official chart's side.
+    Written only where floe-dagster's values model has the block."""
+    from floe.platform.helm.dagster_values import FloeDagsterValues
+
+    fields = FloeDagsterValues.model_fields
+    dagster = chart_values.get("dagster", {})
+    blocks: dict[str, Any] = {}
+    if "postgresql" in fields:
+        blocks["postgresql"] = {
+            "host": storage.host, "port": storage.port, "user": storage.user, "database": storage.database,
+            "params": {"sslmode": storage.sslmode} if storage.sslmode else {},
+            "secretName": dagster.get("global", {}).get("postgresqlSecretName", "floe-dagster-postgresql"),
+            "passwordKey": "postgresql-password",  # the key the official chart reads
+        }
+    if "webserver" in fields:
+        blocks["webserver"] = {"port": dagster.get("dagsterWebserver", {}).get("service", {}).get("port", 3000)}
+    return blocks
 
 
 def _check_duckdb_fits(artifacts: ArtifactsV1, chart_values: dict[str, Any]) -> None:
@@ -97,9 +120,14 @@ def cube_model_files(cube_dir: Path) -> dict[str, str]:
 def runtime_values(
     artifacts: ArtifactsV1, artifacts_text: str, chart_values: dict[str, Any], cube_model: dict[str, str]
 ) -> dict[str, Any]:
-    """Overrides for the floe-runtime umbrella (its merged values given), one block per chart."""
-    dagster_block = chart_values.get("floe-dagster", {})
-    values: dict[str, Any] = {"floe-dagster": dagster_values(artifacts, artifacts_text, dagster_block)}
+    """Overrides for the floe-runtime umbrella (its merged values given), one block per chart.
+
+    In the umbrella the official chart is the top-level ``dagster`` block (floe-dagster's own copy
+    is off), so floe-dagster's overrides are computed on floe-dagster's layout with that block.
+    """
+    layout = {**chart_values.get("floe-dagster", {}), "dagster": chart_values.get("dagster", {})}
+    floe_dagster = dagster_values(artifacts, artifacts_text, layout)
+    values: dict[str, Any] = {"dagster": floe_dagster.pop("dagster"), "floe-dagster": floe_dagster}
     values["floe-jobs"] = {"artifacts": {"json": artifacts_text}}
     if cube_model:
         values["floe-cube"] = {"model": cube_model}

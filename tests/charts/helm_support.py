@@ -172,3 +172,84 @@ def find(documents: list[dict[str, Any]], kind: str, name_suffix: str = "") -> d
     matches = [d for d in documents if d["kind"] == kind and d["metadata"]["name"].endswith(name_suffix)]
     assert len(matches) == 1, f"expected one {kind} *{name_suffix}, found {[d['metadata']['name'] for d in matches]}"
     return matches[0]
+
+
+# --- the whole release, as a cluster would run it ---------------------------------------------
+
+FLOE_IMAGE_REPOSITORY = "floe/dagster"
+
+
+def _named(documents: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    matches = [d for d in documents if d["kind"] == kind and d["metadata"]["name"] == name]
+    assert len(matches) == 1, f"the release lacks {kind}/{name} (has {sorted(_names(documents))})"
+    return matches[0]
+
+
+def _names(documents: list[dict[str, Any]]) -> set[str]:
+    return {f"{d['kind']}/{d['metadata']['name']}" for d in documents}
+
+
+def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(key) == value for key, value in selector.items())
+
+
+def assert_whole_release(documents: list[dict[str, Any]], *, release: str = RELEASE,
+                         artifacts_configmap: str = "floe-artifacts") -> None:
+    """Fail unless ``documents`` hold what a cluster needs to run floe on Dagster.
+
+    The official chart's workloads (webserver, daemon, the ``floe`` code location and its
+    Service), Dagster's instance (``dagster.yaml``: K8sRunLauncher with floe's run-pod settings,
+    PostgreSQL storages, run monitoring, the queued run coordinator), the workspace pointing at the
+    code location's Service name and port, and floe's own objects beside them (artifacts ConfigMap,
+    preflight hook, disruption budgets that select real pods). Used by every release test.
+    """
+    webserver = _named(documents, "Deployment", f"{release}-dagster-webserver")
+    _named(documents, "Deployment", f"{release}-dagster-daemon")
+    _named(documents, "Service", f"{release}-dagster-webserver")
+    user_code = _named(documents, "Deployment", f"{release}-dagster-user-deployments-floe")
+    service = _named(documents, "Service", "floe")
+    pod_labels = user_code["spec"]["template"]["metadata"]["labels"]
+    assert _selects(service["spec"]["selector"], pod_labels), "the code location's Service selects no pod"
+    grpc_port = next(p["port"] for p in service["spec"]["ports"] if p["name"] == "grpc")
+    container = user_code["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"].startswith(f"{FLOE_IMAGE_REPOSITORY}:"), container["image"]
+    assert [c["name"] for c in user_code["spec"]["template"]["spec"]["initContainers"]] == ["stage-floe-state"]
+
+    workspace = yaml.safe_load(_named(documents, "ConfigMap", f"{release}-dagster-workspace-yaml")
+                               ["data"]["workspace.yaml"])
+    servers = [entry["grpc_server"] for entry in workspace["load_from"]]
+    assert {"host": "floe", "port": grpc_port} in [{"host": s["host"], "port": s["port"]} for s in servers], servers
+
+    instance = yaml.safe_load(_named(documents, "ConfigMap", f"{release}-dagster-instance")["data"]["dagster.yaml"])
+    launcher = instance["run_launcher"]
+    assert (launcher["module"], launcher["class"]) == ("dagster_k8s", "K8sRunLauncher"), launcher
+    run_labels = launcher["config"]["labels"]
+    assert run_labels.get("floe.dev/component") == "run-worker", run_labels
+    pod_config = launcher["config"]["run_k8s_config"]["pod_spec_config"]
+    assert [c["name"] for c in pod_config["initContainers"]] == ["stage-floe-state"], pod_config
+    assert pod_config["securityContext"]["runAsNonRoot"] is True
+    for storage in ("run_storage", "event_log_storage", "schedule_storage"):
+        assert instance[storage]["module"].startswith("dagster_postgres."), instance[storage]
+        assert instance[storage]["config"]["postgres_db"]["password"] == {"env": "DAGSTER_PG_PASSWORD"}
+    assert instance["run_monitoring"]["enabled"] is True
+    assert instance["run_coordinator"]["class"] == "QueuedRunCoordinator"
+
+    artifacts = _named(documents, "ConfigMap", artifacts_configmap)
+    assert artifacts["data"]["artifacts.json"].strip(), "the artifacts ConfigMap is empty"
+    _named(documents, "Job", f"{release}-floe-preflight")
+    pods = {"webserver": webserver["spec"]["template"]["metadata"]["labels"], "workers": run_labels}
+    for budget in (d for d in documents if d["kind"] == "PodDisruptionBudget"):
+        selector = budget["spec"]["selector"]["matchLabels"]
+        assert any(_selects(selector, labels) for labels in pods.values()), f"{budget['metadata']['name']} selects no pod"
+
+
+def floe_images(documents: list[dict[str, Any]]) -> set[str]:
+    """Every image name:tag of a floe-image container in the rendered pods and in the run pods."""
+    images = set()
+    for document in documents:
+        for pod in pod_specs(document):
+            images |= {c["image"] for c in pod.get("initContainers", []) + pod["containers"]}
+        if document["kind"] == "ConfigMap" and "dagster.yaml" in document.get("data", {}):
+            config = yaml.safe_load(document["data"]["dagster.yaml"])["run_launcher"]["config"]
+            images |= {c["image"] for c in config["run_k8s_config"]["pod_spec_config"].get("initContainers", [])}
+    return {image for image in images if image.split("@")[0].rsplit(":", 1)[0] == FLOE_IMAGE_REPOSITORY}

@@ -240,7 +240,7 @@ def assert_whole_release(documents: list[dict[str, Any]], *, release: str = RELE
     pods = {"webserver": webserver["spec"]["template"]["metadata"]["labels"], "workers": run_labels}
     for budget in (d for d in documents if d["kind"] == "PodDisruptionBudget"):
         selector = budget["spec"]["selector"]["matchLabels"]
-        assert any(_selects(selector, labels) for labels in pods.values()), f"{budget['metadata']['name']} selects no pod"
+        assert any(_selects(selector, labels) for labels in pods.values()), budget["metadata"]["name"]
 
 
 def floe_images(documents: list[dict[str, Any]]) -> set[str]:

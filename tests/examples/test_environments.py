@@ -58,9 +58,8 @@ def test_the_environment_folders_are_the_ones_the_gitops_examples_deploy():
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_every_environment_renders_and_validates(rendered, env):
-    from tests.examples.test_manifests import CRD_SCHEMAS
-
     from tests.charts.helm_support import assert_whole_release
+    from tests.examples.test_manifests import CRD_SCHEMAS
 
     documents_ = rendered[env]
     assert_whole_release(documents_, release="floe")

@@ -127,11 +127,13 @@ def build_charts(target: Path, *, with_official_chart: bool = False) -> Path:
     return target
 
 
-def render(chart: str, values: dict[str, Any], charts_root: Path, *, release: str = RELEASE) -> list[dict[str, Any]]:
-    """Render a chart (as `helm template` would, schema checked) and parse every manifest."""
+def render(chart: str, values: dict[str, Any], charts_root: Path, *, release: str = RELEASE,
+           namespace: str = NAMESPACE) -> list[dict[str, Any]]:
+    """Render a chart (as `helm template` would, schema checked) and parse every manifest.
+    ``chart`` is a folder of ``charts_root`` or a packaged chart (.tgz) inside it."""
     with helm.Chart.load(str(charts_root / chart)) as loaded:
         loaded.validate_schema(values)
-        rendered = loaded.render(values, name=release, namespace=NAMESPACE, is_install=True)
+        rendered = loaded.render(values, name=release, namespace=namespace, is_install=True)
     return parse_rendered(rendered)
 
 
@@ -152,9 +154,11 @@ def env_values(chart: str, env: str) -> dict[str, Any]:
     return deep_merge(load_yaml(CHARTS_DIR / chart / f"values-{env}.yaml"), offline_overrides(chart))
 
 
-def release_values(chart: str, env: str) -> dict[str, Any]:
-    """A values file of the chart with the artifacts text, the official chart left on."""
-    return deep_merge(load_yaml(CHARTS_DIR / chart / f"values-{env}.yaml"), artifacts_overrides(chart))
+def release_values(chart: str, env: str | None) -> dict[str, Any]:
+    """A values file of the chart (None: the defaults alone) with the artifacts text, the official
+    chart left on."""
+    values = load_yaml(CHARTS_DIR / chart / f"values-{env}.yaml") if env else {}
+    return deep_merge(values, artifacts_overrides(chart))
 
 
 def pod_specs(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -249,7 +253,7 @@ def floe_images(documents: list[dict[str, Any]]) -> set[str]:
     for document in documents:
         for pod in pod_specs(document):
             images |= {c["image"] for c in pod.get("initContainers", []) + pod["containers"]}
-        if document["kind"] == "ConfigMap" and "dagster.yaml" in document.get("data", {}):
+        if document["kind"] == "ConfigMap" and "dagster.yaml" in (document.get("data") or {}):
             config = yaml.safe_load(document["data"]["dagster.yaml"])["run_launcher"]["config"]
             images |= {c["image"] for c in config["run_k8s_config"]["pod_spec_config"].get("initContainers", [])}
     return {image for image in images if image.split("@")[0].rsplit(":", 1)[0] == FLOE_IMAGE_REPOSITORY}

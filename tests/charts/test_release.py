@@ -113,6 +113,25 @@ def test_every_floe_container_runs_the_one_floe_image(releases, chart, env):
     assert images == {expected}, images
 
 
+# --- one source for floe's defaults of the official chart -------------------------------------
+
+def test_the_umbrellas_dagster_block_is_generated_from_floe_dagsters():
+    """floe-runtime's dagster: block is floe-dagster's, comments included ('make generate')."""
+    from floe.platform.helm.runtime_values import umbrella_values_text
+
+    charts = Path(__file__).resolve().parents[2] / "charts"
+    umbrella = (charts / "floe-runtime" / "values.yaml").read_text(encoding="utf-8")
+    floe_dagster = (charts / "floe-dagster" / "values.yaml").read_text(encoding="utf-8")
+    assert umbrella == umbrella_values_text(umbrella, floe_dagster), "stale: run 'make generate'"
+    assert load_yaml(charts / "floe-runtime" / "values.yaml")["dagster"] == load_yaml(
+        charts / "floe-dagster" / "values.yaml")["dagster"]
+    # A change on floe-dagster's side reaches the umbrella, and nothing else of it moves.
+    changed = floe_dagster.replace("maxConcurrentRuns: 3", "maxConcurrentRuns: 7  # changed")
+    regenerated = umbrella_values_text(umbrella, changed)
+    assert "maxConcurrentRuns: 7  # changed" in regenerated
+    assert regenerated.replace("maxConcurrentRuns: 7  # changed", "maxConcurrentRuns: 3") == umbrella
+
+
 # --- the assertion itself must catch a release without Dagster --------------------------------
 
 def test_the_whole_release_assertion_fails_without_dagster(release_root):

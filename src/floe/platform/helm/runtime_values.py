@@ -118,6 +118,10 @@ def dagster_workload_problems(values: dict[str, Any]) -> list[tuple[str, str]]:
     Dagsters (the umbrella's and floe-dagster's own) would fight over the same object names.
     """
     if not _get(values, "floe-dagster", "enabled", default=True):
+        if _get(values, "dagster", "enabled", default=True):
+            # The code location mounts floe-dagster's artifacts ConfigMap: it would never start.
+            return [("dagster.enabled", "is true while floe-dagster is disabled: Dagster would run without "
+                     "floe's artifacts; set dagster.enabled: false as well, or enable floe-dagster")]
         return []  # no Dagster wanted: e.g. only Cube or only the Jobs
     problems = []
     if not _get(values, "dagster", "enabled", default=True):
@@ -152,7 +156,7 @@ def check_dagster_workloads(values: dict[str, Any], where: str) -> None:
         raise FloeError(
             f"{where}: these values would deploy floe-runtime without Dagster's workloads:\n  {lines}",
             hint="remove those settings (floe's defaults deploy the webserver, the daemon and the 'floe' code "
-            "location), or set floe-dagster.enabled: false to deploy no Dagster at all",
+            "location), or set both floe-dagster.enabled and dagster.enabled to false to deploy no Dagster at all",
         )
 
 

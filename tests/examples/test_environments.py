@@ -120,6 +120,12 @@ def test_values_agree_with_the_artifacts(env):
     for key, value in generated["dagster"]["postgresql"].items():
         assert postgresql[key] == value, (
             f"{env}: dagster.postgresql.{key} is {postgresql[key]!r}, platform.yaml says {value!r}")
+    # floe-dagster's own connection block (its backup CronJob reads it), where its model has one:
+    # it must name the same database as the official chart's side.
+    for block in ("postgresql", "webserver"):
+        for key, value in generated.get(block, {}).items():
+            found = values.get(block, {}).get(key)
+            assert found == value, f"{env}: floe-dagster.{block}.{key} is {found!r}, expected {value!r}"
 
 
 def test_committed_artifacts_are_compiled_from_the_platform_file(tmp_path):

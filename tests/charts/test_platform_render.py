@@ -170,3 +170,24 @@ def test_cli_renders_the_umbrella_without_dagster_when_asked_to(tmp_path, floe):
     artifacts = _artifacts(tmp_path)
     done = floe("platform", "render", "--env", "prod", "--charts", str(charts), cwd=artifacts.parent.parent)
     assert done.returncode == 0, done.stderr
+
+
+def test_floe_dagsters_own_connection_blocks_follow_the_artifacts():
+    """Once floe-dagster's model has its own postgresql/webserver blocks, render fills them from the
+    same settings as the official chart's side; without them (older models) it writes neither."""
+    from floe.contract.v1 import ArtifactsV1
+    from floe.platform.helm.generate import _floe_owned_blocks
+
+    document = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    document["environment"]["orchestrator"]["storage"] = {
+        "type": "postgres", "host": "pg.internal", "port": 5433, "user": "dagster", "database": "runs",
+        "password": {"secret_ref": "FLOE_PG_PASSWORD"}, "sslmode": "require"}
+    storage = ArtifactsV1.model_validate(document).environment.orchestrator.storage
+    chart = {"dagster": {"global": {"postgresqlSecretName": "shop-pg"},
+                         "dagsterWebserver": {"service": {"port": 8080}}}}
+    blocks = _floe_owned_blocks(storage, chart, fields={"postgresql", "webserver", "image"})
+    assert blocks == {
+        "postgresql": {"host": "pg.internal", "port": 5433, "user": "dagster", "database": "runs",
+                       "params": {"sslmode": "require"}, "secretName": "shop-pg", "passwordKey": "postgresql-password"},
+        "webserver": {"port": 8080}}
+    assert _floe_owned_blocks(storage, chart, fields={"image"}) == {}

@@ -25,6 +25,7 @@ from tests.charts.helm_support import (
     assert_whole_release,
     build_dependencies,
     deep_merge,
+    floe_images,
     helm,
     load_yaml,
     render,
@@ -47,6 +48,13 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(EXAMPLES, checkout / "examples")
     build_dependencies(checkout / "charts" / "floe-runtime", with_official_chart=True)
     return checkout
+
+
+def _floe_image(values: dict[str, Any]) -> str:
+    """The one floe image of an environment: floe-dagster.image (image.yaml), tag over the default."""
+    image = deep_merge(load_yaml(REPO_ROOT / "charts" / "floe-dagster" / "values.yaml")["image"],
+                       values["floe-dagster"].get("image", {}))
+    return f"{image['repository']}:{image['tag']}"
 
 
 def _argocd_sources() -> list[tuple[str, dict[str, Any]]]:
@@ -84,6 +92,7 @@ def test_argocd_deploys_the_whole_release(repo, index):
     documents_ = render(chart_dir.name, values, chart_dir.parent, release=source["helm"]["releaseName"],
                         namespace=spec["destination"]["namespace"])
     assert_whole_release(documents_, release=source["helm"]["releaseName"])
+    assert floe_images(documents_) == {_floe_image(values)}, where
 
 
 def _overlay_configmaps(overlay: Path) -> dict[str, dict[str, str]]:
@@ -125,5 +134,6 @@ def test_flux_deploys_the_whole_release(repo, tmp_path, env):
     documents_ = render(published.name, values, published.parent, release=release["spec"]["releaseName"],
                         namespace=kustomization["namespace"])
     assert_whole_release(documents_, release=release["spec"]["releaseName"])
+    assert floe_images(documents_) == {_floe_image(values)}, env
     artifacts = next(d for d in documents_ if d["metadata"]["name"] == "floe-artifacts")
     assert json.loads(artifacts["data"]["artifacts.json"]) == json.loads((overlay / "artifacts.json").read_text())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -70,14 +71,16 @@ def dagster_values(artifacts: ArtifactsV1, artifacts_text: str, chart_values: di
     return {**values, **_floe_owned_blocks(storage, chart_values)}
 
 
-def _floe_owned_blocks(storage: PostgresOrchestratorStorage, chart_values: dict[str, Any]) -> dict[str, Any]:
+def _floe_owned_blocks(storage: PostgresOrchestratorStorage, chart_values: dict[str, Any],
+                       fields: Collection[str] | None = None) -> dict[str, Any]:
     """floe-dagster's own ``postgresql`` and ``webserver`` blocks (read by its backup CronJob and
     Ingress, which must not read the official chart's block: inside floe-runtime that is
     floe-dagster's disabled copy), filled from the same settings as the official chart's side.
-    Written only where floe-dagster's values model has the block."""
-    from floe.platform.helm.dagster_values import FloeDagsterValues
+    Written only where floe-dagster's values model (``fields``: its keys) has the block."""
+    if fields is None:
+        from floe.platform.helm.dagster_values import FloeDagsterValues
 
-    fields = FloeDagsterValues.model_fields
+        fields = set(FloeDagsterValues.model_fields)
     dagster = chart_values.get("dagster", {})
     blocks: dict[str, Any] = {}
     if "postgresql" in fields:

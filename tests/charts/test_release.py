@@ -113,6 +113,20 @@ def test_every_floe_container_runs_the_one_floe_image(releases, chart, env):
     assert images == {expected}, images
 
 
+def test_the_umbrella_refuses_a_floe_image_changed_in_one_place_only(release_root):
+    """Changing floe-dagster.image.tag alone would leave the code location, the run pods' init
+    container and the Jobs on the old build: Helm itself refuses, naming the value to restate."""
+    import helm_python as helm
+
+    values = deep_merge(release_values("floe-runtime", "prod"), {"floe-dagster": {"image": {"tag": "0.9.0"}}})
+    with pytest.raises(helm.HelmError, match=r"dagster-user-deployments\.deployments\[floe\]\.image is floe/dagster:"
+                       r"0\.1\.0 but floe-dagster\.image is floe/dagster:0\.9\.0"):
+        render("floe-runtime", values, release_root)
+    jobs_only = deep_merge(release_values("floe-runtime", "prod"), {"floe-jobs": {"image": {"tag": "0.9.0"}}})
+    with pytest.raises(helm.HelmError, match=r"floe-jobs\.image is floe/dagster:0\.9\.0"):
+        render("floe-runtime", jobs_only, release_root)
+
+
 # --- one source for floe's defaults of the official chart -------------------------------------
 
 def test_the_umbrellas_dagster_block_is_generated_from_floe_dagsters():

@@ -1,9 +1,11 @@
-"""Write the image values of an environment: the floe image tag, everywhere the charts take it.
+"""Write the image values of an environment: the floe image, everywhere the charts take it.
 
-Helm replaces lists instead of merging them, and the official Dagster chart takes the code
-location and the run pods' init container as list entries. So changing the floe image tag
-means restating those entries. This script restates them from the charts' own defaults with
-only the tag changed, so an environment's ``image.yaml`` never drifts from the charts:
+The floe image (floe/dagster:<tag>) has one value, ``floe-dagster.image``. Helm replaces lists
+instead of merging them, and the official Dagster chart (floe-runtime's top-level ``dagster:``
+block) takes the code location and the init container staging the artifacts as list entries, so
+those entries are restated from the charts' own defaults with only the image changed, by the
+same function ``floe platform render`` uses. An environment's ``image.yaml`` never drifts from the
+charts:
 
     python examples/environments/image_values.py 0.2.0 > examples/environments/dev/image.yaml
 
@@ -13,7 +15,6 @@ Promotion copies the file unchanged (dev -> staging -> prod); see examples/READM
 from __future__ import annotations
 
 import argparse
-import copy
 import re
 import sys
 from pathlib import Path
@@ -30,45 +31,25 @@ HEADER = """\
 """
 
 
-def _chart_values(chart: str) -> dict[str, Any]:
-    data = yaml.safe_load((CHARTS / chart / "values.yaml").read_text(encoding="utf-8"))
-    assert isinstance(data, dict)
-    return data
-
-
-def _retag(container: dict[str, Any], tag: str) -> None:
-    repository = str(container["image"]).rsplit(":", 1)[0]
-    container["image"] = f"{repository}:{tag}"
-
-
 def image_values(tag: str) -> dict[str, Any]:
-    """The floe-runtime values that pin every floe image to ``tag``."""
+    """The floe-runtime values that pin every floe image to ``tag`` (Cube's image moves with it)."""
+    from floe.platform.helm.generate import deep_merge
+    from floe.platform.helm.render import merged_chart_values
+    from floe.platform.helm.runtime_values import floe_image_overrides
+
     if not TAG.match(tag) or tag == "latest":
         raise ValueError(f"not a pinned image tag: {tag!r}")
-    dagster = _chart_values("floe-dagster")["dagster"]
-    launcher = copy.deepcopy(dagster["runLauncher"]["config"]["k8sRunLauncher"]["runK8sConfig"])
-    for container in launcher["podSpecConfig"]["initContainers"]:
-        _retag(container, tag)
-    deployments = copy.deepcopy(dagster["dagster-user-deployments"]["deployments"])
-    for deployment in deployments:
-        deployment["image"]["tag"] = tag
-        for container in deployment.get("initContainers", []):
-            _retag(container, tag)
-    return {
-        "floe-dagster": {
-            "image": {"tag": tag},
-            "dagster": {
-                "runLauncher": {"config": {"k8sRunLauncher": {"runK8sConfig": launcher}}},
-                "dagster-user-deployments": {"deployments": deployments},
-            },
-        },
-        "floe-jobs": {"image": {"tag": tag}},
-        "floe-cube": {"image": {"tag": tag}},
-    }
+    defaults = merged_chart_values(CHARTS, "none")  # the charts' defaults, no environment file
+    overrides = floe_image_overrides(deep_merge(defaults, {"floe-dagster": {"image": {"tag": tag}}}))
+    return {**overrides, "floe-cube": {"image": {"tag": tag}}}
 
 
 class _Dumper(yaml.SafeDumper):
-    """Writes multi-line strings (the init container's script) as literal blocks."""
+    """Writes multi-line strings (the init container's script) as literal blocks, and every value
+    in full (no YAML anchors): the file is read by people reviewing a promotion."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def _string(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from floe.platform.helm.generate import deep_merge  # re-exported: the tests merge values as floe does
+from floe.platform.helm.render import package_local_dependencies
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHARTS_DIR = REPO_ROOT / "charts"
@@ -60,9 +61,10 @@ def artifacts_overrides(chart: str) -> dict[str, Any]:
 
 
 def offline_overrides(chart: str) -> dict[str, Any]:
-    """What every offline render adds: the artifacts text, and the official chart switched off."""
+    """What every offline render adds: the artifacts text, and the official chart switched off
+    (in floe-runtime the official chart is the umbrella's own top-level ``dagster`` dependency)."""
     dagster_off = {"dagster": {"enabled": False}}
-    switch = {"floe-dagster": dagster_off, "floe-runtime": {"floe-dagster": dagster_off}}.get(chart, {})
+    switch = dagster_off if chart in {"floe-dagster", "floe-runtime"} else {}
     return deep_merge(artifacts_overrides(chart), switch)
 
 
@@ -102,25 +104,36 @@ def add_official_chart(chart_dir: Path) -> Path:
     return target
 
 
-def build_charts(target: Path, *, with_official_chart: bool = False) -> Path:
-    """Copy charts/ to ``target`` and build the umbrella's file:// dependencies there (offline).
+def build_dependencies(chart_dir: Path, *, with_official_chart: bool = False) -> None:
+    """What ``helm dependency build chart_dir`` does, offline: every ``file://`` dependency archived
+    into ``chart_dir/charts`` as it is in git (floe's own function, also used by ``floe platform
+    render``), and the official chart from the reference copy when asked for."""
+    package_local_dependencies(chart_dir)
+    if with_official_chart and any(d["name"] == "dagster" for d in load_yaml(chart_dir / "Chart.yaml")["dependencies"]):
+        add_official_chart(chart_dir)
 
-    With ``with_official_chart``, the official chart goes inside floe-dagster first: ``helm
-    dependency build charts/floe-dagster`` then ``charts/floe-runtime``, the Helm CLI's
-    documented order.
+
+def build_charts(target: Path, *, with_official_chart: bool = False) -> Path:
+    """Copy charts/ to ``target`` and build floe-runtime's dependencies there (offline).
+
+    With ``with_official_chart``, the official chart goes where ``helm dependency build`` puts
+    it for each chart that depends on it: the umbrella (its direct dependency) and floe-dagster
+    (for standalone installs; it is not inside the umbrella's packaged floe-dagster).
     """
-    shutil.copytree(CHARTS_DIR, target)
+    shutil.copytree(CHARTS_DIR, target, ignore=shutil.ignore_patterns("charts"))
+    build_dependencies(target / "floe-runtime", with_official_chart=with_official_chart)
     if with_official_chart:
         add_official_chart(target / "floe-dagster")
-    helm.dependency_update(str(target / "floe-runtime"))
     return target
 
 
-def render(chart: str, values: dict[str, Any], charts_root: Path, *, release: str = RELEASE) -> list[dict[str, Any]]:
-    """Render a chart (as `helm template` would, schema checked) and parse every manifest."""
+def render(chart: str, values: dict[str, Any], charts_root: Path, *, release: str = RELEASE,
+           namespace: str = NAMESPACE) -> list[dict[str, Any]]:
+    """Render a chart (as `helm template` would, schema checked) and parse every manifest.
+    ``chart`` is a folder of ``charts_root`` or a packaged chart (.tgz) inside it."""
     with helm.Chart.load(str(charts_root / chart)) as loaded:
         loaded.validate_schema(values)
-        rendered = loaded.render(values, name=release, namespace=NAMESPACE, is_install=True)
+        rendered = loaded.render(values, name=release, namespace=namespace, is_install=True)
     return parse_rendered(rendered)
 
 
@@ -141,9 +154,11 @@ def env_values(chart: str, env: str) -> dict[str, Any]:
     return deep_merge(load_yaml(CHARTS_DIR / chart / f"values-{env}.yaml"), offline_overrides(chart))
 
 
-def release_values(chart: str, env: str) -> dict[str, Any]:
-    """A values file of the chart with the artifacts text, the official chart left on."""
-    return deep_merge(load_yaml(CHARTS_DIR / chart / f"values-{env}.yaml"), artifacts_overrides(chart))
+def release_values(chart: str, env: str | None) -> dict[str, Any]:
+    """A values file of the chart (None: the defaults alone) with the artifacts text, the official
+    chart left on."""
+    values = load_yaml(CHARTS_DIR / chart / f"values-{env}.yaml") if env else {}
+    return deep_merge(values, artifacts_overrides(chart))
 
 
 def pod_specs(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -161,3 +176,84 @@ def find(documents: list[dict[str, Any]], kind: str, name_suffix: str = "") -> d
     matches = [d for d in documents if d["kind"] == kind and d["metadata"]["name"].endswith(name_suffix)]
     assert len(matches) == 1, f"expected one {kind} *{name_suffix}, found {[d['metadata']['name'] for d in matches]}"
     return matches[0]
+
+
+# --- the whole release, as a cluster would run it ---------------------------------------------
+
+FLOE_IMAGE_REPOSITORY = "floe/dagster"
+
+
+def _named(documents: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    matches = [d for d in documents if d["kind"] == kind and d["metadata"]["name"] == name]
+    assert len(matches) == 1, f"the release lacks {kind}/{name} (has {sorted(_names(documents))})"
+    return matches[0]
+
+
+def _names(documents: list[dict[str, Any]]) -> set[str]:
+    return {f"{d['kind']}/{d['metadata']['name']}" for d in documents}
+
+
+def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(key) == value for key, value in selector.items())
+
+
+def assert_whole_release(documents: list[dict[str, Any]], *, release: str = RELEASE,
+                         artifacts_configmap: str = "floe-artifacts") -> None:
+    """Fail unless ``documents`` hold what a cluster needs to run floe on Dagster.
+
+    The official chart's workloads (webserver, daemon, the ``floe`` code location and its
+    Service), Dagster's instance (``dagster.yaml``: K8sRunLauncher with floe's run-pod settings,
+    PostgreSQL storages, run monitoring, the queued run coordinator), the workspace pointing at the
+    code location's Service name and port, and floe's own objects beside them (artifacts ConfigMap,
+    preflight hook, disruption budgets that select real pods). Used by every release test.
+    """
+    webserver = _named(documents, "Deployment", f"{release}-dagster-webserver")
+    _named(documents, "Deployment", f"{release}-dagster-daemon")
+    _named(documents, "Service", f"{release}-dagster-webserver")
+    user_code = _named(documents, "Deployment", f"{release}-dagster-user-deployments-floe")
+    service = _named(documents, "Service", "floe")
+    pod_labels = user_code["spec"]["template"]["metadata"]["labels"]
+    assert _selects(service["spec"]["selector"], pod_labels), "the code location's Service selects no pod"
+    grpc_port = next(p["port"] for p in service["spec"]["ports"] if p["name"] == "grpc")
+    container = user_code["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"].startswith(f"{FLOE_IMAGE_REPOSITORY}:"), container["image"]
+    assert [c["name"] for c in user_code["spec"]["template"]["spec"]["initContainers"]] == ["stage-floe-state"]
+
+    workspace = yaml.safe_load(_named(documents, "ConfigMap", f"{release}-dagster-workspace-yaml")
+                               ["data"]["workspace.yaml"])
+    servers = [entry["grpc_server"] for entry in workspace["load_from"]]
+    assert {"host": "floe", "port": grpc_port} in [{"host": s["host"], "port": s["port"]} for s in servers], servers
+
+    instance = yaml.safe_load(_named(documents, "ConfigMap", f"{release}-dagster-instance")["data"]["dagster.yaml"])
+    launcher = instance["run_launcher"]
+    assert (launcher["module"], launcher["class"]) == ("dagster_k8s", "K8sRunLauncher"), launcher
+    run_labels = launcher["config"]["labels"]
+    assert run_labels.get("floe.dev/component") == "run-worker", run_labels
+    pod_config = launcher["config"]["run_k8s_config"]["pod_spec_config"]
+    assert [c["name"] for c in pod_config["initContainers"]] == ["stage-floe-state"], pod_config
+    assert pod_config["securityContext"]["runAsNonRoot"] is True
+    for storage in ("run_storage", "event_log_storage", "schedule_storage"):
+        assert instance[storage]["module"].startswith("dagster_postgres."), instance[storage]
+        assert instance[storage]["config"]["postgres_db"]["password"] == {"env": "DAGSTER_PG_PASSWORD"}
+    assert instance["run_monitoring"]["enabled"] is True
+    assert instance["run_coordinator"]["class"] == "QueuedRunCoordinator"
+
+    artifacts = _named(documents, "ConfigMap", artifacts_configmap)
+    assert artifacts["data"]["artifacts.json"].strip(), "the artifacts ConfigMap is empty"
+    _named(documents, "Job", f"{release}-floe-preflight")
+    pods = {"webserver": webserver["spec"]["template"]["metadata"]["labels"], "workers": run_labels}
+    for budget in (d for d in documents if d["kind"] == "PodDisruptionBudget"):
+        selector = budget["spec"]["selector"]["matchLabels"]
+        assert any(_selects(selector, labels) for labels in pods.values()), budget["metadata"]["name"]
+
+
+def floe_images(documents: list[dict[str, Any]]) -> set[str]:
+    """Every image name:tag of a floe-image container in the rendered pods and in the run pods."""
+    images = set()
+    for document in documents:
+        for pod in pod_specs(document):
+            images |= {c["image"] for c in pod.get("initContainers", []) + pod["containers"]}
+        if document["kind"] == "ConfigMap" and "dagster.yaml" in (document.get("data") or {}):
+            config = yaml.safe_load(document["data"]["dagster.yaml"])["run_launcher"]["config"]
+            images |= {c["image"] for c in config["run_k8s_config"]["pod_spec_config"].get("initContainers", [])}
+    return {image for image in images if image.split("@")[0].rsplit(":", 1)[0] == FLOE_IMAGE_REPOSITORY}

@@ -27,11 +27,11 @@ from tests.charts.helm_support import (
 DAGSTER_SCHEMA = REFERENCE / "dagster" / "values.schema.json"
 
 
-def _with_dagster_stand_in(charts_root: Path, tmp_path: Path) -> Path:
-    """Copy floe-dagster and put a test double of the official chart in its charts/ folder: a bare
-    Chart.yaml at the pinned version, so lint sees the declared dependency present."""
-    chart = tmp_path / "floe-dagster"
-    shutil.copytree(charts_root / "floe-dagster", chart)
+def _with_dagster_stand_in(charts_root: Path, tmp_path: Path, name: str = "floe-dagster") -> Path:
+    """Copy floe-dagster (or floe-runtime) and put a test double of the official chart in its charts/
+    folder: a bare Chart.yaml at the pinned version, so lint sees the declared dependency present."""
+    chart = tmp_path / name
+    shutil.copytree(charts_root / name, chart)
     pinned = next(d for d in load_yaml(chart / "Chart.yaml")["dependencies"] if d["name"] == "dagster")
     stand_in = chart / "charts" / "dagster"
     stand_in.mkdir(parents=True)
@@ -44,7 +44,8 @@ def _with_dagster_stand_in(charts_root: Path, tmp_path: Path) -> Path:
 @pytest.mark.parametrize("chart", CHARTS)
 @pytest.mark.parametrize("env", (None, *ENVIRONMENTS))
 def test_helm_lint_strict_passes(charts_root, tmp_path, chart, env):
-    path = _with_dagster_stand_in(charts_root, tmp_path) if chart == "floe-dagster" else charts_root / chart
+    dagster_inside = chart in {"floe-dagster", "floe-runtime"}
+    path = _with_dagster_stand_in(charts_root, tmp_path, chart) if dagster_inside else charts_root / chart
     values = load_yaml(path / f"values-{env}.yaml") if env else {}
     values = deep_merge(values, offline_overrides(chart))
     report = helm.lint(str(path), values, strict=True, namespace="data")
@@ -72,6 +73,7 @@ def test_umbrella_blocks_are_valid_for_each_charts_model(env):
     umbrella = deep_merge(load_yaml(CHARTS_DIR / "floe-runtime" / "values.yaml"),
                           load_yaml(CHARTS_DIR / "floe-runtime" / f"values-{env}.yaml"))
     CHART_MODELS["floe-runtime"].model_validate(umbrella)
+    assert umbrella["dagster"]["enabled"] and not umbrella["floe-dagster"]["dagster"]["enabled"]  # one Dagster
     for chart in ("floe-dagster", "floe-cube", "floe-jobs"):
         merged = deep_merge(load_yaml(CHARTS_DIR / chart / "values.yaml"), umbrella.get(chart, {}))
         CHART_MODELS[chart].model_validate(merged)
@@ -124,7 +126,7 @@ def test_dagster_block_fits_the_official_chart_schema(chart, env):
     values = load_yaml(CHARTS_DIR / chart / "values.yaml")
     if env:
         values = deep_merge(values, load_yaml(CHARTS_DIR / chart / f"values-{env}.yaml"))
-    block = values.get("floe-dagster", {}).get("dagster", {}) if chart == "floe-runtime" else values["dagster"]
+    block = values["dagster"]  # in floe-runtime too: the umbrella's own dependency
     block = {k: v for k, v in block.items() if k != "enabled"}  # the dependency condition is floe's
     errors = [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(block)]
     assert not errors, errors

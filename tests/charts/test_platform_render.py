@@ -35,7 +35,7 @@ def test_render_writes_values_from_the_artifacts_and_the_manifests(tmp_path):
     artifacts = _artifacts(tmp_path, memory_limit="2GB")
     result = render_environment(artifacts, CHARTS_DIR, tmp_path / "out", release="shop", namespace="data")
     values = yaml.safe_load(result.values_path.read_text(encoding="utf-8"))
-    postgresql = values["floe-dagster"]["dagster"]["postgresql"]
+    postgresql = values["dagster"]["postgresql"]  # the umbrella's own official chart
     assert postgresql["postgresqlHost"] == "pg.internal" and postgresql["service"] == {"port": 5433}
     assert postgresql["postgresqlParams"] == {"sslmode": "require"}
     assert json.loads(values["floe-dagster"]["artifacts"]["json"])["environment_name"] == "prod"
@@ -99,7 +99,101 @@ def test_cli_finds_the_charts_above_the_project(tmp_path, floe):
     assert lost.returncode == 1 and "--charts" in lost.stderr
 
 
-LAUNCHER_MEMORY = "floe-dagster.dagster.runLauncher.config.k8sRunLauncher.resources.limits.memory"
+# --- the umbrella as installed: the official chart inside, bad values refused -----------------
+
+def _charts_copy(tmp_path: Path, *, with_official_chart: bool, env_values: dict | None = None) -> Path:
+    """A copy of charts/ as after 'helm dependency build charts/floe-runtime' (official chart from
+    the reference copy), optionally with other values-prod.yaml for the umbrella."""
+    from tests.charts.helm_support import add_official_chart, deep_merge, load_yaml
+
+    charts = tmp_path / "charts"
+    shutil.copytree(CHARTS_DIR, charts, ignore=shutil.ignore_patterns("charts", "Chart.lock"))
+    if with_official_chart:
+        add_official_chart(charts / "floe-runtime")
+    if env_values is not None:
+        path = charts / "floe-runtime" / "values-prod.yaml"
+        path.write_text(yaml.safe_dump(deep_merge(load_yaml(path), env_values)), encoding="utf-8")
+    return charts
+
+
+def test_render_with_the_official_chart_writes_the_whole_release_with_one_floe_image(tmp_path):
+    from floe.platform.helm.render import render_environment
+    from tests.charts.helm_support import assert_whole_release, floe_images, require_official_chart
+
+    require_official_chart()
+    charts = _charts_copy(tmp_path, with_official_chart=True,
+                          env_values={"floe-dagster": {"image": {"tag": "0.3.0"}}})
+    result = render_environment(_artifacts(tmp_path, memory_limit="2GB"), charts, tmp_path / "out",
+                                release="shop", namespace="data")
+    assert not result.notes, result.notes
+    documents = [d for d in yaml.safe_load_all(result.manifests_path.read_text(encoding="utf-8")) if d]
+    assert_whole_release(documents)
+    # One value (floe-dagster.image) fills the code location, both init containers, the hook, the Jobs.
+    assert floe_images(documents) == {"floe/dagster:0.3.0"}
+    instance = next(d for d in documents if d["metadata"]["name"] == "shop-dagster-instance")["data"]["dagster.yaml"]
+    assert 'hostname: "pg.internal"' in instance and "port: 5433" in instance  # from the artifacts
+    values = yaml.safe_load(result.values_path.read_text(encoding="utf-8"))
+    assert "dagster" not in values["floe-dagster"]  # the umbrella's own official chart takes it
+    assert values["dagster"]["postgresql"]["postgresqlHost"] == "pg.internal"
+
+
+BAD_VALUES = [
+    ({"dagster": {"enabled": False}}, "dagster.enabled is false"),
+    ({"floe-dagster": {"dagster": {"enabled": True}}}, "floe-dagster.dagster.enabled is true"),
+    ({"dagster": {"dagsterDaemon": {"enabled": False}}}, "dagster.dagsterDaemon.enabled is false"),
+    ({"dagster": {"dagster-user-deployments": {"enabled": False}}}, "dagster.dagster-user-deployments.enabled"),
+    ({"dagster": {"dagster-user-deployments": {"deployments": []}}},
+     "dagster.dagster-user-deployments.deployments is empty"),
+    ({"floe-dagster": {"enabled": False}}, "dagster.enabled is true while floe-dagster is disabled"),
+]
+
+
+BAD_IDS = ["dagster-off", "two-dagsters", "no-daemon", "no-user-code", "no-deployments", "dagster-without-floe"]
+
+
+@pytest.mark.parametrize(("bad", "named"), BAD_VALUES, ids=BAD_IDS)
+def test_cli_refuses_values_that_would_deploy_no_dagster(tmp_path, floe, bad, named):
+    charts = _charts_copy(tmp_path, with_official_chart=False, env_values=bad)
+    artifacts = _artifacts(tmp_path)
+    done = floe("platform", "render", "--env", "prod", "--charts", str(charts), cwd=artifacts.parent.parent)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert named in done.stderr and "values-prod.yaml" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and "hint:" in done.stderr
+    assert not (artifacts.parent / "platform").exists()  # nothing half-written
+
+
+def test_cli_renders_the_umbrella_without_dagster_when_asked_to(tmp_path, floe):
+    """floe-dagster off (e.g. only the Jobs): no Dagster is wanted, so nothing is refused."""
+    charts = _charts_copy(tmp_path, with_official_chart=False, env_values={
+        "floe-dagster": {"enabled": False}, "dagster": {"enabled": False},
+        "floe-jobs": {"artifacts": {"create": True}}})
+    artifacts = _artifacts(tmp_path)
+    done = floe("platform", "render", "--env", "prod", "--charts", str(charts), cwd=artifacts.parent.parent)
+    assert done.returncode == 0, done.stderr
+
+
+def test_floe_dagsters_own_connection_blocks_follow_the_artifacts():
+    """Once floe-dagster's model has its own postgresql/webserver blocks, render fills them from the
+    same settings as the official chart's side; without them (older models) it writes neither."""
+    from floe.contract.v1 import ArtifactsV1
+    from floe.platform.helm.generate import _floe_owned_blocks
+
+    document = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    document["environment"]["orchestrator"]["storage"] = {
+        "type": "postgres", "host": "pg.internal", "port": 5433, "user": "dagster", "database": "runs",
+        "password": {"secret_ref": "FLOE_PG_PASSWORD"}, "sslmode": "require"}
+    storage = ArtifactsV1.model_validate(document).environment.orchestrator.storage
+    chart = {"dagster": {"global": {"postgresqlSecretName": "shop-pg"},
+                         "dagsterWebserver": {"service": {"port": 8080}}}}
+    blocks = _floe_owned_blocks(storage, chart, fields={"postgresql", "webserver", "image"})
+    assert blocks == {
+        "postgresql": {"host": "pg.internal", "port": 5433, "user": "dagster", "database": "runs",
+                       "params": {"sslmode": "require"}, "secretName": "shop-pg", "passwordKey": "postgresql-password"},
+        "webserver": {"port": 8080}}
+    assert _floe_owned_blocks(storage, chart, fields={"image"}) == {}
+
+
+LAUNCHER_MEMORY = "dagster.runLauncher.config.k8sRunLauncher.resources.limits.memory"
 
 
 def _charts_with(tmp_path: Path, env: str, override: dict) -> Path:
@@ -114,7 +208,7 @@ def _charts_with(tmp_path: Path, env: str, override: dict) -> Path:
 
 
 def _launcher(resources: dict) -> dict:
-    return {"floe-dagster": {"dagster": {"runLauncher": {"config": {"k8sRunLauncher": resources}}}}}
+    return {"dagster": {"runLauncher": {"config": {"k8sRunLauncher": resources}}}}
 
 
 def test_cli_render_refuses_run_pods_smaller_than_duckdb_naming_the_value(tmp_path, floe):
@@ -147,10 +241,10 @@ def test_render_follows_the_run_pods_effective_memory_limit(tmp_path):
     location = yaml.safe_load((CHARTS_DIR / "floe-dagster" / "values.yaml").read_text(encoding="utf-8"))
     deployment = location["dagster"]["dagster-user-deployments"]["deployments"][0]
     deployment["includeConfigInLaunchedRuns"] = {"enabled": True}  # its 2Gi then replace the launcher's 4Gi
-    passing = {"floe-dagster": {"dagster": {"dagster-user-deployments": {"deployments": [deployment]}}}}
+    passing = {"dagster": {"dagster-user-deployments": {"deployments": [deployment]}}}
     with pytest.raises(FloeError, match="limited to 2Gi") as caught:
         render_environment(artifacts, _charts_with(tmp_path / "passing", "prod", passing), tmp_path / "out")
-    assert "floe-dagster.dagster.dagster-user-deployments.deployments[0].resources.limits.memory" in (
+    assert "dagster.dagster-user-deployments.deployments[0].resources.limits.memory" in (
         caught.value.hint or "")
 
 

@@ -9,7 +9,9 @@ import pytest
 
 @pytest.fixture(scope="session")
 def charts_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of charts/ with floe-runtime's local dependencies built."""
-    from tests.charts.helm_support import build_charts
+    """A copy of charts/ with floe-runtime's dependencies built, the official chart among them
+    (reference copy; the tests using it skip, saying why, when ../shared is absent)."""
+    from tests.charts.helm_support import build_charts, require_official_chart
 
-    return build_charts(tmp_path_factory.mktemp("charts") / "charts")
+    require_official_chart()
+    return build_charts(tmp_path_factory.mktemp("charts") / "charts", with_official_chart=True)

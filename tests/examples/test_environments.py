@@ -38,14 +38,10 @@ def release_values(env: str) -> dict[str, Any]:
     return deep_merge(values, {"floe-dagster": {"artifacts": {"json": artifacts}}})
 
 
-def offline(values: dict[str, Any]) -> dict[str, Any]:
-    """The official dagster chart cannot be downloaded here: render floe's own objects."""
-    return deep_merge(values, {"floe-dagster": {"dagster": {"enabled": False}}})
-
-
 @pytest.fixture(scope="module")
 def rendered(charts_root: Path) -> dict[str, list[dict[str, Any]]]:
-    return {env: render("floe-runtime", offline(release_values(env)), charts_root, release="floe")
+    """Each environment's whole release: the official chart inside floe-runtime (reference copy)."""
+    return {env: render("floe-runtime", release_values(env), charts_root, release="floe")
             for env in ENVIRONMENTS}
 
 
@@ -62,11 +58,11 @@ def test_the_environment_folders_are_the_ones_the_gitops_examples_deploy():
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_every_environment_renders_and_validates(rendered, env):
+    from tests.charts.helm_support import assert_whole_release
     from tests.examples.test_manifests import CRD_SCHEMAS
 
     documents_ = rendered[env]
-    kinds = {d["kind"] for d in documents_}
-    assert {"ConfigMap", "Job"} <= kinds  # artifacts + preflight hook
+    assert_whole_release(documents_, release="floe")
     configmap = next(d for d in documents_ if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "floe-artifacts")
     assert json.loads(configmap["data"]["artifacts.json"])["environment_name"] == env
     for document in documents_:
@@ -117,12 +113,19 @@ def test_values_agree_with_the_artifacts(env):
     artifacts = load_artifacts(artifacts_path)
     assert artifacts.environment_name == env
     chart_values = merged_chart_values(CHARTS_DIR, "none")  # defaults only
-    values = deep_merge(chart_values, release_values(env))["floe-dagster"]
+    merged = deep_merge(chart_values, release_values(env))
+    values = {**merged["floe-dagster"], "dagster": merged["dagster"]}  # the umbrella's one Dagster
     generated = dagster_values(artifacts, artifacts_path.read_text(encoding="utf-8"), values)
     postgresql = values["dagster"]["postgresql"]
     for key, value in generated["dagster"]["postgresql"].items():
         assert postgresql[key] == value, (
             f"{env}: dagster.postgresql.{key} is {postgresql[key]!r}, platform.yaml says {value!r}")
+    # floe-dagster's own connection block (its backup CronJob reads it), where its model has one:
+    # it must name the same database as the official chart's side.
+    for block in ("postgresql", "webserver"):
+        for key, value in generated.get(block, {}).items():
+            found = values.get(block, {}).get(key)
+            assert found == value, f"{env}: floe-dagster.{block}.{key} is {found!r}, expected {value!r}"
 
 
 def test_committed_artifacts_are_compiled_from_the_platform_file(tmp_path):
@@ -172,8 +175,10 @@ def _secrets_referenced(documents_: list[dict[str, Any]]) -> dict[str, set[str]]
                 found.setdefault(value["secretKeyRef"]["name"], set()).add(value["secretKeyRef"]["key"])
             if isinstance(value.get("secret"), dict) and "secretName" in value["secret"]:
                 found.setdefault(value["secret"]["secretName"], set())
-            if isinstance(value.get("secretRef"), dict) and "name" in value["secretRef"]:
-                found.setdefault(value["secretRef"]["name"], set())
+            reference = value.get("secretRef")
+            # An optional reference (the official chart's Celery settings) needs no Secret to exist.
+            if isinstance(reference, dict) and "name" in reference and not reference.get("optional"):
+                found.setdefault(reference["name"], set())
             for item in value.values():
                 walk(item)
         elif isinstance(value, list):
@@ -189,8 +194,8 @@ def _secrets_referenced(documents_: list[dict[str, Any]]) -> dict[str, set[str]]
 def test_the_secrets_example_delivers_every_secret_the_release_needs(rendered, env):
     delivered = _secrets_delivered(env)
     needed = _secrets_referenced(rendered[env])
-    # The official Dagster chart (absent offline) reads this Secret's postgresql-password.
-    needed.setdefault(release_values(env)["floe-dagster"]["dagster"]["global"]["postgresqlSecretName"],
+    # The official Dagster chart reads this Secret's postgresql-password (also rendered above).
+    needed.setdefault(release_values(env)["dagster"]["global"]["postgresqlSecretName"],
                       set()).add("postgresql-password")
     artifacts = json.loads((ENV_DIR / env / "artifacts.json").read_text(encoding="utf-8"))
     needed.setdefault("floe-secrets", set()).update(artifacts["secrets"])

@@ -62,7 +62,7 @@ def test_a_planted_password_in_a_copy_of_the_examples_fails_the_scan(tmp_path):
     assert not scan(copy)
     values = copy / "environments" / "prod" / "values.yaml"
     values.write_text(values.read_text(encoding="utf-8").replace(
-        "postgresqlUsername: dagster", "postgresqlUsername: dagster\n      postgresqlPassword: Pr0d-Passw0rd!"),
+        "postgresqlUsername: dagster", "postgresqlUsername: dagster\n    postgresqlPassword: Pr0d-Passw0rd!"),
         encoding="utf-8")
     sealed = copy / "secrets" / "sops" / "staging" / "floe-secrets.enc.yaml"
     lines = sealed.read_text(encoding="utf-8").splitlines()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,8 @@ def dagster_values(
 ) -> dict[str, Any]:
     """Overrides for floe-dagster from the artifacts, given the chart's merged values.
 
-    ``where`` prefixes the values paths named in errors (``floe-dagster.`` inside the umbrella).
+    ``where`` prefixes the values paths named in errors. Inside the umbrella the official chart's
+    block is floe-runtime's top-level ``dagster``, so the paths are the same as floe-dagster's own.
 
     Raises:
         FloeError: the environment cannot run on Kubernetes as declared (SQLite storage, or a
@@ -70,13 +72,39 @@ def dagster_values(
     if storage.sslmode:
         postgresql["postgresqlParams"] = {"sslmode": storage.sslmode}
     _check_duckdb_fits(artifacts, *dagster_block(chart_values, where))
-    return {"artifacts": {"json": artifacts_text}, "dagster": {"postgresql": postgresql}}
+    values = {"artifacts": {"json": artifacts_text}, "dagster": {"postgresql": postgresql}}
+    return {**values, **_floe_owned_blocks(storage, chart_values)}
+
+
+def _floe_owned_blocks(storage: PostgresOrchestratorStorage, chart_values: dict[str, Any],
+                       fields: Collection[str] | None = None) -> dict[str, Any]:
+    """floe-dagster's own ``postgresql`` and ``webserver`` blocks (read by its backup CronJob and
+    Ingress, which must not read the official chart's block: inside floe-runtime that is
+    floe-dagster's disabled copy), filled from the same settings as the official chart's side.
+    Written only where floe-dagster's values model (``fields``: its keys) has the block."""
+    if fields is None:
+        from floe.platform.helm.dagster_values import FloeDagsterValues
+
+        fields = set(FloeDagsterValues.model_fields)
+    dagster = chart_values.get("dagster", {})
+    blocks: dict[str, Any] = {}
+    if "postgresql" in fields:
+        blocks["postgresql"] = {
+            "host": storage.host, "port": storage.port, "user": storage.user, "database": storage.database,
+            "params": {"sslmode": storage.sslmode} if storage.sslmode else {},
+            "secretName": dagster.get("global", {}).get("postgresqlSecretName", "floe-dagster-postgresql"),
+            "passwordKey": "postgresql-password",  # the key the official chart reads
+        }
+    if "webserver" in fields:
+        blocks["webserver"] = {"port": dagster.get("dagsterWebserver", {}).get("service", {}).get("port", 3000)}
+    return blocks
 
 
 def dagster_block(chart_values: dict[str, Any], where: str = "") -> tuple[dict[str, Any], str]:
     """The official Dagster chart's values inside floe-dagster's values, and their dotted path.
 
-    The one place that knows where the block lives, should it move (e.g. to the umbrella's top level).
+    The one place that knows where the block lives (``runtime_values`` hands floe-dagster's layout
+    with the umbrella's top-level block in it).
     """
     return chart_values.get("dagster") or {}, f"{where}dagster"
 
@@ -143,9 +171,14 @@ def cube_model_files(cube_dir: Path) -> dict[str, str]:
 def runtime_values(
     artifacts: ArtifactsV1, artifacts_text: str, chart_values: dict[str, Any], cube_model: dict[str, str]
 ) -> dict[str, Any]:
-    """Overrides for the floe-runtime umbrella (its merged values given), one block per chart."""
-    floe_dagster = chart_values.get("floe-dagster", {})
-    values: dict[str, Any] = {"floe-dagster": dagster_values(artifacts, artifacts_text, floe_dagster, "floe-dagster.")}
+    """Overrides for the floe-runtime umbrella (its merged values given), one block per chart.
+
+    In the umbrella the official chart is the top-level ``dagster`` block (floe-dagster's own copy
+    is off), so floe-dagster's overrides are computed on floe-dagster's layout with that block.
+    """
+    layout = {**chart_values.get("floe-dagster", {}), "dagster": chart_values.get("dagster", {})}
+    floe_dagster = dagster_values(artifacts, artifacts_text, layout)
+    values: dict[str, Any] = {"dagster": floe_dagster.pop("dagster"), "floe-dagster": floe_dagster}
     values["floe-jobs"] = {"artifacts": {"json": artifacts_text}}
     if cube_model:
         values["floe-cube"] = {"model": cube_model}

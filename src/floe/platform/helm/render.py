@@ -3,12 +3,18 @@
 Rendering uses Helm's Go SDK through pip ``helm-python-sdk`` when it is installed, else the
 ``helm`` binary on PATH. Deploying needs the ``helm`` binary and a cluster (kubeconfig); with
 ``dry_run`` it only renders and validates.
+
+The release is the umbrella chart floe-runtime, laid out as Argo CD and Flux install it: the
+official Dagster chart is the umbrella's own dependency (top-level ``dagster:`` values, fetched
+by ``helm dependency build charts/floe-runtime``) and floe's charts are ``file://`` subcharts,
+packaged here from the working copy as that command would.
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import tarfile
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +26,7 @@ import yaml
 from floe.contract.io import write_text_atomic
 from floe.errors import FloeError
 from floe.platform.helm.generate import cube_model_files, deep_merge, runtime_values
+from floe.platform.helm.runtime_values import check_dagster_workloads, floe_image_overrides
 from floe.platform.helm.schema import CHART_MODELS
 
 UMBRELLA = "floe-runtime"
@@ -55,15 +62,50 @@ def merged_chart_values(charts_dir: Path, env: str) -> dict[str, Any]:
     return deep_merge(values, _load_yaml(charts_dir / UMBRELLA / f"values-{env}.yaml"))
 
 
-def _official_chart_present(charts_dir: Path) -> bool:
-    return any((charts_dir / "floe-dagster" / "charts").glob("dagster-*.tgz")) or (
-        charts_dir / "floe-dagster" / "charts" / "dagster" / "Chart.yaml").is_file()
+def official_chart_present(chart_dir: Path) -> bool:
+    """Whether ``helm dependency build`` has put the official dagster chart into ``chart_dir/charts``."""
+    built = chart_dir / "charts"
+    return any(built.glob("dagster-*.tgz")) or (built / "dagster" / "Chart.yaml").is_file()
+
+
+def package_local_dependencies(chart_dir: Path) -> list[str]:
+    """Put each ``file://`` dependency of ``chart_dir`` into its ``charts/`` folder, as ``helm
+    dependency build`` does: the subchart folder archived as it is, without a ``charts/`` folder of
+    its own (Helm never builds a subchart's dependencies). Older archives of it are replaced; other
+    dependencies (the official chart) are left as they are. Returns the names packaged."""
+    meta = yaml.safe_load((chart_dir / "Chart.yaml").read_text(encoding="utf-8")) or {}
+    built = chart_dir / "charts"
+    built.mkdir(exist_ok=True)
+    packaged = []
+    for dependency in meta.get("dependencies") or []:
+        repository = str(dependency.get("repository", ""))
+        if not repository.startswith("file://"):
+            continue
+        name = dependency["name"]
+        for stale in built.glob(f"{name}-*.tgz"):
+            stale.unlink()
+        nested = f"{name}/charts"
+
+        def as_in_git(info: tarfile.TarInfo, nested: str = nested) -> tarfile.TarInfo | None:
+            return None if info.name == nested or info.name.startswith(nested + "/") else info
+
+        with tarfile.open(built / f"{name}-{dependency['version']}.tgz", "w:gz") as archive:
+            archive.add((chart_dir / repository.removeprefix("file://")).resolve(), arcname=name, filter=as_in_git)
+        packaged.append(name)
+    return packaged
+
+
+def _drop_official_dependency(chart_dir: Path) -> None:
+    """Without the official chart (offline), Helm would refuse the declared dependency: drop it."""
+    path = chart_dir / "Chart.yaml"
+    meta = yaml.safe_load(path.read_text(encoding="utf-8"))
+    meta["dependencies"] = [d for d in meta.get("dependencies", []) if d["name"] != "dagster"]
+    path.write_text(yaml.safe_dump(meta, sort_keys=False), encoding="utf-8")
 
 
 def _render_with_sdk(chart: Path, values: dict[str, Any], release: str, namespace: str) -> str:
     import helm_python as helm
 
-    helm.dependency_update(str(chart))
     with helm.Chart.load(str(chart)) as loaded:
         loaded.validate_schema(values)
         rendered = loaded.render(values, name=release, namespace=namespace, is_install=True)
@@ -78,7 +120,6 @@ def _render_with_binary(chart: Path, values: dict[str, Any], release: str, names
                         hint='pip install "helm-python-sdk", or install helm (https://helm.sh/docs/intro/install/)')
     values_file = chart.parent / "values.render.yaml"
     values_file.write_text(yaml.safe_dump(values), encoding="utf-8")
-    _run([helm, "dependency", "build", str(chart)])
     return _run([helm, "template", release, str(chart), "--namespace", namespace, "-f", str(values_file)])
 
 
@@ -132,21 +173,27 @@ def render_environment(
         raise FloeError(f"{charts_dir}: not floe's charts folder (no {UMBRELLA}/Chart.yaml)",
                         hint="pass --charts with the path of floe's charts/ folder")
     chart_values = merged_chart_values(charts_dir, env)
+    env_file = charts_dir / UMBRELLA / f"values-{env}.yaml"
+    check_dagster_workloads(chart_values, where=f"{env_file} (over {UMBRELLA}/values.yaml)")
     cube_model = cube_model_files(cube_dir or artifacts_path.parent / "cube")
     generated = runtime_values(artifacts, artifacts_path.read_text(encoding="utf-8"), chart_values, cube_model)
+    # One floe image: floe-dagster.image, written into every place the charts take it.
+    generated = deep_merge(generated, floe_image_overrides(deep_merge(chart_values, generated)))
     for chart in SUBCHARTS:
         CHART_MODELS[chart].model_validate(deep_merge(chart_values.get(chart, {}), generated.get(chart, {})))
+    CHART_MODELS[UMBRELLA].model_validate(deep_merge(chart_values, generated))
     notes: list[str] = []
-    env_values = _load_yaml(charts_dir / UMBRELLA / f"values-{env}.yaml")
-    values = deep_merge(env_values, generated)
+    values = deep_merge(_load_yaml(env_file), generated)
     with tempfile.TemporaryDirectory(prefix="floe-charts-") as tmp:
         copy = Path(tmp) / "charts"
         shutil.copytree(charts_dir, copy, ignore=shutil.ignore_patterns("*.generated.yaml"))
+        package_local_dependencies(copy / UMBRELLA)
         render_values = values
-        if not _official_chart_present(charts_dir):
-            notes.append("the official dagster chart is not in charts/floe-dagster/charts: rendered floe's own "
-                         "objects only (run 'helm dependency build charts/floe-dagster' online first)")
-            render_values = deep_merge(values, {"floe-dagster": {"dagster": {"enabled": False}}})
+        if not official_chart_present(charts_dir / UMBRELLA):
+            notes.append(f"the official dagster chart is not in charts/{UMBRELLA}/charts: rendered floe's own "
+                         f"objects only (run 'helm dependency build charts/{UMBRELLA}' online first)")
+            _drop_official_dependency(copy / UMBRELLA)
+            render_values = deep_merge(values, {"dagster": {"enabled": False}})
         try:
             text = _renderer()(copy / UMBRELLA, render_values, release, namespace)
         except FloeError:
@@ -188,8 +235,7 @@ def deploy_environment(
         raise FloeError("helm is not on PATH", hint="install helm 3.8+ and point KUBECONFIG at the cluster; "
                         "--dry-run renders and validates without it")
     chart = charts_dir / UMBRELLA
-    _run([helm, "dependency", "build", str(charts_dir / "floe-dagster")])
-    _run([helm, "dependency", "build", str(chart)])
+    _run([helm, "dependency", "build", str(chart)])  # the official chart and floe's file:// subcharts
     _run([helm, "upgrade", "--install", release, str(chart), "--namespace", namespace, "--create-namespace",
           "-f", str(result.values_path), "--wait", "--timeout", "15m"])
     return result

@@ -21,7 +21,7 @@ from floe.contract.schema import sort_keys
 from floe.platform.helm.cube_values import FloeCubeValues
 from floe.platform.helm.dagster_values import FloeDagsterValues
 from floe.platform.helm.jobs_values import FloeJobsValues
-from floe.platform.helm.runtime_values import FloeRuntimeValues
+from floe.platform.helm.runtime_values import FloeRuntimeValues, sync_umbrella_values
 
 DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 SCHEMA_FILE = "values.schema.json"
@@ -78,11 +78,17 @@ def _drop_defaults(value: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m floe.platform.helm.schema [CHARTS_DIR]``: what ``make generate`` runs."""
-    parser = argparse.ArgumentParser(description="Write values.schema.json of every floe chart.")
+    """``python -m floe.platform.helm.schema [CHARTS_DIR]``: what ``make generate`` runs.
+
+    Besides the schemas it copies floe-dagster's ``dagster:`` block into floe-runtime's values.yaml
+    (one source for floe's defaults of the official chart).
+    """
+    parser = argparse.ArgumentParser(
+        description="Write values.schema.json of every floe chart and floe-runtime's generated dagster block.")
     parser.add_argument("charts_dir", nargs="?", default="charts", type=Path)
     args = parser.parse_args(argv)
     export_values_schemas(args.charts_dir)
+    sync_umbrella_values(args.charts_dir)
     return 0
 
 

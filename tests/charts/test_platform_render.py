@@ -42,7 +42,11 @@ def test_render_writes_values_from_the_artifacts_and_the_manifests(tmp_path):
     assert any("official dagster chart" in note for note in result.notes)  # offline here
     manifests = result.manifests_path.read_text(encoding="utf-8")
     assert "FLOE_PG_PASSWORD" in manifests  # the name, inside the artifacts
-    assert "password:" not in manifests.replace('"password": {', "")
+    # Only references: the artifacts' secret_ref and the migrate hook's environment variable.
+    assert "password:" not in manifests.replace('"password": {', "").replace("password: {env: DAGSTER_PG_PASSWORD}", "")
+    floe_own = values["floe-dagster"]["postgresql"]  # floe's block, from the same platform.yaml storage
+    assert floe_own == {"host": "pg.internal", "port": 5433, "user": "dagster", "database": "dagster",
+                        "params": {"sslmode": "require"}}
 
 
 def test_render_refuses_sqlite_storage_on_kubernetes(tmp_path):

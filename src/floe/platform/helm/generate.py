@@ -59,14 +59,20 @@ def dagster_values(artifacts: ArtifactsV1, artifacts_text: str, chart_values: di
             hint=f"in platform.yaml, set environments.{env}.orchestrator.storage to type: postgres, "
             "then run 'floe compile --env " + env + "'",
         )
-    postgresql: dict[str, Any] = {
+    params = {"sslmode": storage.sslmode} if storage.sslmode else {}
+    # One source, two readers: the official chart's block (webserver, daemon, runs) and floe's own
+    # (backup, migrate hook), so both always name the same database.
+    official: dict[str, Any] = {
         "postgresqlHost": storage.host, "postgresqlUsername": storage.user,
         "postgresqlDatabase": storage.database, "service": {"port": storage.port},
     }
-    if storage.sslmode:
-        postgresql["postgresqlParams"] = {"sslmode": storage.sslmode}
+    floe_own: dict[str, Any] = {"host": storage.host, "port": storage.port, "user": storage.user,
+                                "database": storage.database}
+    if params:
+        official["postgresqlParams"] = params
+        floe_own["params"] = params
     _check_duckdb_fits(artifacts, chart_values)
-    return {"artifacts": {"json": artifacts_text}, "dagster": {"postgresql": postgresql}}
+    return {"artifacts": {"json": artifacts_text}, "postgresql": floe_own, "dagster": {"postgresql": official}}
 
 
 def _check_duckdb_fits(artifacts: ArtifactsV1, chart_values: dict[str, Any]) -> None:

@@ -114,6 +114,25 @@ def _postgres_check(floe: Any, project: Path, **env: str) -> tuple[int, dict[str
     return done.returncode, result
 
 
+def _run_migrate_hook(documents: list[dict[str, Any]], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """The migrate Job's container command with its rendered dagster.yaml (the mount: a local folder)."""
+    instance_map = next(d for d in documents
+                        if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-migrate-instance"))
+    mount = tmp_path / "dagster-instance"
+    mount.mkdir()
+    (mount / "dagster.yaml").write_text(instance_map["data"]["dagster.yaml"], encoding="utf-8")
+    migrate_job = next(d for d in documents if d["kind"] == "Job" and d["metadata"]["name"].endswith("-migrate"))
+    container = migrate_job["spec"]["template"]["spec"]["containers"][0]
+    script = container["args"][0].replace(INSTANCE_MOUNT, str(mount))
+    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    env["DAGSTER_HOME"] = str(tmp_path / "dagster-home")
+    env["DAGSTER_PG_PASSWORD"] = "unused-trust-auth"  # the Secret's value in the cluster
+    bin_dir = str(Path(sys.executable).parent)
+    return subprocess.run([*container["command"], script], env={**os.environ, **env,
+                          "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
 def test_an_upgrade_over_an_older_dagster_schema_goes_through(floe, tmp_path: Path, dagster_database: str) -> None:
     from floe.preflight.checks.orchestrator import dagster_schema_heads
 
@@ -137,21 +156,7 @@ def test_an_upgrade_over_an_older_dagster_schema_goes_through(floe, tmp_path: Pa
     assert hooked["details"]["migration"] == "pending"
 
     # The migrate hook, as rendered: its dagster.yaml and its shell command, with the installed Dagster.
-    instance_map = next(d for d in documents
-                        if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-migrate-instance"))
-    mount = tmp_path / "dagster-instance"
-    mount.mkdir()
-    (mount / "dagster.yaml").write_text(instance_map["data"]["dagster.yaml"], encoding="utf-8")
-    migrate_job = next(d for d in documents if d["kind"] == "Job" and d["metadata"]["name"].endswith("-migrate"))
-    container = migrate_job["spec"]["template"]["spec"]["containers"][0]
-    script = container["args"][0].replace(INSTANCE_MOUNT, str(mount))
-    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
-    env["DAGSTER_HOME"] = str(tmp_path / "dagster-home")
-    env["DAGSTER_PG_PASSWORD"] = "unused-trust-auth"  # the Secret's value in the cluster
-    bin_dir = str(Path(sys.executable).parent)
-    done = subprocess.run([*container["command"], script], env={**os.environ, **env,
-                          "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = _run_migrate_hook(documents, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert _schema(dagster_database) == {"revision": next(iter(dagster_schema_heads())), "backfill_tags": True,
                                         "job_name": True}
@@ -174,3 +179,17 @@ def test_a_schema_from_a_newer_dagster_fails_even_in_hook_mode(floe, tmp_path: P
     code, result = _postgres_check(floe, _project(tmp_path, dagster_database), FLOE_PREFLIGHT_BEFORE_MIGRATE="true")
     assert code == 1 and result["status"] == "error"
     assert "a newer Dagster migrated it" in result["message"]
+
+
+def test_a_first_install_on_an_empty_database_creates_the_schema(floe, tmp_path: Path, dagster_database: str) -> None:
+    """pre-install: no schema yet is a warning for the preflight, and the migrate hook creates it."""
+    from floe.preflight.checks.orchestrator import dagster_schema_heads
+
+    project = _project(tmp_path, dagster_database)
+    code, empty = _postgres_check(floe, project, FLOE_PREFLIGHT_BEFORE_MIGRATE="true")
+    assert code == 0 and empty["status"] == "warning" and "no Dagster schema yet" in empty["message"]
+    done = _run_migrate_hook(_rendered_hooks(dagster_database), tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _schema(dagster_database)["revision"] in dagster_schema_heads()
+    code, after = _postgres_check(floe, project)
+    assert code == 0 and after["status"] == "ok", after

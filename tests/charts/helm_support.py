@@ -254,6 +254,9 @@ def floe_images(documents: list[dict[str, Any]]) -> set[str]:
         for pod in pod_specs(document):
             images |= {c["image"] for c in pod.get("initContainers", []) + pod["containers"]}
         if document["kind"] == "ConfigMap" and "dagster.yaml" in (document.get("data") or {}):
-            config = yaml.safe_load(document["data"]["dagster.yaml"])["run_launcher"]["config"]
+            instance = yaml.safe_load(document["data"]["dagster.yaml"])
+            if "run_launcher" not in instance:
+                continue  # floe's migrate hook's storage-only config
+            config = instance["run_launcher"]["config"]
             images |= {c["image"] for c in config["run_k8s_config"]["pod_spec_config"].get("initContainers", [])}
     return {image for image in images if image.split("@")[0].rsplit(":", 1)[0] == FLOE_IMAGE_REPOSITORY}

@@ -43,7 +43,12 @@ def test_render_writes_values_from_the_artifacts_and_the_manifests(tmp_path):
     assert any("official dagster chart" in note for note in result.notes)  # offline here
     manifests = result.manifests_path.read_text(encoding="utf-8")
     assert "FLOE_PG_PASSWORD" in manifests  # the name, inside the artifacts
-    assert "password:" not in manifests.replace('"password": {', "")
+    # Only references: the artifacts' secret_ref and the migrate hook's environment variable.
+    assert "password:" not in manifests.replace('"password": {', "").replace("password: {env: DAGSTER_PG_PASSWORD}", "")
+    floe_own = values["floe-dagster"]["postgresql"]  # floe's block, from the same platform.yaml storage
+    assert floe_own == {"host": "pg.internal", "port": 5433, "user": "dagster", "database": "dagster",
+                        "params": {"sslmode": "require"}, "secretName": "floe-dagster-postgresql",
+                        "passwordKey": "postgresql-password"}
 
 
 def test_render_refuses_sqlite_storage_on_kubernetes(tmp_path):
@@ -173,8 +178,8 @@ def test_cli_renders_the_umbrella_without_dagster_when_asked_to(tmp_path, floe):
 
 
 def test_floe_dagsters_own_connection_blocks_follow_the_artifacts():
-    """Once floe-dagster's model has its own postgresql/webserver blocks, render fills them from the
-    same settings as the official chart's side; without them (older models) it writes neither."""
+    """floe-dagster's own postgresql/webserver blocks are filled from the same settings as the
+    official chart's side (secret name and port included)."""
     from floe.contract.v1 import ArtifactsV1
     from floe.platform.helm.generate import _floe_owned_blocks
 
@@ -185,12 +190,11 @@ def test_floe_dagsters_own_connection_blocks_follow_the_artifacts():
     storage = ArtifactsV1.model_validate(document).environment.orchestrator.storage
     chart = {"dagster": {"global": {"postgresqlSecretName": "shop-pg"},
                          "dagsterWebserver": {"service": {"port": 8080}}}}
-    blocks = _floe_owned_blocks(storage, chart, fields={"postgresql", "webserver", "image"})
+    blocks = _floe_owned_blocks(storage, chart)
     assert blocks == {
         "postgresql": {"host": "pg.internal", "port": 5433, "user": "dagster", "database": "runs",
                        "params": {"sslmode": "require"}, "secretName": "shop-pg", "passwordKey": "postgresql-password"},
         "webserver": {"port": 8080}}
-    assert _floe_owned_blocks(storage, chart, fields={"image"}) == {}
 
 
 LAUNCHER_MEMORY = "dagster.runLauncher.config.k8sRunLauncher.resources.limits.memory"

@@ -172,7 +172,7 @@ def _launch(values: dict[str, Any], charts: Path, kubeconfig: Path, home: Path) 
     from dagster._core.storage.dagster_run import DagsterRun
 
     documents = render("floe-dagster", values, charts)
-    dagster_yaml = find(documents, "ConfigMap", "-instance")["data"]["dagster.yaml"]
+    dagster_yaml = find(documents, "ConfigMap", "-dagster-instance")["data"]["dagster.yaml"]
     deployment = find(documents, "Deployment", "-user-deployments-floe")
     with DagsterInstance.from_config(str(_instance_home(dagster_yaml, kubeconfig, home))) as instance:
         run = instance.add_run(DagsterRun(job_name="floe_build", job_code_origin=_code_server_origin(deployment)))

@@ -29,7 +29,8 @@ def test_the_hook_runs_preflight_and_follows_the_command_value(charts_root):
     changed = find(_dagster(charts_root, preflight={"command": ["floe", "preflight", "--all", "--json", "--strict"]}),
                    "Job", "-preflight")
     assert pod_specs(changed)[0]["containers"][0]["command"][-1] == "--strict"
-    assert not [d for d in _dagster(charts_root, preflight={"enabled": False}) if d["kind"] == "Job"]
+    assert not [d for d in _dagster(charts_root, preflight={"enabled": False})
+                if d["kind"] == "Job" and d["metadata"]["name"].endswith("-preflight")]
 
 
 def test_the_hook_reads_the_artifacts_from_its_own_hook_configmap(charts_root):
@@ -77,11 +78,11 @@ def test_backup_runs_every_six_hours_and_reads_the_password_by_reference(charts_
     cron = find(_dagster(charts_root), "CronJob", "-postgres-backup")
     assert cron["spec"]["schedule"] == "0 */6 * * *"
     pod = pod_specs(cron)[0]
-    dump = pod["initContainers"][0]
+    dump, upload = pod["containers"]
     assert "pg_dump" in dump["args"][0] and "gzip" in dump["args"][0]
     password = next(e for e in dump["env"] if e["name"] == "PGPASSWORD")
     assert password["valueFrom"]["secretKeyRef"] == {"name": "floe-dagster-postgresql", "key": "postgresql-password"}
-    assert "s3://floe-backups/dagster" in str(pod["containers"][0]["env"])
+    assert "s3://floe-backups/dagster" in str(upload["env"])
 
 
 def test_external_secret_is_created_before_the_hook_and_names_only_remote_keys(charts_root):

@@ -99,8 +99,15 @@ seccompProfile:
 - name: floe-secrets
   secret:
     secretName: {{ .root.Values.secrets.secretName }}
+    {{- if .root.Values.secrets.externalSecret.enabled }}
+    # The operator creates the Secret asynchronously, after its ExternalSecret: a required volume
+    # makes the kubelet hold the pod until the Secret exists (bounded by activeDeadlineSeconds),
+    # instead of running once without credentials.
+    optional: false
+    {{- else }}
     # A missing Secret must not keep pods from starting: floe names any unresolved secret_ref.
     optional: true
+    {{- end }}
 {{- end }}
 {{- end -}}
 
@@ -116,4 +123,47 @@ seccompProfile:
   mountPath: {{ .Values.secrets.mountPath }}
   readOnly: true
 {{- end }}
+{{- end -}}
+
+
+{{/* postgresql.params as a libpq conninfo string: key='value' pairs, quotes and backslashes escaped. */}}
+{{- define "floe-dagster.conninfo" -}}
+{{- $pairs := list -}}
+{{- range $key, $value := . -}}
+{{- $pairs = append $pairs (printf "%s='%s'" $key (toString $value | replace "\\" "\\\\" | replace "'" "\\'")) -}}
+{{- end -}}
+{{- join " " $pairs -}}
+{{- end -}}
+
+{{/* The backup's dump side: pg_dump | gzip into the FIFO, then its exit status next to it
+(the upload side cannot tell a complete stream from one cut short by a failed pg_dump). */}}
+{{- define "floe-dagster.backupDumpScript" -}}
+set -uo pipefail
+fifo="$BACKUP_STREAM_DIR/dump.sql.gz"
+mkfifo "$fifo" 2>/dev/null || test -p "$fifo" || exit 1
+pg_dump --no-owner --format=plain ${BACKUP_PG_PARAMS:+--dbname="$BACKUP_PG_PARAMS"} | gzip -6 > "$fifo"
+status=$?
+echo "$status" > "$BACKUP_STREAM_DIR/dump.status.tmp"
+mv "$BACKUP_STREAM_DIR/dump.status.tmp" "$BACKUP_STREAM_DIR/dump.status"
+exit "$status"
+{{- end -}}
+
+{{/* The backup's upload side: stream the FIFO to s3://.../<UTC time>.sql.gz; keep the object only
+when both the dump and the upload succeeded. */}}
+{{- define "floe-dagster.backupUploadScript" -}}
+set -u
+fifo="$BACKUP_STREAM_DIR/dump.sql.gz"
+key="${BACKUP_DESTINATION%/}/$(date -u +%Y%m%dT%H%M%SZ).sql.gz"
+mkfifo "$fifo" 2>/dev/null || test -p "$fifo" || exit 1
+aws s3 cp - "$key" ${AWS_ENDPOINT_URL:+--endpoint-url "$AWS_ENDPOINT_URL"} < "$fifo"
+upload=$?
+waited=0
+while [ ! -f "$BACKUP_STREAM_DIR/dump.status" ] && [ "$waited" -lt 60 ]; do sleep 1; waited=$((waited + 1)); done
+dump=$(cat "$BACKUP_STREAM_DIR/dump.status" 2>/dev/null || echo unknown)
+if [ "$upload" != 0 ] || [ "$dump" != 0 ]; then
+  aws s3 rm "$key" ${AWS_ENDPOINT_URL:+--endpoint-url "$AWS_ENDPOINT_URL"} > /dev/null 2>&1
+  echo "backup failed: pg_dump | gzip exited $dump, upload exited $upload; removed $key" >&2
+  exit 1
+fi
+echo "backup written to $key"
 {{- end -}}

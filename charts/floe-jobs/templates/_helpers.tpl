@@ -100,8 +100,15 @@ seccompProfile:
 - name: floe-secrets
   secret:
     secretName: {{ .root.Values.secrets.secretName }}
+    {{- if .root.Values.secrets.externalSecret.enabled }}
+    # The operator creates the Secret asynchronously, after its ExternalSecret: a required volume
+    # makes the kubelet hold the pod until the Secret exists (bounded by activeDeadlineSeconds),
+    # instead of running once without credentials.
+    optional: false
+    {{- else }}
     # A missing Secret must not keep pods from starting: floe names any unresolved secret_ref.
     optional: true
+    {{- end }}
 {{- end }}
 {{- end -}}
 

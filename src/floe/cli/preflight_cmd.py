@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,9 +36,12 @@ def _legacy_flag(service: str) -> click.Option:
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.1, max=600), default=None, metavar="SECONDS",
               help="Time limit of each check; checks run at once [default: 2].")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first error; unfinished checks show as skipped.")
+@click.option("--before-migrate", is_flag=True, envvar="FLOE_PREFLIGHT_BEFORE_MIGRATE",
+              help="A Dagster schema migration runs next (the Helm hook before floe's migrate hook): an older "
+                   "Dagster schema is a warning, not an error [env FLOE_PREFLIGHT_BEFORE_MIGRATE].")
 def preflight(pipeline_file: Path, platform_file: Path | None, environment: str | None, artifacts_path: Path | None,
               checks: tuple[str, ...], check_all: bool, as_json: bool, timeout_s: float | None, fail_fast: bool,
-              **legacy: bool) -> None:
+              before_migrate: bool, **legacy: bool) -> None:
     """Prove every external service of an environment works, before anything is deployed.
 
     Connects to each service the environment declares, with its real credentials, and does
@@ -61,6 +65,8 @@ def preflight(pipeline_file: Path, platform_file: Path | None, environment: str 
     chosen = [name for name in SERVICE_NAMES if name in checks or legacy.get(f"check_{name}")]
     services = list(SERVICE_NAMES) if check_all or not chosen else chosen
     target = _target(pipeline_file, platform_file, environment, artifacts_path)
+    if before_migrate:
+        target = dataclasses.replace(target, migration_follows=True)
     if not as_json:
         click.echo(f"preflight · environment {target.environment_name} · from {target.source}", err=True)
     report = run_preflight(target, services=services,  # type: ignore[arg-type]

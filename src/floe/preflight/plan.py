@@ -32,6 +32,9 @@ class PreflightTarget:
     ingests: bool = False
     tracing_on: bool = True
     lineage_on: bool = True
+    migration_follows: bool = False
+    """A Dagster schema migration runs right after this preflight (the Helm hook before floe's
+    migrate hook): an older schema is then expected, not an error."""
 
 
 def target_from_artifacts(path: Path) -> PreflightTarget:
@@ -85,7 +88,7 @@ def plan_checks(target: PreflightTarget, services: Sequence[Service] = SERVICES)
         elif service == "catalog":
             checks.append(_catalog_check(env))
         elif service == "postgres":
-            checks.append(_orchestrator_check(env))
+            checks.append(_orchestrator_check(env, migration_follows=target.migration_follows))
         else:
             checks.extend(observability_checks(env.observability, tracing_on=target.tracing_on,
                                                lineage_on=target.lineage_on))
@@ -110,10 +113,11 @@ def _catalog_check(env: EnvironmentSpec) -> Check:
     return Check("catalog", "catalog.rest", target, lambda ctx: rest_catalog(catalog, ctx))
 
 
-def _orchestrator_check(env: EnvironmentSpec) -> Check:
+def _orchestrator_check(env: EnvironmentSpec, *, migration_follows: bool) -> Check:
     storage = env.orchestrator.storage
     if isinstance(storage, PostgresOrchestratorStorage):
         target = f"postgresql://{storage.user}@{storage.host}:{storage.port}/{storage.database}"
-        return Check("postgres", "postgres.dagster", target, lambda ctx: dagster_storage(storage, ctx))
+        return Check("postgres", "postgres.dagster", target,
+                     lambda ctx: dagster_storage(storage, ctx, migration_follows=migration_follows))
     return Check("postgres", "postgres.dagster", f"sqlite {storage.path}", skipped(
         f"Dagster keeps its state in SQLite under {storage.path}; no PostgreSQL is configured"))

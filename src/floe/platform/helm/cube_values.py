@@ -31,8 +31,14 @@ def _cube_image() -> Image:
     return Image(repository="floe/cube", tag=__version__)
 
 
+CUBE_VERSION = "v1.6.25"
+"""The Cube release floe runs: the base of docker/Dockerfile.cube (the Cube API and refresh
+worker) and the Cube Store tag. Cube Store speaks an internal protocol with the API of its own
+release, so the two move together (tests/charts/test_cube_version.py compares all three places)."""
+
+
 def _cubestore_image() -> Image:
-    return Image(repository="cubejs/cubestore", tag="v1.3.0")
+    return Image(repository="cubejs/cubestore", tag=CUBE_VERSION)
 
 
 class CubeDatabase(HelmModel):

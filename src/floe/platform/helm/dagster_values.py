@@ -7,6 +7,8 @@ mapping with its ``enabled`` switch.
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from pydantic import ConfigDict, Field, model_validator
 
 from floe.platform.helm.values_common import (
@@ -18,6 +20,7 @@ from floe.platform.helm.values_common import (
     Ingress,
     K8sName,
     Memory,
+    OptionalK8sName,
     PodSecurity,
     Project,
     ResourceAmounts,
@@ -66,6 +69,104 @@ class Preflight(HelmModel):
     active_deadline_seconds: int = Field(default=300, ge=10, description="Give up (and fail the release) after this.")
     backoff_limit: int = Field(default=0, ge=0, description="Retries of the hook Job.")
     resources: Resources = Field(default_factory=_small, description="Resources of the hook container.")
+
+
+class Migrate(HelmModel):
+    """``dagster instance migrate`` as a pre-install/pre-upgrade hook Job, after the preflight.
+
+    It replaces the official chart's ``migrate`` Job (a plain Job with a fixed name: its pod
+    template is immutable, so the next upgrade with a new image cannot apply it, and it runs
+    only after the hooks, when the preflight has already refused the pending migration). With
+    ``before-hook-creation`` every release creates a fresh Job.
+    """
+
+    enabled: bool = Field(
+        default=True,
+        description="Migrate Dagster's schema before the new version starts. Leave dagster.migrate.enabled "
+        "(the official chart's Job) off: both at once are refused.",
+    )
+    active_deadline_seconds: int = Field(default=900, ge=10, description="Give up (and fail the release) after this.")
+    backoff_limit: int = Field(default=0, ge=0, description="Retries of the hook Job.")
+    resources: Resources = Field(default_factory=_small, description="Resources of the migrate container.")
+
+
+class Postgresql(HelmModel):
+    """Dagster's PostgreSQL as floe's own templates see it (backup, migrate hook).
+
+    ``floe platform render`` fills it from platform.yaml's orchestrator storage, together with the
+    official chart's ``dagster.postgresql``, so both sides name the same database.
+    """
+
+    host: str = Field(default="postgresql", min_length=1, description="Host name of the server.")
+    port: int = Field(default=5432, ge=1, le=65535, description="Port of the server.")
+    user: str = Field(default="dagster", min_length=1, description="User Dagster connects as.")
+    database: str = Field(default="dagster", min_length=1, description="Database holding Dagster's tables.")
+    params: dict[str, str] = Field(default_factory=dict, description="Connection parameters, e.g. sslmode: require.")
+    secret_name: K8sName = Field(
+        default="floe-dagster-postgresql", description="Secret holding the password (the official chart's too)."
+    )
+    password_key: str = Field(
+        default="postgresql-password", pattern=r"^[-._a-zA-Z0-9]+$", description="Key of the password in that Secret."
+    )
+
+
+class Webserver(HelmModel):
+    """The Dagster webserver Service the Ingress sends to."""
+
+    service: OptionalK8sName = Field(
+        default="", description="Service name; empty: the official chart's <release>-dagster-webserver."
+    )
+    port: int = Field(default=3000, ge=1, le=65535, description="Service port.")
+
+
+class IngressAuth(HelmModel):
+    """Authentication in front of the Dagster UI, through ingress-nginx annotations.
+
+    The UI can launch and cancel runs and wipe assets: an Ingress without authentication must be
+    asked for explicitly (``type: none``).
+    """
+
+    type: Literal["", "none", "basic", "oauth2"] = Field(
+        default="",
+        description="basic: HTTP basic auth from the htpasswd Secret secretName; oauth2: external auth (e.g. "
+        "oauth2-proxy) at url, signing in at signin; none: no authentication (say so explicitly). Required "
+        "when the Ingress is enabled.",
+    )
+    secret_name: OptionalK8sName = Field(
+        default="", description="basic: Secret with key 'auth' in htpasswd format (ingress-nginx auth-secret)."
+    )
+    realm: str = Field(default="Dagster", description="basic: the realm shown by the browser.")
+    url: str = Field(
+        default="", pattern=r"^(https?://\S+)?$",
+        description="oauth2: URL that checks each request (ingress-nginx auth-url), e.g. "
+        "https://oauth2.example.com/oauth2/auth.",
+    )
+    signin: str = Field(
+        default="", pattern=r"^(https?://\S+)?$",
+        description="oauth2: where unauthenticated users are sent (ingress-nginx auth-signin), e.g. "
+        "https://oauth2.example.com/oauth2/start?rd=$escaped_request_uri.",
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> IngressAuth:
+        if self.type == "basic" and not self.secret_name:
+            raise ValueError("ingress.auth.type basic needs ingress.auth.secretName (an htpasswd Secret, key auth)")
+        if self.type == "oauth2" and not (self.url and self.signin):
+            raise ValueError("ingress.auth.type oauth2 needs ingress.auth.url and ingress.auth.signin")
+        return self
+
+
+class DagsterIngress(Ingress):
+    """The Ingress to the Dagster UI, with its authentication."""
+
+    auth: IngressAuth = Field(default_factory=IngressAuth, description="Who may reach the UI.")
+
+    @model_validator(mode="after")
+    def _auth_chosen(self) -> DagsterIngress:
+        if self.enabled and not self.auth.type:
+            raise ValueError("ingress.enabled needs ingress.auth.type: basic or oauth2 (or none, to expose the "
+                             "Dagster UI without authentication knowingly)")
+        return self
 
 
 class DisruptionBudget(HelmModel):
@@ -152,26 +253,55 @@ class BackupS3(HelmModel):
     )
 
 
+BACKUP_POSTGRES_MAJOR = 18
+"""pg_dump's major version by default: pg_dump refuses servers newer than itself, and dumps older
+ones, so the client must be at least the server's major version."""
+
+
 def _dump_image() -> Image:
-    return Image(repository="postgres", tag="16.4-bookworm")
+    return Image(repository="postgres", tag=f"{BACKUP_POSTGRES_MAJOR}.1-bookworm")
 
 
 def _upload_image() -> Image:
     return Image(repository="amazon/aws-cli", tag="2.17.50")
 
 
-class Backup(HelmModel):
-    """A CronJob dumping Dagster's PostgreSQL (``pg_dump | gzip``) to object storage.
+class BackupServiceAccount(HelmModel):
+    """The identity of the backup pod, for cloud roles (IRSA, GKE/Azure workload identity)."""
 
-    Connection settings come from the ``dagster.postgresql`` block and the password from the
-    Secret named by ``dagster.global.postgresqlSecretName`` (key postgresql-password).
+    create: bool = Field(default=False, description="Create the ServiceAccount.")
+    name: OptionalK8sName = Field(
+        default="", description="Its name; empty: <release>-floe-backup when created, else the namespace's default."
+    )
+    annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description="e.g. eks.amazonaws.com/role-arn: arn:aws:iam::123456789012:role/floe-backup (IRSA) or "
+        "iam.gke.io/gcp-service-account: floe-backup@PROJECT.iam.gserviceaccount.com.",
+    )
+
+
+class Backup(HelmModel):
+    """A CronJob streaming ``pg_dump | gzip`` of Dagster's PostgreSQL to object storage.
+
+    The dump never lands on disk: the dump container writes into a FIFO the upload container
+    reads and streams to S3. Connection settings come from the ``postgresql`` block.
     """
 
     enabled: bool = Field(default=False, description="Create the backup CronJob.")
     schedule: str = Field(default="0 */6 * * *", pattern=CRON, description="Cron schedule (every 6 hours).")
     s3: BackupS3 = Field(default_factory=BackupS3, description="Destination of the dumps.")
-    dump_image: Image = Field(default_factory=_dump_image, description="Image with pg_dump and gzip.")
+    dump_image: Image = Field(
+        default_factory=_dump_image,
+        description="Image with pg_dump, gzip and bash. Its PostgreSQL major version must be >= your server's "
+        "(pg_dump refuses newer servers).",
+    )
     upload_image: Image = Field(default_factory=_upload_image, description="Image with the aws CLI.")
+    service_account: BackupServiceAccount = Field(
+        default_factory=BackupServiceAccount, description="ServiceAccount of the backup pod (cloud roles)."
+    )
+    active_deadline_seconds: int = Field(
+        default=3600, ge=60, description="Kill a backup still running after this (e.g. a stuck upload)."
+    )
     successful_jobs_history_limit: int = Field(default=3, ge=0, description="Finished Jobs kept.")
     failed_jobs_history_limit: int = Field(default=3, ge=0, description="Failed Jobs kept.")
     resources: Resources = Field(default_factory=_small, description="Resources of each backup container.")
@@ -208,9 +338,27 @@ class FloeDagsterValues(ChartValues):
     )
     monitoring: Monitoring = Field(default_factory=Monitoring, description="ServiceMonitor and PrometheusRule.")
     backup: Backup = Field(default_factory=Backup, description="PostgreSQL backup CronJob.")
-    ingress: Ingress = Field(default_factory=Ingress, description="Ingress to the Dagster webserver.")
-    webserver_service: str = Field(
-        default="", pattern=r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$",
-        description="Service the Ingress sends to; empty: the official chart's <release>-dagster-webserver.",
-    )
+    migrate: Migrate = Field(default_factory=Migrate, description="Dagster's schema migration hook.")
+    postgresql: Postgresql = Field(default_factory=Postgresql, description="Dagster's PostgreSQL (floe's templates).")
+    ingress: DagsterIngress = Field(default_factory=DagsterIngress, description="Ingress to the Dagster webserver.")
+    webserver: Webserver = Field(default_factory=Webserver, description="The webserver Service the Ingress targets.")
     dagster: DagsterBlock = Field(default_factory=DagsterBlock, description="Values of the official dagster chart.")
+
+    @model_validator(mode="after")
+    def _one_migration(self) -> FloeDagsterValues:
+        if self.migrate.enabled and official_migrate_enabled(self.dagster.model_extra or {}):
+            raise ValueError(OFFICIAL_MIGRATE_CONFLICT)
+        return self
+
+
+OFFICIAL_MIGRATE_CONFLICT = (
+    "dagster.migrate.enabled and migrate.enabled are both on: the official chart's migrate Job is a plain Job "
+    "with a fixed name (immutable on the next upgrade, and run after the preflight hook); floe's migrate hook "
+    "replaces it. Set dagster.migrate.enabled: false (or migrate.enabled: false to keep the official Job)"
+)
+
+
+def official_migrate_enabled(official_values: dict[str, Any]) -> bool:
+    """Whether the official chart's values switch on its own migrate Job."""
+    migrate = official_values.get("migrate")
+    return isinstance(migrate, dict) and bool(migrate.get("enabled"))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -65,39 +64,34 @@ def dagster_values(
             hint=f"in platform.yaml, set environments.{env}.orchestrator.storage to type: postgres, "
             "then run 'floe compile --env " + env + "'",
         )
-    postgresql: dict[str, Any] = {
+    # One source, two readers: the official chart's block (webserver, daemon, runs) and floe's own
+    # (backup, migrate hook, see _floe_owned_blocks), so both always name the same database.
+    official: dict[str, Any] = {
         "postgresqlHost": storage.host, "postgresqlUsername": storage.user,
         "postgresqlDatabase": storage.database, "service": {"port": storage.port},
     }
     if storage.sslmode:
-        postgresql["postgresqlParams"] = {"sslmode": storage.sslmode}
+        official["postgresqlParams"] = {"sslmode": storage.sslmode}
     _check_duckdb_fits(artifacts, *dagster_block(chart_values, where))
-    values = {"artifacts": {"json": artifacts_text}, "dagster": {"postgresql": postgresql}}
+    values = {"artifacts": {"json": artifacts_text}, "dagster": {"postgresql": official}}
     return {**values, **_floe_owned_blocks(storage, chart_values)}
 
 
-def _floe_owned_blocks(storage: PostgresOrchestratorStorage, chart_values: dict[str, Any],
-                       fields: Collection[str] | None = None) -> dict[str, Any]:
-    """floe-dagster's own ``postgresql`` and ``webserver`` blocks (read by its backup CronJob and
-    Ingress, which must not read the official chart's block: inside floe-runtime that is
-    floe-dagster's disabled copy), filled from the same settings as the official chart's side.
-    Written only where floe-dagster's values model (``fields``: its keys) has the block."""
-    if fields is None:
-        from floe.platform.helm.dagster_values import FloeDagsterValues
-
-        fields = set(FloeDagsterValues.model_fields)
+def _floe_owned_blocks(storage: PostgresOrchestratorStorage, chart_values: dict[str, Any]) -> dict[str, Any]:
+    """floe-dagster's own ``postgresql`` and ``webserver`` blocks, read by its backup CronJob,
+    migrate hook and Ingress. They must not read the official chart's block (inside floe-runtime
+    that is floe-dagster's disabled copy), so they are filled from the same settings as the
+    official chart's side: both always name the same database and port."""
     dagster = chart_values.get("dagster", {})
-    blocks: dict[str, Any] = {}
-    if "postgresql" in fields:
-        blocks["postgresql"] = {
+    return {
+        "postgresql": {
             "host": storage.host, "port": storage.port, "user": storage.user, "database": storage.database,
             "params": {"sslmode": storage.sslmode} if storage.sslmode else {},
             "secretName": dagster.get("global", {}).get("postgresqlSecretName", "floe-dagster-postgresql"),
             "passwordKey": "postgresql-password",  # the key the official chart reads
-        }
-    if "webserver" in fields:
-        blocks["webserver"] = {"port": dagster.get("dagsterWebserver", {}).get("service", {}).get("port", 3000)}
-    return blocks
+        },
+        "webserver": {"port": dagster.get("dagsterWebserver", {}).get("service", {}).get("port", 3000)},
+    }
 
 
 def dagster_block(chart_values: dict[str, Any], where: str = "") -> tuple[dict[str, Any], str]:

@@ -59,7 +59,11 @@ class RunPod(HelmModel):
     resources: Resources = Field(default_factory=_run_pod_resources, description="Requests and limits.")
     state_size_limit: Memory = Field(default="4Gi", description="sizeLimit of the writable <project>/.floe emptyDir.")
     tmp_size_limit: Memory = Field(default="1Gi", description="sizeLimit of the /tmp emptyDir.")
-    ttl_seconds_after_finished: int = Field(default=86400, ge=0, description="Finished Jobs are deleted after this.")
+    ttl_seconds_after_finished: int = Field(
+        default=86400, ge=0,
+        description="Jobs a CronJob started are deleted this long after they finish. One-off Jobs are kept: "
+        "deleted, helm upgrade or Argo CD self-heal would re-create and re-run them.",
+    )
     concurrency_policy: Literal["Forbid", "Allow", "Replace"] = Field(
         default="Forbid", description="What a CronJob does when the previous run is still going."
     )

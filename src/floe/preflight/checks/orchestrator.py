@@ -23,11 +23,14 @@ _ASSIGNMENT = re.compile(r"^(revision|down_revision)\s*(?::[^=]*)?=\s*(.+)$", re
 
 
 @lru_cache(maxsize=1)
-def dagster_schema_heads() -> frozenset[str]:
-    """Alembic head revision(s) of the installed Dagster; empty when Dagster is not installed."""
+def dagster_schema_revisions() -> tuple[frozenset[str], frozenset[str]]:
+    """(every known revision, the head revisions) of the installed Dagster's migration scripts.
+
+    Both are empty when Dagster is not installed.
+    """
     spec = importlib.util.find_spec("dagster")
     if spec is None or not spec.submodule_search_locations:
-        return frozenset()
+        return frozenset(), frozenset()
     versions = Path(next(iter(spec.submodule_search_locations))) / "_core" / "storage" / "alembic" / "versions"
     revisions: set[str] = set()
     parents: set[str] = set()
@@ -38,11 +41,22 @@ def dagster_schema_heads() -> frozenset[str]:
         revisions.add(str(ast.literal_eval(found["revision"])))
         down = ast.literal_eval(found.get("down_revision", "None"))
         parents.update([down] if isinstance(down, str) else list(down or ()))
-    return frozenset(revisions - parents)
+    return frozenset(revisions), frozenset(revisions - parents)
 
 
-def dagster_storage(storage: PostgresOrchestratorStorage, context: CheckContext) -> Outcome:
-    """Connect, read the server version, and compare Dagster's schema revision with this Dagster's."""
+def dagster_schema_heads() -> frozenset[str]:
+    """Alembic head revision(s) of the installed Dagster; empty when Dagster is not installed."""
+    return dagster_schema_revisions()[1]
+
+
+def dagster_storage(storage: PostgresOrchestratorStorage, context: CheckContext, *,
+                    migration_follows: bool = False) -> Outcome:
+    """Connect, read the server version, and compare Dagster's schema revision with this Dagster's.
+
+    With ``migration_follows`` (the Helm pre-upgrade hook, followed by floe's migrate hook) a
+    schema *older* than this Dagster's is expected and reported as a warning; a schema this
+    Dagster does not know (written by a newer Dagster: a downgrade) is an error either way.
+    """
     connection = connect(PgAddress.of(storage, context, FIELD), context, "Dagster's PostgreSQL")
     try:
         version = server_version(connection)
@@ -62,7 +76,18 @@ def dagster_storage(storage: PostgresOrchestratorStorage, context: CheckContext)
                        "yet", status="warning", details=dict(details),
                        remediation="nothing to do for a new install: Dagster creates its tables when the webserver "
                        "or daemon first starts (or run 'dagster instance migrate' now)")
-    heads = dagster_schema_heads()
+    known, heads = dagster_schema_revisions()
+    if heads and revision not in heads and migration_follows and revision in known:
+        return Outcome(f"connected (PostgreSQL {version}); Dagster's schema is at revision {revision}, this Dagster "
+                       f"expects {', '.join(sorted(heads))}: the migrate hook that runs next migrates it",
+                       status="warning", details={**details, "migration": "pending"},
+                       remediation="nothing to do: 'dagster instance migrate' runs as the next hook of this release")
+    if heads and revision not in heads and revision not in known and revision is not None:
+        raise CheckFailed(f"Dagster's schema in '{storage.database}' is at revision {revision}, which this Dagster "
+                          f"does not know (it expects {', '.join(sorted(heads))}): a newer Dagster migrated it",
+                          "deploy a Dagster at least as new as the one that migrated this database (downgrades "
+                          "are not supported), or restore the database from a backup of the older version",
+                          details=dict(details))
     if heads and revision not in heads:
         raise CheckFailed(f"Dagster's schema in '{storage.database}' is at revision {revision or 'unknown'}, this "
                           f"Dagster expects {', '.join(sorted(heads))}",

@@ -24,21 +24,24 @@ pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 prometheus_parser = pytest.importorskip("prometheus_client.parser", reason="prometheus-client (metrics extra) missing")
 
-# The chart's instance ConfigMap has this shape (the official chart's postgres storage block):
-# the password comes from DAGSTER_PG_PASSWORD (trust auth here, so any password is accepted).
-# The scheme names psycopg2: SQLAlchemy 2.1 otherwise picks psycopg 3, which is not installed
-# (the chart's dagster.postgresql.postgresqlScheme renders this line).
-DAGSTER_YAML = """
-storage:
-  postgres:
+# The shape of the official chart's instance ConfigMap (run, event log and schedule storage on
+# PostgreSQL, the password from DAGSTER_PG_PASSWORD; trust auth here, so any password passes).
+# The scheme names psycopg2: SQLAlchemy 2.1 otherwise picks psycopg 3, which is not installed;
+# in the chart that line comes from dagster.postgresql.postgresqlScheme.
+_POSTGRES_DB = """
     postgres_db:
       username: {user}
       password: {{env: DAGSTER_PG_PASSWORD}}
       hostname: {host}
       db_name: {database}
       port: {port}
-      scheme: postgresql+psycopg2
-"""
+      scheme: postgresql+psycopg2"""
+DAGSTER_YAML = "".join(
+    f"{key}:\n  module: {module}\n  class: {cls}\n  config:{_POSTGRES_DB}\n"
+    for key, module, cls in (("run_storage", "dagster_postgres.run_storage", "PostgresRunStorage"),
+                             ("event_log_storage", "dagster_postgres.event_log", "PostgresEventLogStorage"),
+                             ("schedule_storage", "dagster_postgres.schedule_storage", "PostgresScheduleStorage"))
+) + "run_coordinator:\n  module: dagster.core.run_coordinator\n  class: QueuedRunCoordinator\n"
 HEARTBEAT_AGE = 42.0
 
 

@@ -204,6 +204,31 @@ def test_show_prints_one_scrape_as_text_and_json(dagster_home, floe, tmp_path):
     assert ages["SCHEDULER"] == "+Inf"
 
 
+def test_the_exporter_recovers_when_the_database_comes_back(dagster_home, exporter, postgres_dsn):
+    import yaml
+
+    database = yaml.safe_load((dagster_home / "dagster.yaml").read_text())["run_storage"]["config"]["postgres_db"][
+        "db_name"]
+    _run_jobs([False])
+    assert _scrape(exporter)[("dagster_instance_up", ())] == 1
+    admin = _connect(postgres_dsn)
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute("select pg_terminate_backend(pid) from pg_stat_activity where datname = %s", (database,))
+            cursor.execute(f'drop database "{database}"')
+        down = _scrape(exporter)
+        assert down[("dagster_instance_up", ())] == 0
+        assert ("dagster_runs_failed_total", ()) not in down
+        with admin.cursor() as cursor:
+            cursor.execute(f'create database "{database}"')
+    finally:
+        admin.close()
+    # Opened again on the next scrape: Dagster creates its tables in the empty database.
+    back = _scrape(exporter)
+    assert back[("dagster_instance_up", ())] == 1
+    assert back[("dagster_runs_failed_total", ())] == 0
+
+
 @pytest.fixture
 def unreachable_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A dagster.yaml whose PostgreSQL port has no server behind it."""

@@ -65,13 +65,21 @@ class DagsterInstanceCollector:
             except Exception as exc:  # noqa: BLE001 - any storage failure becomes up=0, not a 500
                 self.last_error = exc
                 LOG.warning("reading the Dagster instance failed: %s: %s", type(exc).__name__, exc)
-                self._instance = None  # reopen on the next scrape (the database may come back)
+                self._drop_instance()  # reopen on the next scrape (the database may come back)
                 metrics, up = [], 0.0
             yield from metrics
             yield GaugeMetricFamily(INSTANCE_UP, "1 if the last scrape read the Dagster instance's storage, else 0.",
                                     value=up)
             yield GaugeMetricFamily(SCRAPE_DURATION, "Seconds this scrape spent reading the Dagster instance.",
                                     value=time.perf_counter() - started)
+
+    def _drop_instance(self) -> None:
+        instance, self._instance = self._instance, None
+        if instance is not None:
+            try:
+                instance.dispose()  # its connection pools; a new instance gets new ones
+            except Exception as exc:  # noqa: BLE001 - a broken connection may fail to close; keep serving
+                LOG.debug("disposing of the Dagster instance failed: %s", exc)
 
     def _read(self) -> list[Metric]:
         from dagster import DagsterRunStatus, RunsFilter
@@ -107,7 +115,9 @@ class DagsterInstanceCollector:
                                  "(+Inf: a daemon the instance needs has never sent one).", labels=["daemon_type"])
         now = self._clock()
         heartbeats = instance.get_daemon_heartbeats()
-        for daemon_type in sorted(set(heartbeats) | set(instance.get_required_daemon_types())):
+        # Only the daemons this instance's configuration runs (Dagster's own health check does the
+        # same): a heartbeat left by a daemon since switched off would otherwise alert forever.
+        for daemon_type in sorted(instance.get_required_daemon_types()):
             beat = heartbeats.get(daemon_type)
             ages.add_metric([daemon_type], max(0.0, now - beat.timestamp) if beat else float("inf"))
         return ages

@@ -229,6 +229,41 @@ def test_the_exporter_recovers_when_the_database_comes_back(dagster_home, export
     assert back[("dagster_runs_failed_total", ())] == 0
 
 
+def test_the_exporter_reads_the_instance_config_the_chart_renders(dagster_home, postgres_dsn, floe, tmp_path):
+    """The dagster.yaml of the official chart's instance ConfigMap (prod values, K8sRunLauncher,
+    queued coordinator, run monitoring), pointed at this database, is what the exporter opens."""
+    import yaml
+    from psycopg2.extensions import parse_dsn
+
+    from tests.charts.helm_support import build_charts, deep_merge, find, release_values, render
+
+    ours = yaml.safe_load((dagster_home / "dagster.yaml").read_text())["run_storage"]["config"]["postgres_db"]
+    parts = parse_dsn(postgres_dsn)
+    charts = build_charts(tmp_path / "charts", with_official_chart=True)
+    values = deep_merge(release_values("floe-dagster", "prod"), {"dagster": {"postgresql": {
+        "postgresqlHost": ours["hostname"], "postgresqlUsername": ours["username"],
+        "postgresqlDatabase": ours["db_name"], "service": {"port": int(ours["port"])},
+        "postgresqlParams": {"sslmode": "prefer"},  # the local server has no TLS
+        # Without it SQLAlchemy 2.1 picks psycopg 3 for postgresql:// URLs (not installed).
+        "postgresqlScheme": "postgresql+psycopg2",
+    }}})
+    documents = render("floe-dagster", values, charts)
+    pod = find(documents, "Deployment", "-floe-metrics")["spec"]["template"]["spec"]
+    rendered = find(documents, "ConfigMap", pod["volumes"][0]["configMap"]["name"])["data"]["dagster.yaml"]
+    assert "K8sRunLauncher" in rendered
+    (dagster_home / "dagster.yaml").write_text(rendered)
+    _run_jobs([True])
+
+    shown = floe("metrics", "show", "--json", cwd=tmp_path,
+                 env={"DAGSTER_HOME": str(dagster_home), "DAGSTER_PG_PASSWORD": parts.get("password", "trust")})
+    assert shown.returncode == 0, shown.stderr
+    by_name = {family["name"]: family for family in json.loads(shown.stdout)}
+    runs = {s["labels"]["status"]: s["value"] for s in by_name["dagster_runs"]["samples"]}
+    assert runs["SUCCESS"] == 1
+    daemons = {s["labels"]["daemon_type"] for s in by_name["dagster_daemon_heartbeat_age_seconds"]["samples"]}
+    assert {"SENSOR", "QUEUED_RUN_COORDINATOR", "MONITORING"} <= daemons  # what that config runs
+
+
 @pytest.fixture
 def unreachable_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A dagster.yaml whose PostgreSQL port has no server behind it."""

@@ -309,3 +309,13 @@ def test_missing_dagster_home_is_a_user_error(floe, tmp_path, monkeypatch):
         result = floe(*command, cwd=tmp_path)
         assert result.returncode == 1, result.stderr
         assert "DAGSTER_HOME is not set" in result.stderr and "hint:" in result.stderr
+
+
+def test_a_missing_metrics_extra_names_the_pip_line(tmp_path):
+    # prometheus_client made unimportable in the child only (sys.modules entry None).
+    code = ("import sys; sys.modules['prometheus_client'] = None; from floe.cli.main import main; "
+            "main(['metrics', 'show'])")
+    result = subprocess.run([sys.executable, "-c", code], env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 1, result.stderr
+    assert "needs the 'metrics' extra" in result.stderr and 'pip install "floe-runtime[metrics]"' in result.stderr

@@ -31,32 +31,34 @@ def _run(instance, count: int) -> None:
         assert quick.execute_in_process(instance=instance).success
 
 
-@pytest.mark.integration
-def test_incremental_reads_count_each_run_once_and_never_stall():
+@pytest.fixture
+def instance_with_runs():
+    """An in-memory Dagster instance holding three finished runs."""
     from dagster import DagsterInstance
 
     with DagsterInstance.ephemeral() as instance:
         _run(instance, 3)
-        histogram = DurationHistogram(batch=2)
-        histogram.refresh(instance)
-        assert histogram.total == 3  # the backfill
-        _run(instance, 2)
-        # A batch of 2 may first return the 2 runs already counted inside the overlap window;
-        # the next read must then move past them instead of reading them forever.
-        totals = []
-        for _ in range(4):
-            histogram.refresh(instance)
-            totals.append(histogram.total)
-        assert totals[-1] == 5 and max(totals) == 5, totals
-        assert histogram.cumulative()[-1] == ("+Inf", 5.0)
+        yield instance
 
 
 @pytest.mark.integration
-def test_backfill_is_bounded_to_the_newest_runs():
-    from dagster import DagsterInstance
+def test_incremental_reads_count_each_run_once_and_never_stall(instance_with_runs):
+    histogram = DurationHistogram(batch=2)
+    histogram.refresh(instance_with_runs)
+    assert histogram.total == 3  # the backfill
+    _run(instance_with_runs, 2)
+    # A batch of 2 may first return the 2 runs already counted inside the overlap window;
+    # the next read must then move past them instead of reading them forever.
+    totals = []
+    for _ in range(4):
+        histogram.refresh(instance_with_runs)
+        totals.append(histogram.total)
+    assert totals[-1] == 5 and max(totals) == 5, totals
+    assert histogram.cumulative()[-1] == ("+Inf", 5.0)
 
-    with DagsterInstance.ephemeral() as instance:
-        _run(instance, 3)
-        histogram = DurationHistogram(backfill=2)
-        histogram.refresh(instance)
-        assert histogram.total == 2
+
+@pytest.mark.integration
+def test_backfill_is_bounded_to_the_newest_runs(instance_with_runs):
+    histogram = DurationHistogram(backfill=2)
+    histogram.refresh(instance_with_runs)
+    assert histogram.total == 2

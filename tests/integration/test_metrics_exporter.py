@@ -319,3 +319,14 @@ def test_a_missing_metrics_extra_names_the_pip_line(tmp_path):
                             capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 1, result.stderr
     assert "needs the 'metrics' extra" in result.stderr and 'pip install "floe-runtime[metrics]"' in result.stderr
+
+
+def test_a_taken_port_is_a_user_error(floe, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = floe("metrics", "serve", "--host", "127.0.0.1", "--port", str(port), cwd=tmp_path,
+                      env={"DAGSTER_HOME": str(tmp_path)})
+    assert result.returncode == 1, result.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "Traceback" not in result.stderr

@@ -6,10 +6,9 @@ import json
 
 import click
 
-# Literal copies of floe.observability.metrics.exporter's defaults: importing that module here
-# would be cheap, but `floe --help` must not even look at the package (tested).
-DEFAULT_PORT = 9090
-DEFAULT_HOST = "0.0.0.0"
+# Light: this module is imported only for `floe metrics ...`, and the exporter module imports
+# neither Dagster nor prometheus_client at module level.
+from floe.observability.metrics.exporter import DEFAULT_HOST, DEFAULT_PORT
 
 
 @click.group()

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
 
 DEFAULT_PORT = 9090
-DEFAULT_HOST = "0.0.0.0"
+DEFAULT_HOST = "0.0.0.0"  # an exporter in a pod listens on the pod's address
 
 
 def require_prometheus_client() -> None:
@@ -73,7 +73,7 @@ def build_registry(collector: DagsterInstanceCollector | None = None) -> Collect
     return registry
 
 
-def serve(port: int = DEFAULT_PORT, host: str = DEFAULT_HOST, *, ready: threading.Event | None = None) -> None:
+def serve(port: int = DEFAULT_PORT, host: str = DEFAULT_HOST) -> None:
     """Serve ``/metrics`` until SIGTERM or Ctrl-C.
 
     The configuration is checked before listening (a missing ``DAGSTER_HOME`` exits at once);
@@ -96,8 +96,6 @@ def serve(port: int = DEFAULT_PORT, host: str = DEFAULT_HOST, *, ready: threadin
         stop.set()
 
     previous = signal.signal(signal.SIGTERM, _stop)
-    if ready is not None:
-        ready.set()
     try:
         while not stop.wait(1.0) and thread.is_alive():
             pass

@@ -135,6 +135,15 @@ def test_selector_port_and_config_map_values_are_honoured(official_charts):
     assert not [d for d in off if d["metadata"]["name"].endswith("-floe-metrics")]
 
 
+def test_the_exporter_restarts_when_the_instance_values_change(official_charts):
+    def checksum(**override):
+        deployment = find(_release(official_charts, **override), "Deployment", "-floe-metrics")
+        return deployment["spec"]["template"]["metadata"]["annotations"]["checksum/dagster-values"]
+
+    assert checksum() == checksum()
+    assert checksum() != checksum(dagster={"postgresql": {"postgresqlHost": "db.other.example.com"}})
+
+
 @pytest.mark.parametrize("version", K8S_VERSIONS)
 def test_the_exporter_objects_validate(official_charts, version):
     documents = _release(official_charts)

@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("floe.cli.demo_cmd", "demo", "The live e-commerce demo: synthetic orders to Iceberg to marts."),
     "schema": ("floe.cli.schema_cmd", "schema", "Export the JSON Schemas of the specs and the artifacts."),
     "platform": ("floe.cli.platform_cmd", "platform", "Helm values and manifests for Kubernetes; deploy them."),
+    "metrics": ("floe.cli.metrics_cmd", "metrics", "Prometheus metrics of the Dagster instance: serve or show them."),
 }
 
 

@@ -22,6 +22,7 @@ from floe.platform.helm.values_common import (
     Memory,
     OptionalK8sName,
     PodSecurity,
+    Probe,
     Project,
     ResourceAmounts,
     Resources,
@@ -203,17 +204,47 @@ class DisruptionBudgets(HelmModel):
 
 
 class ServiceMonitor(HelmModel):
-    """Prometheus Operator ServiceMonitor scraping the Dagster metrics endpoint."""
+    """Prometheus Operator ServiceMonitor scraping the metrics exporter's Service."""
 
-    enabled: bool = Field(default=False, description="Render the ServiceMonitor (needs the operator's CRDs).")
+    enabled: bool = Field(
+        default=False,
+        description="Render the ServiceMonitor (needs the operator's CRDs and monitoring.exporter.enabled).",
+    )
     selector: dict[str, str] = Field(
         default_factory=lambda: {"floe.dev/metrics": "dagster"}, min_length=1,
-        description="Labels of the Service exposing the Dagster metrics (an exporter you run).",
+        description="Labels the ServiceMonitor selects; the exporter's Service carries exactly these.",
     )
-    port: str = Field(default="metrics", min_length=1, description="Named port of that Service.")
+    port: str = Field(
+        default="metrics", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=15,
+        description="Named port to scrape; the exporter's Service names its port so.",
+    )
     path: str = Field(default="/metrics", pattern=r"^/", description="HTTP path of the metrics.")
     interval: str = Field(default="30s", pattern=r"^[0-9]+(s|m)$", description="Scrape interval.")
     labels: dict[str, str] = Field(default_factory=dict, description="Labels the Prometheus instance selects on.")
+
+
+def _exporter_resources() -> Resources:
+    # Dagster's import and the instance's storage engine dominate: ~200 MiB resident measured.
+    return Resources(requests=ResourceAmounts(cpu="50m", memory="256Mi"),
+                     limits=ResourceAmounts(cpu="500m", memory="512Mi"))
+
+
+class Exporter(HelmModel):
+    """``floe metrics serve``: reads the Dagster instance and serves the series the alerts query."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Deploy the exporter (Deployment and Service). Required by serviceMonitor and prometheusRule: "
+        "without it they would select and alert on series nobody exports.",
+    )
+    port: int = Field(default=9090, ge=1024, le=65535, description="Container and Service port of /metrics.")
+    resources: Resources = Field(default_factory=_exporter_resources, description="Resources of the exporter.")
+    instance_config_map: str = Field(
+        default="", pattern=r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$",
+        description="ConfigMap holding dagster.yaml; empty: the official chart's <release>-dagster-instance "
+        "(its fullname, so nameOverride and fullnameOverride are followed).",
+    )
+    probe: Probe = Field(default_factory=Probe, description="Timing of the readiness and liveness probes on /metrics.")
 
 
 class Alerts(HelmModel):
@@ -232,10 +263,21 @@ class Alerts(HelmModel):
 
 
 class Monitoring(HelmModel):
-    """Prometheus Operator objects."""
+    """The metrics exporter and the Prometheus Operator objects that scrape it and alert on it."""
 
+    exporter: Exporter = Field(default_factory=Exporter, description="The Dagster metrics exporter.")
     service_monitor: ServiceMonitor = Field(default_factory=ServiceMonitor, description="Scraping.")
     prometheus_rule: Alerts = Field(default_factory=Alerts, description="Alerting rules.")
+
+    @model_validator(mode="after")
+    def _exporter_behind_the_operator_objects(self) -> Monitoring:
+        # Declared means honoured: a ServiceMonitor or a rule without the exporter would be inert.
+        for name, wanted in (("serviceMonitor", self.service_monitor.enabled),
+                             ("prometheusRule", self.prometheus_rule.enabled)):
+            if wanted and not self.exporter.enabled:
+                raise ValueError(f"monitoring.{name}.enabled needs monitoring.exporter.enabled: true "
+                                 "(the exporter serves the series it scrapes and alerts on)")
+        return self
 
 
 class BackupS3(HelmModel):
@@ -336,7 +378,9 @@ class FloeDagsterValues(ChartValues):
     disruption_budgets: DisruptionBudgets = Field(
         default_factory=DisruptionBudgets, description="PodDisruptionBudgets."
     )
-    monitoring: Monitoring = Field(default_factory=Monitoring, description="ServiceMonitor and PrometheusRule.")
+    monitoring: Monitoring = Field(
+        default_factory=Monitoring, description="Metrics exporter, ServiceMonitor and PrometheusRule."
+    )
     backup: Backup = Field(default_factory=Backup, description="PostgreSQL backup CronJob.")
     migrate: Migrate = Field(default_factory=Migrate, description="Dagster's schema migration hook.")
     postgresql: Postgresql = Field(default_factory=Postgresql, description="Dagster's PostgreSQL (floe's templates).")

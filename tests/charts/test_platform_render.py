@@ -167,6 +167,24 @@ def test_cli_refuses_values_that_would_deploy_no_dagster(tmp_path, floe, bad, na
     assert not (artifacts.parent / "platform").exists()  # nothing half-written
 
 
+@pytest.mark.parametrize(("bad", "named"), [
+    ({"dagster": {"migrate": {"enabled": True}}}, "dagster.migrate.enabled and floe-dagster.migrate.enabled"),
+    ({"floe-dagster": {"disruptionBudgets": {"webserver": {"maxUnavailable": 0}}}},
+     "floe-dagster.disruptionBudgets.webserver.maxUnavailable"),
+    ({"floe-dagster": {"ingress": {"enabled": True, "host": "d.example.com", "auth": {"type": None}}}},
+     "floe-dagster.ingress"),
+], ids=["two-migrations", "blocking-budget", "ingress-without-auth"])
+def test_cli_names_a_value_the_charts_models_refuse(tmp_path, floe, bad, named):
+    """A value a chart's model refuses is the user's mistake: exit 1 naming it, no traceback."""
+    charts = _charts_copy(tmp_path, with_official_chart=False, env_values=bad)
+    artifacts = _artifacts(tmp_path)
+    done = floe("platform", "render", "--env", "prod", "--charts", str(charts), cwd=artifacts.parent.parent)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr.lower()
+    assert named in done.stderr and "values-prod.yaml" in done.stderr and "hint:" in done.stderr, done.stderr
+    assert not (artifacts.parent / "platform").exists()
+
+
 def test_cli_renders_the_umbrella_without_dagster_when_asked_to(tmp_path, floe):
     """floe-dagster off (e.g. only the Jobs): no Dagster is wanted, so nothing is refused."""
     charts = _charts_copy(tmp_path, with_official_chart=False, env_values={

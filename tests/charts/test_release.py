@@ -23,6 +23,7 @@ from tests.charts.helm_support import (
     build_charts,
     deep_merge,
     floe_images,
+    find,
     load_yaml,
     offline_overrides,
     release_values,
@@ -125,6 +126,18 @@ def test_the_umbrella_refuses_a_floe_image_changed_in_one_place_only(release_roo
     jobs_only = deep_merge(release_values("floe-runtime", "prod"), {"floe-jobs": {"image": {"tag": "0.9.0"}}})
     with pytest.raises(helm.HelmError, match=r"floe-jobs\.image is floe/dagster:0\.9\.0"):
         render("floe-runtime", jobs_only, release_root)
+
+
+def test_the_umbrella_refuses_two_schema_migrations(release_root):
+    """floe-dagster's migrate hook replaces the official chart's fixed-name migrate Job; with both on,
+    the next upgrade would deadlock on the immutable Job, so Helm itself refuses the pair."""
+    import helm_python as helm
+
+    both = deep_merge(release_values("floe-runtime", "prod"), {"dagster": {"migrate": {"enabled": True}}})
+    with pytest.raises(helm.HelmError, match=r"dagster\.migrate\.enabled and floe-dagster\.migrate\.enabled"):
+        render("floe-runtime", both, release_root)
+    official_only = deep_merge(both, {"floe-dagster": {"migrate": {"enabled": False}}})
+    assert find(render("floe-runtime", official_only, release_root), "Job", "-instance-migrate")
 
 
 # --- one source for floe's defaults of the official chart -------------------------------------

@@ -103,6 +103,26 @@ def _drop_official_dependency(chart_dir: Path) -> None:
     path.write_text(yaml.safe_dump(meta, sort_keys=False), encoding="utf-8")
 
 
+def _validate(chart: str, values: dict[str, Any], env_file: Path, prefix: str) -> None:
+    """Check one chart's merged values against its model; a refused value is the user's to fix.
+
+    Raises:
+        FloeError: naming each refused value path (as written in the umbrella's values) and why.
+    """
+    from pydantic import ValidationError
+
+    try:
+        CHART_MODELS[chart].model_validate(values)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors(include_url=False):
+            path = prefix + ".".join(str(part) for part in error["loc"])
+            lines.append(f"{path.rstrip('.') or chart}: {error['msg'].removeprefix('Value error, ')}")
+        raise FloeError(f"{env_file}: values refused by {chart}'s schema:\n  " + "\n  ".join(lines),
+                        hint=f"change those values in {env_file.name} (charts/{chart}/values.yaml documents "
+                        "each key)") from None
+
+
 def _render_with_sdk(chart: Path, values: dict[str, Any], release: str, namespace: str) -> str:
     import helm_python as helm
 
@@ -180,8 +200,8 @@ def render_environment(
     # One floe image: floe-dagster.image, written into every place the charts take it.
     generated = deep_merge(generated, floe_image_overrides(deep_merge(chart_values, generated)))
     for chart in SUBCHARTS:
-        CHART_MODELS[chart].model_validate(deep_merge(chart_values.get(chart, {}), generated.get(chart, {})))
-    CHART_MODELS[UMBRELLA].model_validate(deep_merge(chart_values, generated))
+        _validate(chart, deep_merge(chart_values.get(chart, {}), generated.get(chart, {})), env_file, f"{chart}.")
+    _validate(UMBRELLA, deep_merge(chart_values, generated), env_file, "")
     notes: list[str] = []
     values = deep_merge(_load_yaml(env_file), generated)
     with tempfile.TemporaryDirectory(prefix="floe-charts-") as tmp:

@@ -18,11 +18,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from floe.contract.io import write_text_atomic
 from floe.errors import FloeError
-from floe.platform.helm.dagster_values import DagsterBlock
+from floe.platform.helm.dagster_values import DagsterBlock, official_migrate_enabled
 from floe.platform.helm.values_common import HelmModel
 
 
@@ -58,6 +58,21 @@ class FloeRuntimeValues(HelmModel):
         default_factory=lambda: SubchartBlock(enabled=False), alias="floe-jobs",
         description="charts/floe-jobs: pipeline Jobs and CronJobs outside Dagster.",
     )
+
+    @model_validator(mode="after")
+    def _one_migration(self) -> FloeRuntimeValues:
+        floe_migrate = (self.floe_dagster.model_extra or {}).get("migrate") or {}
+        floe_migrates = self.floe_dagster.enabled and floe_migrate.get("enabled", True)
+        if floe_migrates and official_migrate_enabled(self.dagster.model_extra or {}):
+            raise ValueError(UMBRELLA_MIGRATE_CONFLICT)
+        return self
+
+
+UMBRELLA_MIGRATE_CONFLICT = (
+    "dagster.migrate.enabled and floe-dagster.migrate.enabled are both on: the official chart's migrate Job "
+    "is a plain Job with a fixed name (immutable on the next upgrade, and run after the preflight hook); "
+    "floe's migrate hook replaces it. Set dagster.migrate.enabled: false"
+)
 
 
 # --- the dagster: block, one source ---------------------------------------------------------

@@ -207,6 +207,9 @@ def assert_whole_release(documents: list[dict[str, Any]], *, release: str = RELE
     code location's Service name and port, and floe's own objects beside them (artifacts ConfigMap,
     preflight hook, disruption budgets that select real pods). Used by every release test.
     """
+    keys = [(d["kind"], d["metadata"]["name"]) for d in documents]
+    twice = sorted({key for key in keys if keys.count(key) > 1})
+    assert not twice, f"objects rendered twice (the install would fail on the second): {twice}"
     webserver = _named(documents, "Deployment", f"{release}-dagster-webserver")
     _named(documents, "Deployment", f"{release}-dagster-daemon")
     _named(documents, "Service", f"{release}-dagster-webserver")

@@ -140,6 +140,20 @@ def test_the_umbrella_refuses_two_schema_migrations(release_root):
     assert find(render("floe-runtime", official_only, release_root), "Job", "-instance-migrate")
 
 
+def test_the_umbrella_refuses_two_external_secrets_for_one_secret(release_root):
+    """floe-dagster and floe-jobs share one Secret: two ExternalSecrets of that name would fail the install."""
+    import helm_python as helm
+
+    external = {"enabled": True, "secretStoreRef": {"name": "vault"}, "data": [{"secretKey": "K", "remoteKey": "k"}]}
+    both = deep_merge(release_values("floe-runtime", "prod"), {
+        "floe-dagster": {"secrets": {"externalSecret": external}},
+        "floe-jobs": {"enabled": True, "secrets": {"externalSecret": external}}})
+    with pytest.raises(helm.HelmError, match=r"enable the ExternalSecret in floe-dagster only"):
+        render("floe-runtime", both, release_root)
+    once = deep_merge(both, {"floe-jobs": {"secrets": {"externalSecret": {"enabled": False}}}})
+    assert [d for d in render("floe-runtime", once, release_root) if d["kind"] == "ExternalSecret"]
+
+
 # --- one source for floe's defaults of the official chart -------------------------------------
 
 def test_the_umbrellas_dagster_block_is_generated_from_floe_dagsters():

@@ -94,6 +94,8 @@ def test_no_rendered_manifest_contains_a_secret_value(charts_root, tmp_path):
                       "cubeStore": {"enabled": True, "s3Bucket": "bucket", "credentialsSecret": "shop-s3"}},
     }
     per_chart["floe-runtime"] = {key: {"enabled": True, **value} for key, value in per_chart.items()}
+    # One ExternalSecret per Secret in the umbrella (floe-dagster's; floe-jobs mounts the same Secret).
+    per_chart["floe-runtime"]["floe-jobs"]["secrets"] = {"secretName": "shop-credentials"}
     for chart in CHARTS:
         for env in ENVIRONMENTS:
             values = deep_merge(env_values(chart, env), per_chart[chart])

@@ -44,7 +44,10 @@ def send_message(conn: socket.socket, message: dict[str, Any], fds: list[int] | 
     if fds:
         ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())]
         sent = conn.sendmsg([data], ancillary)
-        conn.sendall(data[sent:])
+        if sent < len(data):
+            # Only the rest: an empty send after a fast peer has already answered and closed
+            # (e.g. dbt refusing an unknown command at once) fails with EPIPE.
+            conn.sendall(data[sent:])
     else:
         conn.sendall(data)
 

@@ -8,14 +8,17 @@ floe image's environment (tests/rehearsal/image.py), against PostgreSQL and moto
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.charts.helm_support import find, pod_specs
-from tests.rehearsal.conftest import ENVIRONMENT, Release, Services
+from tests.rehearsal.conftest import BUCKET, ENVIRONMENT, Release, Services
 from tests.rehearsal.pods import Image, Pod, stop
 from tests.support.servers import free_port
 
@@ -94,3 +97,115 @@ def test_the_preflight_hook_passes_against_the_environment_services(release: Rel
     assert postgres["status"] == "warning" and "no Dagster schema yet" in postgres["message"], postgres
     # The storage probe really went to the stand-in S3.
     assert services.s3_endpoint in json.dumps(report)
+
+
+def _camel(value: Any) -> Any:
+    """Dagster's snake_case container context (volume_mounts, mount_path) as Kubernetes' camelCase."""
+    if isinstance(value, dict):
+        return {re.sub(r"_([a-z])", lambda m: m.group(1).upper(), key): _camel(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_camel(item) for item in value]
+    return value
+
+
+def run_pod_spec(release: Release, command: list[str]) -> dict[str, Any]:
+    """The pod K8sRunLauncher starts for a run, from what the release gives it.
+
+    The code location passes its container context (includeConfigInLaunchedRuns: env, env
+    ConfigMaps, volumes, mounts, the stage-floe-state init container) with every run; the
+    instance's run launcher adds its own pod spec config, DAGSTER_HOME with the instance
+    ConfigMap mounted there, and the PostgreSQL password Secret, as dagster-k8s builds a run
+    Job. The container runs ``command`` in place of ``dagster api execute_run`` (which needs a
+    run created by the webserver or daemon).
+    """
+    deployment = find(release.dagster, "Deployment", "user-deployments-floe")
+    server = pod_specs(deployment)[0]["containers"][0]
+    raw = next(item["value"] for item in server["env"] if item["name"] == "DAGSTER_CLI_API_GRPC_CONTAINER_CONTEXT")
+    context = json.loads(raw)["k8s"]
+    instance_map = find(release.dagster, "ConfigMap", "dagster-instance")
+    launcher = yaml.safe_load(instance_map["data"]["dagster.yaml"])["run_launcher"]["config"]
+    init = {c["name"]: c for c in launcher["run_k8s_config"]["pod_spec_config"]["initContainers"]}
+    init.update({c["name"]: c for c in context["run_k8s_config"]["pod_spec_config"]["init_containers"]})
+    env_from = [{"configMapRef": {"name": name}}
+                for name in [*launcher.get("env_config_maps", []), *context.get("env_config_maps", [])]]
+    env = [{"name": "DAGSTER_HOME", "value": launcher["dagster_home"]},
+           {"name": "DAGSTER_PG_PASSWORD", "valueFrom": {"secretKeyRef": {
+               "name": launcher["postgres_password_secret"], "key": "postgresql-password"}}},
+           *context["env"]]
+    mounts = [{"name": "dagster-instance", "mountPath": f"{launcher['dagster_home']}/dagster.yaml",
+               "subPath": "dagster.yaml"}, *_camel(context["volume_mounts"])]
+    volumes = [{"name": "dagster-instance", "configMap": {"name": launcher["instance_config_map"]}},
+               *_camel(context["volumes"])]
+    container = {"name": "dagster", "command": command, "env": env, "envFrom": env_from, "volumeMounts": mounts,
+                 "securityContext": launcher["security_context"]}
+    return {"initContainers": list(init.values()), "containers": [container], "volumes": volumes}
+
+
+def _runs_in(services: Services) -> int:
+    import psycopg2
+
+    with psycopg2.connect(f"{services.postgres_dsn} dbname={services.dagster_database}") as connection, \
+            connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM runs WHERE status = 'SUCCESS'")
+        return int(cursor.fetchone()[0])
+
+
+def _lakehouse_objects(services: Services) -> int:
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=services.s3_endpoint, region_name="us-east-1",
+                      aws_access_key_id="rehearsal", aws_secret_access_key="rehearsal")
+    return int(s3.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0))
+
+
+def _assert_ran_from_mounted_artifacts(done: subprocess.CompletedProcess[str], pod: Pod, mounted: str) -> None:
+    output = f"{done.stdout[-4000:]}\n{done.stderr[-6000:]}"
+    assert done.returncode == 0, output
+    assert "compiled (" not in done.stderr, "the pod recompiled the image's project"
+    assert "using the compiled artifacts at" in done.stderr and "($FLOE_ARTIFACTS_PATH)" in done.stderr, output
+    staged = json.loads((pod.volumes["floe-state"] / "artifacts.json").read_text(encoding="utf-8"))
+    assert staged == json.loads(mounted), "the staged artifacts are the ConfigMap's, unchanged by the run"
+    assert (pod.volumes["floe-run-state"] / "warehouse.duckdb").is_file(), "the run state is in its volume"
+
+
+def test_a_run_pod_stages_the_artifacts_and_runs_from_them(release: Release, image: Image, services: Services,
+                                                           mounted_artifacts: str, tmp_path: Path) -> None:
+    runs = _runs_in(services) if _has_runs_table(services) else 0
+    objects = _lakehouse_objects(services)
+    pod = Pod(run_pod_spec(release, ["floe", "run", "--job", "marts"]), release.cluster, image, tmp_path)
+    pod.init()
+    staged = pod.volumes["floe-state"]
+    assert (staged / "dbt" / "manifest.json").is_file(), "the image's compiled files were staged"
+    done = pod.run("dagster", timeout=600)
+    _assert_ran_from_mounted_artifacts(done, pod, mounted_artifacts)
+    assert f"environment {ENVIRONMENT}" in done.stderr
+    # Only the mounted environment knows these services: the run recorded itself in Dagster's
+    # PostgreSQL and landed the bronze tables in the S3 stand-in.
+    assert _runs_in(services) == runs + 1
+    assert _lakehouse_objects(services) > objects
+
+
+def _has_runs_table(services: Services) -> bool:
+    import psycopg2
+
+    with psycopg2.connect(f"{services.postgres_dsn} dbname={services.dagster_database}") as connection, \
+            connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('public.runs') IS NOT NULL")
+        return bool(cursor.fetchone()[0])
+
+
+def test_a_floe_jobs_pipeline_job_runs_from_the_mounted_artifacts(release: Release, image: Image,
+                                                                 services: Services, mounted_artifacts: str,
+                                                                 tmp_path: Path) -> None:
+    job = find(release.jobs, "Job", "-land-r1")
+    container = pod_specs(job)[0]["containers"][0]
+    assert container["command"][:3] == ["floe", "demo", "run"]
+    runs = _runs_in(services) if _has_runs_table(services) else 0
+    objects = _lakehouse_objects(services)
+    pod = _pod(job, release, image, tmp_path)
+    pod.init()
+    done = pod.run(container["name"], timeout=600)
+    _assert_ran_from_mounted_artifacts(done, pod, mounted_artifacts)
+    assert "batch run   1" in done.stdout and "FAILED" not in done.stdout, done.stdout
+    assert _lakehouse_objects(services) > objects, "the batch landed in the S3 stand-in"
+    assert _runs_in(services) == runs + 1, "the batch's run is in Dagster's PostgreSQL"

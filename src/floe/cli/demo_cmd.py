@@ -127,6 +127,8 @@ def _compiled(pipeline_file: Path, platform_file: Path | None, environment: str 
         ensure_compiled(pipeline_file, environment=environment, platform_file=platform_file)
     if fresh.compiled:
         click.echo(f"compiled ({fresh.reason})", err=True)
+    elif fresh.reason != "up to date":
+        click.echo(fresh.reason, err=True)
     compiled = open_compiled_project(fresh.artifacts_path)
     if not compiled.artifacts.ingestion:
         raise FloeError(f"{pipeline_file} declares no ingestion source, so there is no batch to land",

@@ -130,6 +130,7 @@ def test_compute_targets_are_a_build_argument_and_the_environment_needs_are_not(
     assert not {"dbt-trino", "dbt-snowflake", "dbt-bigquery"} & lean
 
 
-@pytest.mark.parametrize("path", [DOCKER_DIR / "Dockerfile.dagster", DOCKER_DIR / "README.md"], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [DOCKER_DIR / "Dockerfile.dagster", DOCKER_DIR / "README.md",
+                                  REPO_ROOT / "docs" / "image.md"], ids=lambda p: p.name)
 def test_the_build_argument_is_documented(path: Path) -> None:
     assert "FLOE_EXTRAS" in path.read_text(encoding="utf-8")

@@ -112,8 +112,9 @@ def mounted_artifacts(image: Image, services: Services, tmp_path_factory: pytest
 
 @pytest.fixture(scope="session")
 def release(mounted_artifacts: str, tmp_path_factory: pytest.TempPathFactory) -> Release:
-    from tests.charts.helm_support import build_charts, deep_merge, release_values, render
+    from tests.charts.helm_support import build_charts, deep_merge, release_values, render, require_official_chart
 
+    require_official_chart()  # skips, saying why, where ../shared is absent
     charts = build_charts(tmp_path_factory.mktemp("charts") / "charts", with_official_chart=True)
     mounted = {"artifacts": {"json": mounted_artifacts}}
     dagster = render("floe-dagster", deep_merge(release_values("floe-dagster", "dev"), mounted), charts)
@@ -126,11 +127,3 @@ def release(mounted_artifacts: str, tmp_path_factory: pytest.TempPathFactory) ->
     cluster = Cluster(secrets={"floe-secrets": dict(SECRET_VALUES), "floe-dagster-postgresql": dagster_password})
     cluster.add_objects(dagster + jobs)
     return Release(dagster, jobs, cluster)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _official_chart() -> None:
-    from tests.charts.helm_support import require_official_chart
-
-    require_official_chart()
-

@@ -163,8 +163,8 @@ class Pod:
         root = self.root_of(container)
         words = [*container.get("command", []), *container.get("args", [])]
         assert words, f"{container['name']}: no command (the image's CMD would run)"
-        expanded = [_VAR.sub(lambda m: env.get(m.group(1), m.group(0)), str(word)) for word in words]
-        argv = [self.rewrite(word, root) for word in expanded]
+        # Rewrite first, then expand: the env values are host paths already.
+        argv = [_VAR.sub(lambda m: env.get(m.group(1), m.group(0)), self.rewrite(str(word), root)) for word in words]
         if not argv[0].startswith("/"):
             found = shutil.which(argv[0], path=env.get("PATH"))
             assert found, f"{container['name']}: {argv[0]} is not on the container's PATH"
@@ -182,6 +182,13 @@ class Pod:
         argv = [_replace(word, replace) for word in self.argv(container, env)]
         return subprocess.run(argv, cwd=self.cwd(container), env=env, capture_output=True, text=True,
                               timeout=timeout, check=False)
+
+    def exec(self, name: str, command: list[str], *, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """Run ``command`` in a container's environment, as an exec probe or ``kubectl exec`` does."""
+        container = dict(self.container(name), command=command, args=[])
+        env = self.environment(container)
+        return subprocess.run(self.argv(container, env), cwd=self.cwd(container), env=env, capture_output=True,
+                              text=True, timeout=timeout, check=False)
 
     def start(self, name: str, *, log: Path, replace: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         """Start a long-running container (a server); its output goes to ``log``."""

@@ -44,11 +44,9 @@ def test_the_user_code_server_answers_and_lists_floes_definitions(release: Relea
     server = pod.start(container["name"], log=tmp_path / "server.log", replace={declared: port})
     try:
         probe = [port if word == declared else word for word in container["readinessProbe"]["exec"]["command"]]
-        probe_pod = dict(container, command=probe, args=[])
-        pod.spec["containers"].append(dict(probe_pod, name="probe"))
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + 240  # generous: two loaded cores, Dagster and dbt imports
         while True:
-            checked = pod.run("probe", timeout=60)
+            checked = pod.exec(container["name"], probe)
             if checked.returncode == 0 or time.monotonic() > deadline or server.poll() is not None:
                 break
             time.sleep(2)
@@ -63,9 +61,13 @@ def test_the_user_code_server_answers_and_lists_floes_definitions(release: Relea
     assets = {key for repo in repositories.values() for key in repo["assets"]}
     assert "marts" in jobs  # floe.yaml's job
     assert {"bronze/orders", "stg_orders"} <= assets, sorted(assets)[:20]
+    # The definitions come from the mounted artifacts: dbt targets the mounted environment, not
+    # the one the image was compiled for.
+    targets = {repo["resources"]["dbt"]["target"].strip('"') for repo in repositories.values()}
+    assert targets == {ENVIRONMENT}, repositories
 
 
-def _repositories(port: int) -> dict[str, dict[str, list[str]]]:
+def _repositories(port: int) -> dict[str, dict[str, Any]]:
     """What Dagster's webserver would load from the code server: jobs and asset keys per repository."""
     from dagster import DagsterInstance
     from dagster._core.remote_origin import GrpcServerCodeLocationOrigin
@@ -73,7 +75,10 @@ def _repositories(port: int) -> dict[str, dict[str, list[str]]]:
     origin = GrpcServerCodeLocationOrigin(host="127.0.0.1", port=port, location_name="floe")
     with DagsterInstance.ephemeral() as instance, origin.create_location(instance) as location:
         return {name: {"jobs": [job.name for job in repo.get_all_jobs()],
-                       "assets": [node.asset_key.to_user_string() for node in repo.get_asset_node_snaps()]}
+                       "assets": [node.asset_key.to_user_string() for node in repo.get_asset_node_snaps()],
+                       "resources": {resource.name: {key: str(value) for key, value in
+                                                     resource.configured_values.items()}
+                                     for resource in repo.get_resources()}}
                 for name, repo in location.get_repositories().items()}
 
 

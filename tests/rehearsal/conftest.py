@@ -111,13 +111,17 @@ def mounted_artifacts(image: Image, services: Services, tmp_path_factory: pytest
 
 
 @pytest.fixture(scope="session")
-def release(mounted_artifacts: str, tmp_path_factory: pytest.TempPathFactory) -> Release:
+def release(mounted_artifacts: str, services: Services, tmp_path_factory: pytest.TempPathFactory) -> Release:
     from tests.charts.helm_support import build_charts, deep_merge, release_values, render, require_official_chart
 
     require_official_chart()  # skips, saying why, where ../shared is absent
     charts = build_charts(tmp_path_factory.mktemp("charts") / "charts", with_official_chart=True)
     mounted = {"artifacts": {"json": mounted_artifacts}}
-    dagster = render("floe-dagster", deep_merge(release_values("floe-dagster", "dev"), mounted), charts)
+    # The user's values for Dagster's external PostgreSQL (the instance ConfigMap run pods mount).
+    database = {"dagster": {"postgresql": {"postgresqlHost": "127.0.0.1", "postgresqlUsername": "postgres",
+                                           "postgresqlDatabase": services.dagster_database}}}
+    dagster_values = deep_merge(deep_merge(release_values("floe-dagster", "dev"), mounted), database)
+    dagster = render("floe-dagster", dagster_values, charts)
     jobs_values = deep_merge(release_values("floe-jobs", "dev"), mounted)
     jobs_values["jobs"] = [{"name": "build", "kind": "dbt"}, {"name": "land", "kind": "ingestion"}]
     jobs = render("floe-jobs", jobs_values, charts)

@@ -190,6 +190,30 @@ def test_a_run_pod_stages_the_artifacts_and_runs_from_them(release: Release, ima
     assert _lakehouse_objects(services) > objects
 
 
+def test_a_run_worker_executes_a_job_with_the_instance_the_chart_mounts(release: Release, image: Image,
+                                                                        services: Services, tmp_path: Path) -> None:
+    # What 'dagster api execute_run' does in a run pod, short of a run created by the daemon:
+    # load the code location's module and execute a job in this process, on the Dagster
+    # instance of $DAGSTER_HOME (the instance ConfigMap: PostgreSQL storage, K8sRunLauncher).
+    deployment = find(release.dagster, "Deployment", "user-deployments-floe")
+    server_args = pod_specs(deployment)[0]["containers"][0]["args"]
+    module = server_args[server_args.index("--module-name") + 1]
+    pod = Pod(run_pod_spec(release, ["dagster", "job", "execute", "-m", module, "-j", "marts"]), release.cluster,
+              image, tmp_path)
+    pod.init()
+    runs = _runs_in(services) if _has_runs_table(services) else 0
+    done = pod.run("dagster", timeout=600)
+    assert done.returncode == 0, f"{done.stdout[-4000:]}\n{done.stderr[-6000:]}"
+    assert _runs_in(services) == runs + 1, "the run is in the PostgreSQL of the chart's instance"
+    # The instance names K8sRunLauncher: Dagster imports its class from dagster-k8s (building it
+    # needs a cluster's service account, which only a cluster has).
+    probe = ("import os; from importlib import import_module; from dagster._core.instance.ref import InstanceRef; "
+             "data = InstanceRef.from_dir(os.environ['DAGSTER_HOME']).run_launcher_data; "
+             "print(getattr(import_module(data.module_name), data.class_name).__name__)")
+    launcher = pod.exec("dagster", ["python", "-c", probe])
+    assert launcher.stdout.strip() == "K8sRunLauncher", launcher.stderr[-3000:]
+
+
 def _has_runs_table(services: Services) -> bool:
     import psycopg2
 

@@ -96,7 +96,9 @@ def plan_checks(target: PreflightTarget, services: Sequence[Service] = SERVICES)
 CLIENT_MODULES: dict[str, tuple[str, ...]] = {
     "compute.duckdb": ("duckdb",),
     "storage.s3": ("botocore.session", "botocore.config", "botocore.exceptions"),
-    "catalog.sql": ("sqlalchemy", "pyiceberg.catalog.sql", "psycopg2"),
+    # Opening a pyiceberg catalog loads its FileIO (pyarrow, numpy) too.
+    "catalog.sql": ("sqlalchemy", "pyiceberg.catalog.sql", "pyiceberg.io.pyarrow", "psycopg2.extras",
+                    "floe.lakehouse.properties"),
     "postgres.dagster": ("psycopg2",),
 }
 

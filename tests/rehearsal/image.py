@@ -9,6 +9,7 @@ keyed by what it is installed from, so reruns take seconds.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -49,19 +50,29 @@ def install_environment(dockerfile: Dockerfile) -> Path:
     venv = CACHE / f"venv-{key}"
     uv = Path(sys.executable).with_name("uv")
     requirements = [f"{REPO_ROOT}{word[1:]}" if word.startswith(".") else word for word in words]
+    CACHE.mkdir(parents=True, exist_ok=True)
+    # pytest-xdist workers build their sessions at once: one installs, the others wait and reuse.
+    with (CACHE / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _install(venv, uv, requirements)
+    return venv
+
+
+def _install(venv: Path, uv: Path, requirements: list[str]) -> None:
     marker = venv / ".floe-sources"
-    if not (venv / "bin" / "python").is_file():
+    if not (venv / ".installed").is_file():  # none yet, another key's, or an install cut short
         for stale in CACHE.glob("venv-*"):
             shutil.rmtree(stale, ignore_errors=True)
         subprocess.run([str(uv), "venv", "-q", "--python", sys.executable, str(venv)], check=True)
         subprocess.run([str(uv), "pip", "install", "-q", "--python", str(venv / "bin" / "python"), *requirements],
                        check=True, timeout=900)
+        (venv / ".installed").touch()
+        marker.unlink(missing_ok=True)
     sources = _sources_digest()
     if not marker.is_file() or marker.read_text() != sources:
         subprocess.run([str(uv), "pip", "install", "-q", "--python", str(venv / "bin" / "python"), "--no-deps",
                         "--reinstall-package", "floe-runtime", requirements[0]], check=True, timeout=600)
         marker.write_text(sources)
-    return venv
 
 
 def _build_args(dockerfile: Dockerfile) -> dict[str, str]:

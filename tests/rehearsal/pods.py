@@ -174,18 +174,15 @@ class Pod:
     def cwd(self, container: dict[str, Any]) -> Path:
         return Path(self.rewrite(container.get("workingDir") or self.image.workdir, self.root_of(container)))
 
-    def run(self, name: str, *, timeout: float = 300, replace: dict[str, str] | None = None,
-            extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(self, name: str, *, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         """Run a container to completion (an init container, a Job's container)."""
-        container = self.container(name)
-        env = self.environment(container) | (extra_env or {})
-        argv = [_replace(word, replace) for word in self.argv(container, env)]
-        return subprocess.run(argv, cwd=self.cwd(container), env=env, capture_output=True, text=True,
-                              timeout=timeout, check=False)
+        return self._complete(self.container(name), timeout)
 
     def exec(self, name: str, command: list[str], *, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """Run ``command`` in a container's environment, as an exec probe or ``kubectl exec`` does."""
-        container = dict(self.container(name), command=command, args=[])
+        return self._complete(dict(self.container(name), command=command, args=[]), timeout)
+
+    def _complete(self, container: dict[str, Any], timeout: float) -> subprocess.CompletedProcess[str]:
         env = self.environment(container)
         return subprocess.run(self.argv(container, env), cwd=self.cwd(container), env=env, capture_output=True,
                               text=True, timeout=timeout, check=False)

@@ -147,12 +147,18 @@ def run_pod_spec(release: Release, command: list[str]) -> dict[str, Any]:
 
 
 def _runs_in(services: Services) -> int:
+    """Successful runs in Dagster's PostgreSQL (none before Dagster created its tables)."""
     import psycopg2
 
     with psycopg2.connect(f"{services.postgres_dsn} dbname={services.dagster_database}") as connection, \
             connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('public.runs') IS NOT NULL")
+        row = cursor.fetchone()
+        if not row or not row[0]:
+            return 0
         cursor.execute("SELECT count(*) FROM runs WHERE status = 'SUCCESS'")
-        return int(cursor.fetchone()[0])
+        row = cursor.fetchone()
+        return int(row[0]) if row else 0
 
 
 def _lakehouse_objects(services: Services) -> int:
@@ -175,7 +181,7 @@ def _assert_ran_from_mounted_artifacts(done: subprocess.CompletedProcess[str], p
 
 def test_a_run_pod_stages_the_artifacts_and_runs_from_them(release: Release, image: Image, services: Services,
                                                            mounted_artifacts: str, tmp_path: Path) -> None:
-    runs = _runs_in(services) if _has_runs_table(services) else 0
+    runs = _runs_in(services)
     objects = _lakehouse_objects(services)
     pod = Pod(run_pod_spec(release, ["floe", "run", "--job", "marts"]), release.cluster, image, tmp_path)
     pod.init()
@@ -201,7 +207,7 @@ def test_a_run_worker_executes_a_job_with_the_instance_the_chart_mounts(release:
     pod = Pod(run_pod_spec(release, ["dagster", "job", "execute", "-m", module, "-j", "marts"]), release.cluster,
               image, tmp_path)
     pod.init()
-    runs = _runs_in(services) if _has_runs_table(services) else 0
+    runs = _runs_in(services)
     done = pod.run("dagster", timeout=600)
     assert done.returncode == 0, f"{done.stdout[-4000:]}\n{done.stderr[-6000:]}"
     assert _runs_in(services) == runs + 1, "the run is in the PostgreSQL of the chart's instance"
@@ -214,22 +220,13 @@ def test_a_run_worker_executes_a_job_with_the_instance_the_chart_mounts(release:
     assert launcher.stdout.strip() == "K8sRunLauncher", launcher.stderr[-3000:]
 
 
-def _has_runs_table(services: Services) -> bool:
-    import psycopg2
-
-    with psycopg2.connect(f"{services.postgres_dsn} dbname={services.dagster_database}") as connection, \
-            connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass('public.runs') IS NOT NULL")
-        return bool(cursor.fetchone()[0])
-
-
 def test_a_floe_jobs_pipeline_job_runs_from_the_mounted_artifacts(release: Release, image: Image,
                                                                  services: Services, mounted_artifacts: str,
                                                                  tmp_path: Path) -> None:
     job = find(release.jobs, "Job", "-land-r1")
     container = pod_specs(job)[0]["containers"][0]
     assert container["command"][:3] == ["floe", "demo", "run"]
-    runs = _runs_in(services) if _has_runs_table(services) else 0
+    runs = _runs_in(services)
     objects = _lakehouse_objects(services)
     pod = _pod(job, release, image, tmp_path)
     pod.init()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,3 +117,29 @@ def env_pairs(instruction: Instruction) -> dict[str, str]:
         if sep:
             pairs[key] = value
     return pairs
+
+
+FLOE_INSTALL = "uv pip install --python /opt/floe/venv/bin/python"
+
+
+def floe_install_words(dockerfile: Dockerfile, build_args: dict[str, str] | None = None) -> list[str]:
+    """The arguments of the image's ``uv pip install`` of floe, as its RUN's shell expands them.
+
+    The build arguments are the Dockerfile's ARG defaults (or ``build_args``), given to
+    ``/bin/sh`` as docker build gives them to a RUN, so ``${FLOE_EXTRAS:+,...}`` expands as it
+    does in a real build.
+    """
+    runs = [i.value for stage in dockerfile.stages for i in stage.all("RUN") if FLOE_INSTALL in i.value]
+    assert len(runs) == 1, f"expected one '{FLOE_INSTALL}' RUN in {dockerfile.path.name}, found {len(runs)}"
+    command = runs[0][runs[0].index(FLOE_INSTALL) + len(FLOE_INSTALL):].split("&&", 1)[0]
+    values = {name: value or "" for name, value in dockerfile.args().items()} | (build_args or {})
+    result = subprocess.run(["/bin/sh", "-c", f"printf '%s\\n' {command}"], env=values, capture_output=True,
+                            text=True, check=True)
+    return result.stdout.splitlines()
+
+
+def floe_extras(dockerfile: Dockerfile, build_args: dict[str, str] | None = None) -> list[str]:
+    """The extras of floe in the image's install line (``.[a,b]`` -> ["a", "b"])."""
+    floe = [word for word in floe_install_words(dockerfile, build_args) if word.startswith(".[") or word == "."]
+    assert len(floe) == 1, f"floe itself ('.' or '.[extras]') is not installed once: {floe}"
+    return [extra for extra in floe[0].removeprefix(".").strip("[]").split(",") if extra]

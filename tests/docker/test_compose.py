@@ -22,7 +22,7 @@ from tests.conftest import REPO_ROOT
 from tests.docker.conftest import COMPOSE_SCHEMA, DOCKER_DIR, INTERPOLATION, interpolate
 from tests.docker.dockerfile import parse
 
-FLOE_IMAGE = "floe-dagster:"
+FLOE_IMAGE = "floe/dagster:"
 SRC_TEXT = "\n".join(p.read_text(encoding="utf-8") for p in (REPO_ROOT / "src").rglob("*.py"))
 
 # Variables third-party images read, per image repository, with where each is documented.
@@ -37,7 +37,7 @@ THIRD_PARTY_ENV: dict[str, set[str]] = {
     # Marquez web: where the API is, and its own port.
     "marquezproject/marquez-web": {"MARQUEZ_HOST", "MARQUEZ_PORT", "WEB_PORT"},
     # Cube: DuckDB driver and API secret (cube.dev/docs/reference/configuration/environment-variables).
-    "floe-cube": {"CUBEJS_DB_TYPE", "CUBEJS_DB_DUCKDB_DATABASE_PATH", "CUBEJS_API_SECRET", "CUBEJS_DEV_MODE"},
+    "floe/cube": {"CUBEJS_DB_TYPE", "CUBEJS_DB_DUCKDB_DATABASE_PATH", "CUBEJS_API_SECRET", "CUBEJS_DEV_MODE"},
 }
 # Variables of the Dagster services that Dagster itself reads (not through dagster.yaml).
 DAGSTER_OWN_ENV = {"DAGSTER_HOME"}
@@ -233,7 +233,7 @@ def test_published_host_ports_are_unique_and_the_documented_ones(compose: dict[s
 
 
 def test_healthy_dependencies_have_health_checks(compose: dict[str, Any]) -> None:
-    image_checked = {FLOE_IMAGE.rstrip(":"), "floe-cube"}  # HEALTHCHECK in our Dockerfiles
+    image_checked = {FLOE_IMAGE.rstrip(":"), "floe/cube"}  # HEALTHCHECK in our Dockerfiles
     conditions = 0
     for name, service in compose["services"].items():
         for dependency, rule in service.get("depends_on", {}).items():

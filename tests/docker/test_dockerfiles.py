@@ -30,7 +30,7 @@ from tests.docker.dockerfile import Dockerfile, Instruction, env_pairs, expand, 
 DAGSTER = DOCKER_DIR / "Dockerfile.dagster"
 CUBE = DOCKER_DIR / "Dockerfile.cube"
 HADOLINT = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
-# An exact version: python:3.11.11-slim-bookworm, cubejs/cube:v1.6.25, floe-dagster:0.1.0.
+# An exact version: python:3.11.11-slim-bookworm, cubejs/cube:v1.6.25, floe/dagster:0.1.0.
 PINNED_TAG = re.compile(r"^[^:@\s]+:v?\d+\.\d+\.\d+[A-Za-z0-9._-]*$")
 
 
@@ -112,7 +112,7 @@ def test_dependencies_are_installed_with_uv_in_a_build_stage_and_copied(dagster:
     build = dagster.stages[0]
     runs = " ".join(i.value for i in build.all("RUN"))
     assert re.search(r"pip install --no-cache-dir uv==\d+\.\d+\.\d+", runs), "uv itself is pinned"
-    assert re.search(r"uv pip install --python /opt/floe/venv/bin/python \"\.\[postgres\]\"", runs)
+    assert re.search(r"uv pip install --python /opt/floe/venv/bin/python \"\.\[postgres,", runs)
     assert "dagster-webserver>=1.13,<1.14" in runs
     final_runs = " ".join(i.value for i in dagster.final.all("RUN"))
     assert "pip install" not in final_runs and "uv " not in final_runs, "nothing is installed in the final stage"
@@ -233,7 +233,7 @@ def test_the_cube_image_carries_the_model_the_dagster_image_generates(dagster: D
     copies = [i.value for i in cube.final.all("COPY")]
     assert f"--from=floe /opt/floe/cube/{CUBES_DIR.parts[0]} /cube/conf/{CUBES_DIR.parts[0]}" in copies
     assert cube.stages[0].name == "floe" and cube.stages[0].base == "${FLOE_IMAGE}"
-    assert cube.global_args["FLOE_IMAGE"] == f"floe-dagster:{floe.__version__}"
+    assert cube.global_args["FLOE_IMAGE"] == f"floe/dagster:{floe.__version__}"
     env = env_of(cube.final.all("ENV"))
     assert not any(name.startswith("CUBEJS_DB_") for name in env), "the database is configured at run time"
 
@@ -277,7 +277,7 @@ def test_every_path_a_run_writes_is_in_a_declared_volume(dagster: Dockerfile, pl
     if spec.orchestrator.storage.type == "sqlite":
         written.append(spec.orchestrator.storage.path)  # type: ignore[union-attr]
     absolute = [str(p if PurePosixPath(p).is_absolute() else root / p) for p in written]
-    absolute += [str(artifacts_dir / "dbt" / "target"), str(artifacts_dir / TRIGGER_DIR)]
+    absolute += [str(artifacts_dir / "dbt" / "target"), str(artifacts_dir / TRIGGER_DIR), str(artifacts_dir / "logs")]
     volumes = volumes_of(dagster)
     for path in absolute:
         assert inside(path, volumes), f"{path} is written at run time but is not in a VOLUME"

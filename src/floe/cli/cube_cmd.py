@@ -92,8 +92,8 @@ def verify(pipeline_file: Path, platform_file: Path | None, environment: str | N
 
 
 def _compiled(pipeline_file: Path, platform_file: Path | None, environment: str | None) -> CompiledProject:
-    from floe.compiler.freshness import ensure_compiled
+    from floe.compiler.freshness import runtime_artifacts
     from floe.orchestration.paths import open_compiled_project
 
-    fresh = ensure_compiled(pipeline_file, environment=environment, platform_file=platform_file)
+    fresh = runtime_artifacts(pipeline_file, environment=environment, platform_file=platform_file)
     return open_compiled_project(fresh.artifacts_path)

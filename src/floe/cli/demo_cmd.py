@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from floe.cli.options import spec_options
+from floe.cli.options import artifacts_option, spec_options
 
 if TYPE_CHECKING:
     from floe.demo.loop import BatchGrowth
@@ -47,7 +47,8 @@ def demo(ctx: click.Context, directory: Path, batches: int, rate: str | None) ->
     pipeline, created = ensure_demo_project(directory)
     if created:
         click.echo(f"created the demo project in {directory} (template: ecommerce)", err=True)
-    compiled = _compiled(pipeline, None, None, rate)
+    # The demo folder is a project of its own: it is compiled, whatever $FLOE_ARTIFACTS_PATH says.
+    compiled = _compiled(pipeline, None, None, rate, mounted=False)
     _loop(compiled, batches, 0.0)
     _print_marts(compiled)
     _semantic_layer(compiled)
@@ -61,14 +62,18 @@ def demo(ctx: click.Context, directory: Path, batches: int, rate: str | None) ->
               help="Seconds to wait between batches.")
 @click.option("--rate", type=RATES, default=None, help="burst or realistic [default: the project's].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document per batch on stdout.")
+@artifacts_option
 def run_(pipeline_file: Path, platform_file: Path | None, environment: str | None, batches: int,
-         interval: float, rate: str | None, as_json: bool) -> None:
+         interval: float, rate: str | None, as_json: bool, artifacts_path: Path | None) -> None:
     """Land batches in a loop, printing how bronze and the marts grow after each.
+
+    Runs from --artifacts or $FLOE_ARTIFACTS_PATH as they are when given (a pod), else
+    compiles floe.yaml first when its artifacts are missing or stale.
 
     A failed batch does not stop the loop: the marts keep their data and the next run
     retries the batch. Exits 1 if any batch failed.
     """
-    compiled = _compiled(pipeline_file, platform_file, environment, rate)
+    compiled = _compiled(pipeline_file, platform_file, environment, rate, artifacts_path=artifacts_path)
     results = _loop(compiled, batches, interval, as_json=as_json)
     failed = [growth for growth in results if not growth.success]
     if failed:
@@ -84,7 +89,8 @@ def run_(pipeline_file: Path, platform_file: Path | None, environment: str | Non
 @click.option("--batches", "-n", type=click.IntRange(1, 1000), default=1, show_default=True,
               help="Batches to request.")
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
-              help="Folder of the artifacts [default: .floe beside floe.yaml].")
+              help="Folder of the artifacts [default: that of $FLOE_ARTIFACTS_PATH when set, else .floe beside "
+                   "floe.yaml].")
 def trigger(pipeline_file: Path, platform_file: Path | None, environment: str | None, batches: int,
             output: Path | None) -> None:
     """Ask a running Dagster (dagster dev, a deployment) for more batches now.
@@ -95,8 +101,11 @@ def trigger(pipeline_file: Path, platform_file: Path | None, environment: str | 
     """
     from floe.errors import FloeError
     from floe.ingestion.triggers import queue_trigger, trigger_dir
+    from floe.orchestration.paths import ARTIFACTS_ENV
 
-    folder = output or pipeline_file.resolve().parent / ".floe"
+    # In a pod the sensor watches the folder of the mounted artifacts, so the request goes there.
+    mounted = os.environ.get(ARTIFACTS_ENV)
+    folder = output or (Path(mounted).parent if mounted else pipeline_file.resolve().parent / ".floe")
     if not (folder / "artifacts.json").is_file():
         raise FloeError(f"no compiled artifacts in {folder}", hint="run 'floe compile' (or 'floe demo') first")
     request = queue_trigger(folder, batches)
@@ -105,17 +114,21 @@ def trigger(pipeline_file: Path, platform_file: Path | None, environment: str | 
 
 
 def _compiled(pipeline_file: Path, platform_file: Path | None, environment: str | None,
-              rate: str | None) -> CompiledProject:
-    from floe.compiler.freshness import ensure_compiled
+              rate: str | None, *, artifacts_path: Path | None = None, mounted: bool = True) -> CompiledProject:
+    from floe.compiler.freshness import ensure_compiled, runtime_artifacts
     from floe.demo.project import RATE_VARIABLE
     from floe.errors import FloeError
     from floe.orchestration.paths import open_compiled_project
 
     if rate is not None:
         os.environ[RATE_VARIABLE] = rate
-    fresh = ensure_compiled(pipeline_file, environment=environment, platform_file=platform_file)
+    fresh = runtime_artifacts(pipeline_file, environment=environment, platform_file=platform_file,
+                              artifacts_path=artifacts_path) if mounted else \
+        ensure_compiled(pipeline_file, environment=environment, platform_file=platform_file)
     if fresh.compiled:
         click.echo(f"compiled ({fresh.reason})", err=True)
+    elif fresh.reason != "up to date":
+        click.echo(fresh.reason, err=True)
     compiled = open_compiled_project(fresh.artifacts_path)
     if not compiled.artifacts.ingestion:
         raise FloeError(f"{pipeline_file} declares no ingestion source, so there is no batch to land",

@@ -26,3 +26,12 @@ def spec_options(function: F) -> F:
         show_default=True, help="The pipeline spec.",
     )(function)
     return function
+
+
+def artifacts_option(function: F) -> F:
+    """--artifacts PATH: run from compiled artifacts as they are (the runtime's rule, see runtime_artifacts)."""
+    return click.option(
+        "--artifacts", "artifacts_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+        help="Run from these compiled artifacts, never recompiling them [default: $FLOE_ARTIFACTS_PATH "
+             "when set, else compile from floe.yaml when stale].",
+    )(function)

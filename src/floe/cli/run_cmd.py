@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from floe.cli.options import spec_options
+from floe.cli.options import artifacts_option, spec_options
 from floe.cli.render import NodeProgress, outcome_document, print_summary
 
 
@@ -20,23 +20,26 @@ from floe.cli.render import NodeProgress, outcome_document, print_summary
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
               help="Folder of the artifacts [default: .floe beside floe.yaml].")
+@artifacts_option
 @click.option("--json", "as_json", is_flag=True,
               help="Print the outcome as JSON on stdout (progress still goes to stderr).")
 def run(pipeline_file: Path, platform_file: Path | None, environment: str | None, select: str | None,
-        exclude: str | None, job: str | None, full_refresh: bool, output: Path | None, as_json: bool) -> None:
+        exclude: str | None, job: str | None, full_refresh: bool, output: Path | None,
+        artifacts_path: Path | None, as_json: bool) -> None:
     """Materialize the pipeline in this process.
 
-    Compiles first when the artifacts are missing or stale, then Dagster drives one
+    Compiles first when the artifacts are missing or stale (unless --artifacts or
+    $FLOE_ARTIFACTS_PATH names compiled artifacts: those run as they are), then Dagster drives one
     'dbt build': every model and seed is an asset, every dbt test a check. Shows each node as
     it finishes and ends with a summary; exits 1 when a model or test fails.
     """
-    from floe.compiler.freshness import ensure_compiled
+    from floe.compiler.freshness import runtime_artifacts
     from floe.errors import PipelineError
     from floe.orchestration.paths import open_compiled_project
     from floe.orchestration.runner import run_pipeline
 
-    fresh = ensure_compiled(pipeline_file, environment=environment, platform_file=platform_file,
-                            output_dir=output)
+    fresh = runtime_artifacts(pipeline_file, environment=environment, platform_file=platform_file,
+                              output_dir=output, artifacts_path=artifacts_path)
     if fresh.compiled:
         click.echo(f"compiled ({fresh.reason})", err=True)
     elif fresh.reason != "up to date":

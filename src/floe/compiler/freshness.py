@@ -9,6 +9,7 @@ from pathlib import Path
 from floe.compiler.hashing import source_hash
 from floe.contract.io import ARTIFACTS_FILE, load_artifacts
 from floe.errors import ContractError, FloeError
+from floe.orchestration.paths import ARTIFACTS_ENV
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,47 @@ def ensure_compiled(
     project = load_project(pipeline_file, environment=environment, platform_path=platform_file)
     result = compile_project(project, out)
     return Freshness(result.artifacts_path, True, reason)
+
+
+def runtime_artifacts(
+    pipeline_file: Path,
+    *,
+    environment: str | None = None,
+    platform_file: Path | None = None,
+    output_dir: Path | None = None,
+    artifacts_path: Path | None = None,
+) -> Freshness:
+    """The artifacts a runtime command runs from: given ones as they are, else compiled ones.
+
+    The rule every runtime command follows (``floe preflight`` too): an explicit ``--artifacts``
+    path, else ``--output`` (compile into that folder), else $FLOE_ARTIFACTS_PATH, else compile
+    from floe.yaml. $FLOE_ARTIFACTS_PATH is what an image or a pod sets: the artifacts are
+    mounted read-only there, so they are used as they are and never recompiled, even when the
+    image's own floe.yaml sits in the working directory.
+    """
+    source = "--artifacts"
+    if artifacts_path is None and output_dir is None and os.environ.get(ARTIFACTS_ENV):
+        artifacts_path, source = Path(os.environ[ARTIFACTS_ENV]), f"${ARTIFACTS_ENV}"
+    if artifacts_path is None:
+        return ensure_compiled(pipeline_file, environment=environment, platform_file=platform_file,
+                               output_dir=output_dir)
+    try:
+        artifacts = load_artifacts(artifacts_path)
+    except ContractError as exc:
+        raise FloeError(f"{source} {artifacts_path}: {_without_path(exc.message, artifacts_path)}",
+                        hint=f"point {source} at an artifacts.json written by 'floe compile' "
+                             "(in Kubernetes: the artifacts ConfigMap mounted into the pod), or unset it "
+                             "to compile from floe.yaml") from None
+    if environment is not None and environment != artifacts.environment_name:
+        raise FloeError(f"{artifacts_path} is compiled for environment '{artifacts.environment_name}', "
+                        f"not '{environment}'",
+                        hint=f"drop --env, or compile for '{environment}' ('floe compile --env {environment}')")
+    return Freshness(artifacts_path, False, f"using the compiled artifacts at {artifacts_path} ({source})")
+
+
+def _without_path(message: str, path: Path) -> str:
+    prefix = f"{path}: "
+    return message[len(prefix):] if message.startswith(prefix) else message
 
 
 def _stale_reason(

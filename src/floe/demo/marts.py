@@ -34,7 +34,7 @@ def read_snapshot(compiled: CompiledProject) -> WarehouseSnapshot:
     """Read the bronze views and the marts of the demo's DuckDB warehouse."""
     import duckdb
 
-    from floe.lakehouse import install_extensions
+    from floe.lakehouse import create_storage_secret, install_extensions
     from floe.spec.platform import DuckDBCompute
     from floe.targets.duckdb import EXTENSION_DIR, warehouse_path
 
@@ -46,6 +46,8 @@ def read_snapshot(compiled: CompiledProject) -> WarehouseSnapshot:
         return WarehouseSnapshot()
     with duckdb.connect(str(database), read_only=True) as connection:
         install_extensions(connection, Path(compiled.root) / EXTENSION_DIR)
+        # The bronze views scan Iceberg files in the environment's storage (S3: its endpoint and keys).
+        create_storage_secret(connection, compiled.artifacts.environment.storage)
         bronze = _bronze_counts(connection, compiled)
         mart_rows = {}
         for mart in MARTS:

@@ -121,6 +121,9 @@ class Check:
     name: str
     target: str
     run: Callable[[CheckContext], Outcome]
+    # Client libraries the check uses, imported before any clock starts: in a fresh container
+    # (the Helm hook) importing pyiceberg or botocore alone can take longer than the limit.
+    imports: tuple[str, ...] = ()
 
 
 def writable_directory(directory: Path, what: str) -> str:

@@ -8,7 +8,7 @@ would resolve it — without running dbt, so it works before the project builds.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from floe.preflight.checks.catalog import catalog_target, rest_catalog, sql_catalog
@@ -92,7 +92,18 @@ def plan_checks(target: PreflightTarget, services: Sequence[Service] = SERVICES)
         else:
             checks.extend(observability_checks(env.observability, tracing_on=target.tracing_on,
                                                lineage_on=target.lineage_on))
-    return checks
+    return [replace(check, imports=CLIENT_MODULES.get(check.name, ())) for check in checks]
+
+
+# The client libraries of each check (see Check.imports): a cold import is not the service's time.
+CLIENT_MODULES: dict[str, tuple[str, ...]] = {
+    "compute.duckdb": ("duckdb",),
+    "storage.s3": ("botocore.session", "botocore.config", "botocore.exceptions"),
+    # Opening a pyiceberg catalog loads its FileIO (pyarrow, numpy) too.
+    "catalog.sql": ("sqlalchemy", "pyiceberg.catalog.sql", "pyiceberg.io.pyarrow", "psycopg2.extras",
+                    "floe.lakehouse.properties"),
+    "postgres.dagster": ("psycopg2",),
+}
 
 
 def _duckdb_extensions(target: PreflightTarget) -> list[str]:

@@ -56,8 +56,12 @@ def add_iceberg_reading(output: dict[str, Any], storage: Any) -> None:
     """Let dbt's DuckDB sessions read the Iceberg views floe creates over ``storage``."""
     from floe.spec.platform import S3Storage
 
-    settings = output.setdefault("settings", {})
-    settings["extension_directory"] = f"{PROJECT_DIR_REFERENCE}/{EXTENSION_DIR}"
+    directory = f"{PROJECT_DIR_REFERENCE}/{EXTENSION_DIR}"
+    output.setdefault("settings", {})["extension_directory"] = directory
+    # dbt-duckdb creates the storage secret right after connecting, before it applies
+    # `settings`: only a connect-time option makes that secret's httpfs load from the project's
+    # folder. Without it DuckDB looks in ~/.duckdb and, in a fresh container, tries to download.
+    output.setdefault("config_options", {})["extension_directory"] = directory
     if isinstance(storage, S3Storage):
         secret: dict[str, Any] = {"type": "s3", "scope": f"s3://{storage.bucket}"}
         if storage.region:

@@ -1,0 +1,133 @@
+"""The rehearsal's environment: the image, the services standing in for a cluster's, a release.
+
+* ``image``: the floe image as folders (tests/rehearsal/image.py);
+* ``services``: PostgreSQL (the shared server, two fresh databases: Dagster's storage and the
+  Iceberg SQL catalog) and moto's S3 server with the lakehouse bucket;
+* ``mounted_artifacts``: the demo project (the image's own) compiled for an environment
+  ``rehearsal`` pointing at those services, the way CI compiles an environment's contract;
+* ``release``: floe-dagster (with the official chart) and floe-jobs rendered with those
+  artifacts, and the Secrets a user creates before installing (``floe-secrets`` with the
+  platform's secret names, ``floe-dagster-postgresql`` with ``postgresql-password``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.rehearsal.image import floe_image
+from tests.rehearsal.pods import Cluster, Image
+
+BUCKET = "floe-rehearsal-lakehouse"
+ENVIRONMENT = "rehearsal"
+
+
+@dataclass(frozen=True)
+class Services:
+    s3_endpoint: str
+    dagster_database: str
+    catalog_database: str
+    postgres_dsn: str
+
+
+@dataclass(frozen=True)
+class Release:
+    dagster: list[dict[str, Any]]
+    jobs: list[dict[str, Any]]
+    cluster: Cluster
+
+
+@pytest.fixture(scope="session")
+def image(tmp_path_factory: pytest.TempPathFactory) -> Image:
+    return floe_image(tmp_path_factory.mktemp("image"))
+
+
+@pytest.fixture(scope="session")
+def services(postgres_dsn: str) -> Iterator[Services]:
+    import boto3
+    import psycopg2
+
+    from tests.support.servers import free_port, moto_server
+
+    suffix = free_port()
+    names = (f"rehearsal_dagster_{suffix}", f"rehearsal_catalog_{suffix}")
+    admin = psycopg2.connect(postgres_dsn)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        for name in names:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+    try:
+        with moto_server() as endpoint:
+            boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="rehearsal",
+                         aws_secret_access_key="rehearsal").create_bucket(Bucket=BUCKET)
+            yield Services(endpoint, names[0], names[1], postgres_dsn)
+    finally:
+        with admin.cursor() as cursor:
+            for name in names:
+                cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def rehearsal_platform(services: Services) -> dict[str, Any]:
+    """The shape of examples/environments' dev block, pointed at this machine's services."""
+    return {"environments": {ENVIRONMENT: {
+        "compute": {"type": "duckdb", "path": ".floe/warehouse.duckdb", "threads": 2},
+        "catalog": {"type": "sql", "uri": f"postgresql://postgres@127.0.0.1:5432/{services.catalog_database}",
+                    "password": {"secret_ref": "CATALOG_PG_PASSWORD"}},
+        "storage": {"type": "s3", "bucket": BUCKET, "endpoint": services.s3_endpoint, "path_style": True,
+                    "access_key_id": {"secret_ref": "WAREHOUSE_S3_ACCESS_KEY_ID"},
+                    "secret_access_key": {"secret_ref": "WAREHOUSE_S3_SECRET_ACCESS_KEY"}},
+        "orchestrator": {"storage": {"type": "postgres", "host": "127.0.0.1", "port": 5432, "user": "postgres",
+                                     "database": services.dagster_database,
+                                     "password": {"secret_ref": "DAGSTER_PG_PASSWORD"}}},
+    }}}
+
+
+# The values of the Secrets a user creates. The shared PostgreSQL trusts local connections, so
+# the passwords only have to reach the client; moto accepts any key.
+SECRET_VALUES = {"CATALOG_PG_PASSWORD": "rehearsal-catalog", "DAGSTER_PG_PASSWORD": "rehearsal-dagster",
+                 "WAREHOUSE_S3_ACCESS_KEY_ID": "rehearsal", "WAREHOUSE_S3_SECRET_ACCESS_KEY": "rehearsal"}
+
+
+@pytest.fixture(scope="session")
+def mounted_artifacts(image: Image, services: Services, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """artifacts.json of the image's project compiled for ``rehearsal`` (what the ConfigMap carries)."""
+    project = tmp_path_factory.mktemp("ci") / "project"
+    shutil.copytree(image.root / "opt" / "floe" / "project", project)
+    (project / "platform.yaml").write_text(yaml.safe_dump(rehearsal_platform(services)), encoding="utf-8")
+    done = subprocess.run([str(image.venv / "bin" / "floe"), "compile", "--env", ENVIRONMENT, "--output",
+                           str(project / "out")], cwd=project, capture_output=True, text=True, timeout=600,
+                          check=False, env={"PATH": f"{image.venv / 'bin'}:/usr/bin:/bin", "HOME": str(project),
+                                            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    return (project / "out" / "artifacts.json").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def release(mounted_artifacts: str, services: Services, tmp_path_factory: pytest.TempPathFactory) -> Release:
+    from tests.charts.helm_support import build_charts, deep_merge, release_values, render, require_official_chart
+
+    require_official_chart()  # skips, saying why, where ../shared is absent
+    charts = build_charts(tmp_path_factory.mktemp("charts") / "charts", with_official_chart=True)
+    mounted = {"artifacts": {"json": mounted_artifacts}}
+    # The user's values for Dagster's external PostgreSQL (the instance ConfigMap run pods mount).
+    database = {"dagster": {"postgresql": {"postgresqlHost": "127.0.0.1", "postgresqlUsername": "postgres",
+                                           "postgresqlDatabase": services.dagster_database}}}
+    dagster_values = deep_merge(deep_merge(release_values("floe-dagster", "dev"), mounted), database)
+    dagster = render("floe-dagster", dagster_values, charts)
+    jobs_values = deep_merge(release_values("floe-jobs", "dev"), mounted)
+    jobs_values["jobs"] = [{"name": "build", "kind": "dbt"}, {"name": "land", "kind": "ingestion"}]
+    jobs = render("floe-jobs", jobs_values, charts)
+    secrets = json.loads(mounted_artifacts)["secrets"]
+    assert sorted(secrets) == sorted(SECRET_VALUES), "the Secret holds exactly the platform's secret names"
+    dagster_password = {"postgresql-password": SECRET_VALUES["DAGSTER_PG_PASSWORD"]}
+    cluster = Cluster(secrets={"floe-secrets": dict(SECRET_VALUES), "floe-dagster-postgresql": dagster_password})
+    cluster.add_objects(dagster + jobs)
+    return Release(dagster, jobs, cluster)

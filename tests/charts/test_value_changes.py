@@ -22,7 +22,7 @@ def test_the_hook_runs_preflight_and_follows_the_command_value(charts_root):
     hook = find(_dagster(charts_root), "Job", "-preflight")
     assert hook["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
     container = pod_specs(hook)[0]["containers"][0]
-    assert container["command"] == ["floe", "preflight", "--all", "--json"]
+    assert container["command"] == ["floe", "preflight", "--all", "--json", "--timeout", "10"]
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env["FLOE_ARTIFACTS_PATH"] == "/opt/floe/artifacts/artifacts.json"
     assert env["FLOE_PROJECT_DIR"] == "/opt/floe/project"

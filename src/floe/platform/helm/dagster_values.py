@@ -30,7 +30,7 @@ from floe.platform.helm.values_common import (
 )
 
 FLOE_IMAGE_REPOSITORY = "floe/dagster"
-PREFLIGHT_COMMAND = ("floe", "preflight", "--all", "--json")
+PREFLIGHT_COMMAND = ("floe", "preflight", "--all", "--json", "--timeout", "10")
 
 
 def _small() -> Resources:

@@ -23,6 +23,7 @@ import pytest
 
 from floe.platform.helm.dagster_values import BACKUP_POSTGRES_MAJOR, FloeDagsterValues
 from tests.charts.helm_support import deep_merge, env_values, find, pod_specs, render
+from tests.support.postgres import scratch_database
 
 BUCKET = "defects-backups"
 
@@ -123,24 +124,13 @@ def aws_bin(tmp_path: Path) -> Path:
 def databases(postgres_dsn: str) -> Iterator[tuple[str, str]]:
     import psycopg2
 
-    names = (f"defects_backup_src_{os.getpid()}", f"defects_backup_dst_{os.getpid()}")
-    admin = psycopg2.connect(postgres_dsn)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        for name in names:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            cursor.execute(f'CREATE DATABASE "{name}"')
-    with psycopg2.connect(host="127.0.0.1", user="postgres", dbname=names[0]) as source, source.cursor() as cursor:
-        cursor.execute("CREATE TABLE runs (run_id text PRIMARY KEY, body text)")
-        cursor.execute("INSERT INTO runs SELECT 'run-' || i, repeat('x', 200) FROM generate_series(1, 5000) AS i")
-    source.close()
-    try:
-        yield names
-    finally:
-        with admin.cursor() as cursor:
-            for name in names:
-                cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with scratch_database(postgres_dsn, "floe_backup_src") as source_name, \
+            scratch_database(postgres_dsn, "floe_backup_dst") as target_name:
+        with psycopg2.connect(postgres_dsn, dbname=source_name) as source, source.cursor() as cursor:
+            cursor.execute("CREATE TABLE runs (run_id text PRIMARY KEY, body text)")
+            cursor.execute("INSERT INTO runs SELECT 'run-' || i, repeat('x', 200) FROM generate_series(1, 5000) AS i")
+        source.close()
+        yield source_name, target_name
 
 
 def _run_backup(charts_root: Path, database: str, endpoint: str, aws_bin: Path, stream: Path,

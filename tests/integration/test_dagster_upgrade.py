@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from tests.charts.helm_support import CHARTS_DIR, NAMESPACE, RELEASE, deep_merge, offline_overrides, parse_rendered
+from tests.support.postgres import scratch_database
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
@@ -31,20 +32,8 @@ INSTANCE_MOUNT = "/etc/floe/dagster-instance"
 
 @pytest.fixture
 def dagster_database(postgres_dsn: str) -> Iterator[str]:
-    import psycopg2
-
-    name = f"defects_dagster_upgrade_{os.getpid()}"
-    admin = psycopg2.connect(postgres_dsn)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with scratch_database(postgres_dsn, "floe_dagster_upgrade") as name:
         yield name
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def _url(database: str) -> str:

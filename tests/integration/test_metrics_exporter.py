@@ -14,11 +14,12 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support.postgres import scratch_database
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
@@ -58,23 +59,16 @@ def dagster_home(postgres_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     """DAGSTER_HOME with a dagster.yaml on a fresh PostgreSQL database (dropped afterwards)."""
     from psycopg2.extensions import parse_dsn
 
-    database = f"metrics_{uuid.uuid4().hex[:10]}"
-    admin = _connect(postgres_dsn)
-    with admin.cursor() as cursor:
-        cursor.execute(f'create database "{database}"')
     parts = parse_dsn(postgres_dsn)
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(DAGSTER_YAML.format(
-        user=parts.get("user", "postgres"), host=parts.get("host", "127.0.0.1"), port=parts.get("port", "5432"),
-        database=database))
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    monkeypatch.setenv("DAGSTER_PG_PASSWORD", parts.get("password", "unused-with-trust-auth"))
-    yield home
-    with admin.cursor() as cursor:
-        cursor.execute("select pg_terminate_backend(pid) from pg_stat_activity where datname = %s", (database,))
-        cursor.execute(f'drop database if exists "{database}"')
-    admin.close()
+    with scratch_database(postgres_dsn, "floe_metrics") as database:
+        home = tmp_path / "dagster_home"
+        home.mkdir()
+        (home / "dagster.yaml").write_text(DAGSTER_YAML.format(
+            user=parts.get("user", "postgres"), host=parts.get("host", "127.0.0.1"), port=parts.get("port", "5432"),
+            database=database))
+        monkeypatch.setenv("DAGSTER_HOME", str(home))
+        monkeypatch.setenv("DAGSTER_PG_PASSWORD", parts.get("password", "unused-with-trust-auth"))
+        yield home
 
 
 def _run_jobs(outcomes: list[bool]) -> None:

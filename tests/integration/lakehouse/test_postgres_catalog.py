@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from floe.lakehouse import LakehouseError, append_batch, batch_ids, open_catalog
 from floe.lakehouse.duckdb_read import create_iceberg_views, iceberg_views
 from floe.spec.platform import LocalStorage, SqlCatalog
 from floe.spec.secrets import SecretRef
+from tests.support.postgres import scratch_database
 
 from .conftest import free_port, orders_batch, secrets_of
 
@@ -32,17 +32,9 @@ def catalog_database(postgres_dsn: str) -> Iterator[tuple[str, str]]:
     from psycopg2.extensions import parse_dsn
 
     params = parse_dsn(postgres_dsn)
-    name = f"floe_catalog_{uuid.uuid4().hex[:10]}"
-    admin = _admin(postgres_dsn)
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
     host, port, user = params.get("host", "127.0.0.1"), params.get("port", "5432"), params.get("user", "postgres")
-    try:
+    with scratch_database(postgres_dsn, "floe_catalog") as name:
         yield f"postgresql://{user}@{host}:{port}/{name}", name
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def test_postgres_catalog_end_to_end(catalog_database, project: Path, duck) -> None:

@@ -48,18 +48,7 @@ def moto_endpoint() -> Iterator[str]:
 @pytest.fixture
 def scratch_database(postgres_dsn: str, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh, empty database on the shared PostgreSQL server, dropped afterwards."""
-    import psycopg2
+    from tests.support.postgres import scratch_database
 
-    from tests.support.servers import free_port
-
-    name = f"floe_pf_{request.node.name.lower()[:30]}_{free_port()}"
-    admin = psycopg2.connect(postgres_dsn)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with scratch_database(postgres_dsn, f"floe_pf_{request.node.name.lower()[:30]}") as name:
         yield name
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()

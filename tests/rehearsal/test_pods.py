@@ -1,8 +1,13 @@
 """floe's own containers of a rendered release, run on this machine as a cluster would run them.
 
-Each test takes a pod spec from the rendered manifests, materialises its volumes and env
+Each test takes a pod spec from the rendered manifests (the run pod: from the Job dagster-k8s's
+K8sRunLauncher builds for a run, see conftest.py ``run_job``), materialises its volumes and env
 (tests/rehearsal/pods.py), runs its init containers and then its container's command in the
 floe image's environment (tests/rehearsal/image.py), against PostgreSQL and moto's S3.
+
+The tests run in an install's order on one database: the code server, the pre-install hooks
+(preflight, then migrate, which creates Dagster's schema), runs, and the metrics exporter that
+counts them. ``REHEARSED`` at the end names the test of every floe-image container.
 """
 
 from __future__ import annotations

@@ -263,3 +263,15 @@ def floe_images(documents: list[dict[str, Any]]) -> set[str]:
             config = instance["run_launcher"]["config"]
             images |= {c["image"] for c in config["run_k8s_config"]["pod_spec_config"].get("initContainers", [])}
     return {image for image in images if image.split("@")[0].rsplit(":", 1)[0] == FLOE_IMAGE_REPOSITORY}
+
+
+def floe_image_containers(documents: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+    """(kind, name, container) of every container and init container of the rendered workloads
+    (Deployment, StatefulSet, Job, CronJob, ...) that runs the floe image."""
+    found = set()
+    for document in documents:
+        for pod in pod_specs(document):
+            for container in pod.get("initContainers", []) + pod["containers"]:
+                if container["image"].split("@")[0].rsplit(":", 1)[0] == FLOE_IMAGE_REPOSITORY:
+                    found.add((document["kind"], document["metadata"]["name"], container["name"]))
+    return found

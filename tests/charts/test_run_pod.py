@@ -1,25 +1,19 @@
 """The run pod as Dagster launches it, built by dagster-k8s from the rendered release.
 
-For each values env, floe-dagster is rendered with the official chart inside. A real Dagster
-instance is opened from the rendered ``dagster.yaml`` (its run launcher section verbatim), a run
-is given the job origin the code server would report (its image and the container context of
-``DAGSTER_CLI_API_GRPC_CONTAINER_CONTEXT``, taken from the rendered Deployment), and the real
-``K8sRunLauncher.launch_run`` builds the Job. Only the Kubernetes API server cannot run here: a
-small test double on 127.0.0.1 answers the one call the launcher makes (create the Job) and keeps
-the body exactly as a cluster would receive it. The assertions are on that body.
+For each values env, floe-dagster is rendered with the official chart inside and the real
+``K8sRunLauncher.launch_run`` builds the Job of one run (tests/charts/run_launch.py: a real
+Dagster instance from the rendered ``dagster.yaml``, a test double standing in for the
+Kubernetes API server only). The assertions are on the Job's body as a cluster would receive it.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path, PurePosixPath
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
-import yaml
 
 from floe.platform.helm.generate import DUCKDB_SHARE_OF_POD_MEMORY, dagster_values, memory_bytes
 from tests.charts.helm_support import (
@@ -34,6 +28,7 @@ from tests.charts.helm_support import (
     pod_specs,
     render,
 )
+from tests.charts.run_launch import JobsApi, jobs_api, launch_run_job
 
 pytest.importorskip("dagster_k8s", reason="dagster-k8s (extra k8s) is not installed")
 kubernetes_validate = pytest.importorskip("kubernetes_validate", reason="kubernetes-validate (dev extra) missing")
@@ -45,45 +40,10 @@ ARTIFACTS_OF_ENV = {"dev": "dev", "prod": "prod", "demo": "dev"}
 SAFE_TO_EVICT = "cluster-autoscaler.kubernetes.io/safe-to-evict"
 
 
-class _JobsApiDouble(BaseHTTPRequestHandler):
-    """TEST DOUBLE of the Kubernetes API server (none runs here): accepts ``create Job``."""
-
-    created: ClassVar[list[dict[str, Any]]] = []
-
-    def do_POST(self) -> None:  # the name http.server dispatches to
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        if not self.path.startswith("/apis/batch/v1/namespaces/") or not self.path.endswith("/jobs"):
-            self.send_error(404, f"the double only creates Jobs, not {self.path}")
-            return
-        type(self).created.append(body)
-        answer = json.dumps(body).encode()
-        self.send_response(201)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet test output
-        return
-
-
 @pytest.fixture(scope="module")
-def kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A kubeconfig pointing at the API double, restoring the client's default afterwards."""
-    import kubernetes
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _JobsApiDouble)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    path = tmp_path_factory.mktemp("kube") / "config"
-    cluster = {"name": "double", "cluster": {"server": f"http://127.0.0.1:{server.server_port}"}}
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "clusters": [cluster], "users": [{"name": "u", "user": {}}],
-        "contexts": [{"name": "c", "context": {"cluster": "double", "user": "u"}}], "current-context": "c",
-    }), encoding="utf-8")
-    previous = kubernetes.client.Configuration.get_default_copy()
-    yield path
-    kubernetes.client.Configuration.set_default(previous)
-    server.shutdown()
+def kube_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JobsApi]:
+    with jobs_api(tmp_path_factory.mktemp("kube")) as api:
+        yield api
 
 
 @pytest.fixture(scope="module")
@@ -101,43 +61,6 @@ def _values_of(env: str) -> tuple[dict[str, Any], Any]:
     merged = deep_merge(load_yaml(CHARTS_DIR / "floe-dagster" / "values.yaml"), env_file)
     generated = dagster_values(artifacts, artifacts_path.read_text(encoding="utf-8"), merged)
     return deep_merge(env_file, generated), artifacts
-
-
-def _instance_home(dagster_yaml: str, kubeconfig: Path, home: Path) -> Path:
-    """The rendered instance config, runnable here: SQLite storage instead of the release's
-    PostgreSQL (not what is under test), and the launcher reaching the API double through a
-    kubeconfig instead of the in-cluster service account. The run launcher is otherwise verbatim."""
-    config = yaml.safe_load(dagster_yaml)
-    for key in ("run_storage", "event_log_storage", "schedule_storage"):
-        config.pop(key)
-    config["storage"] = {"sqlite": {"base_dir": str(home / "storage")}}
-    launcher = config["run_launcher"]["config"]
-    assert launcher.pop("load_incluster_config") is True
-    launcher.update(load_incluster_config=False, kubeconfig_file=str(kubeconfig))
-    home.mkdir(parents=True)
-    (home / "dagster.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
-    return home
-
-
-def _code_server_origin(deployment: dict[str, Any]) -> Any:
-    """The job origin the code server of ``deployment`` reports (``dagster api grpc`` reads its
-    image from DAGSTER_CURRENT_IMAGE and its container context from the CLI's env var)."""
-    from dagster._core.code_pointer import ModuleCodePointer
-    from dagster._core.origin import DEFAULT_DAGSTER_ENTRY_POINT, JobPythonOrigin, RepositoryPythonOrigin
-
-    container = pod_specs(deployment)[0]["containers"][0]
-    env = {e["name"]: e.get("value") for e in container["env"]}
-    args = container["args"]
-    module = args[args.index("--module-name") + 1]
-    context = env.get("DAGSTER_CLI_API_GRPC_CONTAINER_CONTEXT")
-    repository = RepositoryPythonOrigin(
-        executable_path="/opt/floe/venv/bin/python",  # the image's (docker/Dockerfile.dagster)
-        code_pointer=ModuleCodePointer(module, "defs", working_directory="/opt/floe/project"),
-        container_image=env["DAGSTER_CURRENT_IMAGE"],
-        entry_point=DEFAULT_DAGSTER_ENTRY_POINT,
-        container_context=json.loads(context) if context else None,
-    )
-    return JobPythonOrigin("floe_build", repository)
 
 
 class RunPod:
@@ -165,30 +88,19 @@ class RunPod:
         return self.volumes[mounts[0]["name"]]
 
 
-def _launch(values: dict[str, Any], charts: Path, kubeconfig: Path, home: Path) -> tuple[list[dict[str, Any]], dict]:
+def _launch(values: dict[str, Any], charts: Path, api: JobsApi, home: Path) -> tuple[list[dict[str, Any]], dict]:
     """Render floe-dagster and have its run launcher create the Job of one run: (objects, Job)."""
-    from dagster import DagsterInstance
-    from dagster._core.launcher import LaunchRunContext
-    from dagster._core.storage.dagster_run import DagsterRun
-
     documents = render("floe-dagster", values, charts)
-    dagster_yaml = find(documents, "ConfigMap", "-dagster-instance")["data"]["dagster.yaml"]
-    deployment = find(documents, "Deployment", "-user-deployments-floe")
-    with DagsterInstance.from_config(str(_instance_home(dagster_yaml, kubeconfig, home))) as instance:
-        run = instance.add_run(DagsterRun(job_name="floe_build", job_code_origin=_code_server_origin(deployment)))
-        _JobsApiDouble.created.clear()
-        instance.run_launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
-    assert len(_JobsApiDouble.created) == 1
-    return documents, _JobsApiDouble.created[0]
+    return documents, launch_run_job(documents, api, home)
 
 
 @pytest.fixture(scope="module", params=ENVIRONMENTS)
-def run_pod(request: pytest.FixtureRequest, release_charts: Path, kubeconfig: Path,
+def run_pod(request: pytest.FixtureRequest, release_charts: Path, kube_api: JobsApi,
             tmp_path_factory: pytest.TempPathFactory) -> RunPod:
     env = request.param
     values, artifacts = _values_of(env)
     home = tmp_path_factory.mktemp(f"home-{env}") / "dagster_home"
-    documents, job = _launch(values, release_charts, kubeconfig, home)
+    documents, job = _launch(values, release_charts, kube_api, home)
     return RunPod(env, values, documents, job, artifacts)
 
 
@@ -200,14 +112,14 @@ def test_run_pod_gets_the_run_launchers_resources(run_pod: RunPod):
     assert user_code["resources"] == code_server  # the code server keeps its own
 
 
-def test_a_code_location_passing_its_config_would_give_runs_its_resources(release_charts, kubeconfig, tmp_path):
+def test_a_code_location_passing_its_config_would_give_runs_its_resources(release_charts, kube_api, tmp_path):
     """Why includeConfigInLaunchedRuns is off: dagster-k8s lets the code location's resources
     replace the run launcher's (this is what floe platform render's memory check follows)."""
     values, _ = _values_of("prod")
     deployment = load_yaml(CHARTS_DIR / "floe-dagster" / "values.yaml")["dagster"]["dagster-user-deployments"]
     location = {**deployment["deployments"][0], "includeConfigInLaunchedRuns": {"enabled": True}}
     passing = deep_merge(values, {"dagster": {"dagster-user-deployments": {"deployments": [location]}}})
-    _, job = _launch(passing, release_charts, kubeconfig, tmp_path / "dagster_home")
+    _, job = _launch(passing, release_charts, kube_api, tmp_path / "dagster_home")
     resources = job["spec"]["template"]["spec"]["containers"][0]["resources"]
     launcher = values["dagster"]["runLauncher"]["config"]["k8sRunLauncher"]
     assert resources == location["resources"] != launcher["resources"]

@@ -13,9 +13,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,10 +119,17 @@ def release(mounted_artifacts: str, services: Services, tmp_path_factory: pytest
     require_official_chart()  # skips, saying why, where ../shared is absent
     charts = build_charts(tmp_path_factory.mktemp("charts") / "charts", with_official_chart=True)
     mounted = {"artifacts": {"json": mounted_artifacts}}
-    # The user's values for Dagster's external PostgreSQL (the instance ConfigMap run pods mount).
+    # The user's values for Dagster's external PostgreSQL: the official chart's (the instance
+    # ConfigMap run pods and the metrics exporter mount) and floe's own block (the migrate hook),
+    # as `floe platform render` writes both from the same settings.
     database = {"dagster": {"postgresql": {"postgresqlHost": "127.0.0.1", "postgresqlUsername": "postgres",
-                                           "postgresqlDatabase": services.dagster_database}}}
-    dagster_values = deep_merge(deep_merge(release_values("floe-dagster", "dev"), mounted), database)
+                                           "postgresqlDatabase": services.dagster_database}},
+                "postgresql": {"host": "127.0.0.1", "port": 5432, "user": "postgres",
+                               "database": services.dagster_database}}
+    # Every optional container that runs the floe image is switched on, so the rehearsal has it.
+    optional = {"monitoring": {"exporter": {"enabled": True}}}
+    dagster_values = deep_merge(deep_merge(deep_merge(release_values("floe-dagster", "dev"), mounted), database),
+                                optional)
     dagster = render("floe-dagster", dagster_values, charts)
     jobs_values = deep_merge(release_values("floe-jobs", "dev"), mounted)
     jobs_values["jobs"] = [{"name": "build", "kind": "dbt"}, {"name": "land", "kind": "ingestion"}]
@@ -131,3 +140,41 @@ def release(mounted_artifacts: str, services: Services, tmp_path_factory: pytest
     cluster = Cluster(secrets={"floe-secrets": dict(SECRET_VALUES), "floe-dagster-postgresql": dagster_password})
     cluster.add_objects(dagster + jobs)
     return Release(dagster, jobs, cluster)
+
+
+RUN_JOB = "marts"  # floe.yaml's job, the one run pods execute
+
+
+@pytest.fixture(scope="session")
+def run_job(release: Release, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The Job of one run of ``marts``, as the daemon would have it created.
+
+    The run pod is not in the manifests: dagster-k8s's K8sRunLauncher builds it, from the
+    instance ConfigMap, for each run. The real launcher builds it here (tests/charts/run_launch.py,
+    a test double for the Kubernetes API only), on an instance with the release's PostgreSQL
+    storage: the run is created there, as the daemon creates it, and the Job's ``dagster api
+    execute_run`` can execute it. Requested only by the run tests, which come after the install
+    hooks: opening that instance creates Dagster's schema, which the hooks must find absent.
+    """
+    pytest.importorskip("dagster_k8s", reason="dagster-k8s (extra k8s) is not installed")
+    from tests.charts.run_launch import jobs_api, launch_run_job
+
+    scratch = tmp_path_factory.mktemp("launch")
+    password = release.cluster.secrets["floe-dagster-postgresql"]["postgresql-password"]
+    with jobs_api(scratch) as api, _environ(DAGSTER_PG_PASSWORD=password):  # the daemon's env, from the Secret
+        return launch_run_job(release.dagster, api, scratch / "dagster_home", job_name=RUN_JOB,
+                              release_storage=True)
+
+
+@contextmanager
+def _environ(**values: str) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -54,27 +54,16 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Image:
 @pytest.fixture(scope="session")
 def services(postgres_dsn: str) -> Iterator[Services]:
     import boto3
-    import psycopg2
 
-    from tests.support.servers import free_port, moto_server
+    from tests.support.postgres import scratch_database
+    from tests.support.servers import moto_server
 
-    suffix = free_port()
-    names = (f"rehearsal_dagster_{suffix}", f"rehearsal_catalog_{suffix}")
-    admin = psycopg2.connect(postgres_dsn)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        for name in names:
-            cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
-        with moto_server() as endpoint:
-            boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="rehearsal",
-                         aws_secret_access_key="rehearsal").create_bucket(Bucket=BUCKET)
-            yield Services(endpoint, names[0], names[1], postgres_dsn)
-    finally:
-        with admin.cursor() as cursor:
-            for name in names:
-                cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    # Per session, so per xdist worker: each worker's tests keep an install's order on their own databases.
+    with scratch_database(postgres_dsn, "rehearsal_dagster") as dagster, \
+            scratch_database(postgres_dsn, "rehearsal_catalog") as catalog, moto_server() as endpoint:
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="rehearsal",
+                     aws_secret_access_key="rehearsal").create_bucket(Bucket=BUCKET)
+        yield Services(endpoint, dagster, catalog, postgres_dsn)
 
 
 def rehearsal_platform(services: Services) -> dict[str, Any]:

@@ -7,26 +7,35 @@ PYTEST_WORKERS ?= 2
 # Extras installed for development: postgres and trino adapters are tested for real / by profile;
 # k8s (dagster-k8s builds the run Job in the chart tests) and metrics (the exporter) likewise.
 EXTRAS ?= dev,postgres,trino,s3,k8s,metrics
+# uv installs from uv.lock; pinned so the lock is read and checked the same way everywhere.
+UV_VERSION ?= 0.13.9
+UV := $(VENV)/bin/uv
+comma := ,
+# uv sync targets $(VENV) even when VENV is overridden (its default is .venv).
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
 .PHONY: help install demo test lint typecheck unit generate bench clean
 
 help:  ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
 
-$(VENV)/.installed: pyproject.toml
+# Exactly the versions in uv.lock (--frozen: never re-resolved here; `make lint` says when the lock
+# is stale). --inexact keeps uv itself, which pip put in the venv; floe is installed editable.
+$(VENV)/.installed: pyproject.toml uv.lock
 	python3 -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check uv
-	$(VENV)/bin/uv pip install -q --python $(PY) --compile-bytecode -e ".[$(EXTRAS)]"
+	$(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(UV) sync -q --frozen --inexact --compile-bytecode $(addprefix --extra ,$(subst $(comma), ,$(EXTRAS)))
 	@# Byte-compile our own sources too: start-up time is a feature (PYTHONDONTWRITEBYTECODE may be set).
 	$(PY) -m compileall -q src
 	touch $@
 
-install: $(VENV)/.installed  ## Create .venv and install floe with its dev extras
+install: $(VENV)/.installed  ## Create .venv and install floe with its dev extras, as pinned in uv.lock
 
 demo: install  ## The live e-commerce demo in build/demo: land 3 batches, build the marts, print them
 	$(FLOE) demo --dir build/demo --batches 3
 
-lint: install  ## ruff
+lint: install  ## uv.lock matches pyproject.toml, then ruff
+	@$(UV) lock --check -q || { echo "uv.lock is out of date with pyproject.toml: run 'uv lock' (or '$(UV) lock') and commit uv.lock" >&2; exit 1; }
 	$(VENV)/bin/ruff check src tests benchmarks scripts
 
 typecheck: install  ## mypy, strict on src/

@@ -9,14 +9,23 @@ from __future__ import annotations
 
 import re
 import shutil
+import sys
 from dataclasses import dataclass, field
 from importlib.resources import files
-from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from floe.errors import FloeError
+
+if TYPE_CHECKING:
+    # Only an annotation: importlib.resources.abc is new in 3.11, and floe supports 3.10,
+    # where the same protocol lives in importlib.abc (deprecated there from 3.12).
+    if sys.version_info >= (3, 11):
+        from importlib.resources.abc import Traversable
+    else:
+        from importlib.abc import Traversable
 
 TEMPLATES = ("minimal", "ecommerce")
 _RENAMED = {"gitignore.txt": ".gitignore"}

@@ -11,8 +11,6 @@ EXTRAS ?= dev,postgres,trino,s3,k8s,metrics
 UV_VERSION ?= 0.13.9
 UV := $(VENV)/bin/uv
 comma := ,
-# uv sync targets $(VENV) even when VENV is overridden (its default is .venv).
-export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
 .PHONY: help install demo test lint typecheck unit generate bench clean
 
@@ -21,10 +19,11 @@ help:  ## Show this help
 
 # Exactly the versions in uv.lock (--frozen: never re-resolved here; `make lint` says when the lock
 # is stale). --inexact keeps uv itself, which pip put in the venv; floe is installed editable.
+# UV_PROJECT_ENVIRONMENT: uv sync would otherwise always target ./.venv, whatever VENV says.
 $(VENV)/.installed: pyproject.toml uv.lock
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
-	$(UV) sync -q --frozen --inexact --compile-bytecode $(addprefix --extra ,$(subst $(comma), ,$(EXTRAS)))
+	UV_PROJECT_ENVIRONMENT=$(abspath $(VENV)) $(UV) sync -q --frozen --inexact --compile-bytecode $(addprefix --extra ,$(subst $(comma), ,$(EXTRAS)))
 	@# Byte-compile our own sources too: start-up time is a feature (PYTHONDONTWRITEBYTECODE may be set).
 	$(PY) -m compileall -q src
 	touch $@

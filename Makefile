@@ -41,7 +41,7 @@ typecheck: install  ## mypy, strict on src/
 	$(VENV)/bin/mypy
 
 unit: install  ## Fast tests only
-	$(VENV)/bin/pytest -q -m "not integration and not postgres"
+	$(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) -m "not integration and not postgres and not process"
 
 test: install lint typecheck  ## Lint, types and the whole test suite
 	$(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) --durations=15

@@ -14,6 +14,8 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED = REPO_ROOT.parent / "shared"
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+# Fails a test that starts a child process without the `process` (or integration) mark.
+pytest_plugins = ["tests.support.process_tier"]
 
 
 def run_floe(*args: str, cwd: Path, env: dict[str, str] | None = None,

@@ -12,7 +12,15 @@ prints its message (never a traceback). Anything else is a bug and exits 2.
     ├── MissingExtraError          an optional integration is not installed (prints pip line)
     ├── PipelineError              a run failed (a model, a test, an ingestion step)
     ├── PreflightError             an external service check failed
-    └── UserCodeError              the user's own dbt or Python code raised; original attached
+    ├── LakehouseError             an Iceberg catalog, table or its storage cannot be used
+    │                              (floe.lakehouse.errors)
+    ├── ObservabilityError         strict observability and a destination is unreachable
+    │                              (floe.observability.observer)
+    └── SyntheticConfigError       a synthetic-data generator argument cannot be honoured;
+                                   also a ValueError (floe.synthetic.errors)
+
+Subclasses defined outside this module live next to the code that raises them; they are listed
+here so this tree stays the one place that shows them all (a unit test checks it does).
 """
 
 from __future__ import annotations
@@ -103,10 +111,3 @@ class PipelineError(FloeError):
 class PreflightError(FloeError):
     """An external service the platform declares does not work."""
 
-
-class UserCodeError(FloeError):
-    """The user's own dbt project or Python code raised; the original is attached."""
-
-    def __init__(self, message: str, original: BaseException | None = None) -> None:
-        super().__init__(message)
-        self.original = original

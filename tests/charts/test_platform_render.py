@@ -78,6 +78,7 @@ def test_memory_quantities():
         memory_bytes("lots")
 
 
+@pytest.mark.process
 def test_cli_platform_is_registered_and_renders(tmp_path, floe):
     artifacts = _artifacts(tmp_path)
     done = floe("platform", "--help", cwd=tmp_path)
@@ -88,6 +89,7 @@ def test_cli_platform_is_registered_and_renders(tmp_path, floe):
     assert result.manifests_path.is_file()
 
 
+@pytest.mark.process
 def test_cli_finds_the_charts_above_the_project(tmp_path, floe):
     repo = tmp_path / "repo"
     project = repo / "pipelines" / "shop"
@@ -157,6 +159,7 @@ BAD_IDS = ["dagster-off", "two-dagsters", "no-daemon", "no-user-code", "no-deplo
 
 
 @pytest.mark.parametrize(("bad", "named"), BAD_VALUES, ids=BAD_IDS)
+@pytest.mark.process
 def test_cli_refuses_values_that_would_deploy_no_dagster(tmp_path, floe, bad, named):
     charts = _charts_copy(tmp_path, with_official_chart=False, env_values=bad)
     artifacts = _artifacts(tmp_path)
@@ -174,6 +177,7 @@ def test_cli_refuses_values_that_would_deploy_no_dagster(tmp_path, floe, bad, na
     ({"floe-dagster": {"ingress": {"enabled": True, "host": "d.example.com", "auth": {"type": None}}}},
      "floe-dagster.ingress"),
 ], ids=["two-migrations", "blocking-budget", "ingress-without-auth"])
+@pytest.mark.process
 def test_cli_names_a_value_the_charts_models_refuse(tmp_path, floe, bad, named):
     """A value a chart's model refuses is the user's mistake: exit 1 naming it, no traceback."""
     charts = _charts_copy(tmp_path, with_official_chart=False, env_values=bad)
@@ -185,6 +189,7 @@ def test_cli_names_a_value_the_charts_models_refuse(tmp_path, floe, bad, named):
     assert not (artifacts.parent / "platform").exists()
 
 
+@pytest.mark.process
 def test_cli_renders_the_umbrella_without_dagster_when_asked_to(tmp_path, floe):
     """floe-dagster off (e.g. only the Jobs): no Dagster is wanted, so nothing is refused."""
     charts = _charts_copy(tmp_path, with_official_chart=False, env_values={
@@ -233,6 +238,7 @@ def _launcher(resources: dict) -> dict:
     return {"dagster": {"runLauncher": {"config": {"k8sRunLauncher": resources}}}}
 
 
+@pytest.mark.process
 def test_cli_render_refuses_run_pods_smaller_than_duckdb_naming_the_value(tmp_path, floe):
     project = tmp_path / "shop"
     _artifacts(project, memory_limit="3GB")

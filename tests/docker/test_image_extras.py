@@ -107,18 +107,21 @@ def test_the_needs_are_found_where_the_brief_says_they_are() -> None:
     assert {"dagster-k8s", "botocore", "s3fs", "dagster-postgres", "prometheus-client"} <= set(needs())
 
 
+@pytest.mark.process
 def test_the_image_installs_what_every_environment_needs() -> None:
     installed = image_distributions()
     missing = {name: why for name, why in needs().items() if name not in installed}
     assert not missing, f"the image lacks {missing}"
 
 
+@pytest.mark.process
 def test_the_image_reaches_at_least_three_compute_targets() -> None:
     adapters = {name for name in image_distributions() if name.startswith("dbt-") and name != "dbt-core"}
     assert adapters >= REQUIRED_TARGETS
     assert len(adapters - {"dbt-duckdb", "dbt-postgres"}) >= 3, adapters
 
 
+@pytest.mark.process
 def test_compute_targets_are_a_build_argument_and_the_environment_needs_are_not() -> None:
     dockerfile = parse(DOCKER_DIR / "Dockerfile.dagster")
     assert {"trino", "snowflake", "bigquery"} <= set((dockerfile.args()["FLOE_EXTRAS"] or "").split(","))

@@ -139,6 +139,7 @@ def _steps(page: Path) -> list[tuple[str, Block]]:
 
 @pytest.mark.parametrize("page", [p for p in DOCS if any(b.lang == "console" for b in blocks(p))],
                          ids=lambda p: p.name)
+@pytest.mark.process
 def test_the_floe_commands_of_a_page_run(page, tmp_path):
     shutil.copytree(REPO_ROOT / "charts", tmp_path / "charts")  # `--charts ../charts` from a project
     cwd = tmp_path

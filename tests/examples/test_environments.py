@@ -128,6 +128,7 @@ def test_values_agree_with_the_artifacts(env):
             assert found == value, f"{env}: floe-dagster.{block}.{key} is {found!r}, expected {value!r}"
 
 
+@pytest.mark.process
 def test_committed_artifacts_are_compiled_from_the_platform_file(tmp_path):
     """artifacts.json of each folder is what `floe compile --env E` makes of demo/ with
     examples/environments/platform.yaml today (the environment block, the secret names)."""

@@ -83,15 +83,15 @@ def test_specs_equal_dagster_dbts(shop_manifest: Path) -> None:
 
 
 def test_duplicate_asset_keys_are_rejected(shop_manifest: Path) -> None:
-    from dagster import DagsterInvalidDefinitionError
-
+    from floe.errors import CompileError
     from floe.orchestration.dbt_specs import build_dbt_specs, load_manifest
 
     manifest = load_manifest(shop_manifest)
     models = [node for node in manifest["nodes"].values() if node["resource_type"] == "model"]
     models[1]["config"]["meta"] = {"dagster": {"asset_key": [models[0]["name"]]}}
-    with pytest.raises(DagsterInvalidDefinitionError, match="have the asset key"):
+    with pytest.raises(CompileError, match=f"asset key {models[0]['name']} is claimed by") as raised:
         build_dbt_specs(manifest)
+    assert models[1]["original_file_path"] in str(raised.value) and "meta.dagster.asset_key" in str(raised.value)
 
 
 def test_loading_definitions_imports_neither_dagster_dbt_nor_dbt(compiled_project: Path, tmp_path: Path) -> None:

@@ -69,6 +69,7 @@ def test_volumes_env_and_paths_follow_the_pod_spec(image: Image, tmp_path: Path)
     assert argv[2] == f"cat {root}/opt/floe/artifacts/artifacts.json {root}/run/secrets/floe/KEY"
 
 
+@pytest.mark.process
 def test_a_mount_hides_the_image_and_init_containers_share_volumes(image: Image, tmp_path: Path) -> None:
     pod = Pod(SPEC, _cluster(), image, tmp_path / "pod")
     main = pod.root_of(pod.container("main"))

@@ -57,6 +57,7 @@ def test_lint_and_type_tools_are_pinned_and_installed_at_the_pin(tool: str) -> N
     assert importlib.metadata.version(tool) == specifiers[0].version
 
 
+@pytest.mark.process
 def test_committed_lock_matches_pyproject() -> None:
     # Offline: a current lock is checked from its own contents; a stale one fails without a resolve.
     checked = subprocess.run([_uv(), "lock", "--check", "--offline"], cwd=REPO, capture_output=True, text=True,
@@ -70,6 +71,7 @@ def test_committed_lock_matches_pyproject() -> None:
     assert set(floe["optional-dependencies"]) == set(_pyproject()["project"]["optional-dependencies"])
 
 
+@pytest.mark.process
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_lint_fails_on_a_stale_lock_and_says_how_to_fix_it(tmp_path: Path) -> None:
     uv = _uv()

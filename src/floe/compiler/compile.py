@@ -54,7 +54,7 @@ def compile_project(project: Project, output_dir: Path | None = None) -> Compile
     With tracing configured for the environment, the compile and each of its stages are spans.
 
     Raises:
-        CompileError: dbt could not parse the project.
+        CompileError: dbt could not parse the project, or two assets share an asset key.
         MissingExtraError: the compute target's dbt adapter is not installed.
     """
     tracer = _compile_tracer(project)
@@ -98,6 +98,7 @@ def _compile(project: Project, output_dir: Path | None, stage: Stage) -> Compile
             (staging / "profiles.yml").write_text(profiles_text(profiles), encoding="utf-8")
         with stage("floe.compile.dbt_parse"):
             manifest = _parse(project, staging, secrets)
+        _check_asset_keys(project, manifest)
         digest = source_hash(
             spec_files=[project.pipeline_path, project.platform_path],
             dbt_project_dir=project.dbt_project_dir,
@@ -152,6 +153,17 @@ def _parse(project: Project, staging: Path, secrets: list[str]) -> dict[str, Any
         )
     loaded: dict[str, Any] = json.loads(manifest_path.read_text(encoding="utf-8"))
     return loaded
+
+
+def _check_asset_keys(project: Project, manifest: dict[str, Any]) -> None:
+    """Fail the compile, not the first run, when two assets would share a Dagster asset key."""
+    # Imported here: dagster is needed for the keys, and only once dbt has parsed.
+    from floe.orchestration.dbt_specs import check_asset_keys
+    from floe.orchestration.ingestion_assets import ingestion_asset_keys
+
+    ingestion = {key: source.name for source in project.pipeline.model.ingestion
+                 for key in ingestion_asset_keys(source)}
+    check_asset_keys(manifest, ingestion)
 
 
 def _artifacts(

@@ -33,11 +33,6 @@ def profiles_text(document: dict[str, Any]) -> str:
     return header + yaml.safe_dump(document, sort_keys=False)
 
 
-def render_profiles(compute: Any, target: str) -> str:
-    """profiles.yml text for ``compute`` under target ``target``."""
-    return profiles_text(profiles_document(compute, target))
-
-
 def secret_names(model: StrictModel) -> list[str]:
     """Every secret reference in a model tree, sorted."""
     found: set[str] = set()

@@ -32,12 +32,13 @@ from dagster import (
     AssetSpec,
     AutoMaterializePolicy,
     AutomationCondition,
-    DagsterInvalidDefinitionError,
     MetadataValue,
     TableColumn,
     TableSchema,
 )
 from dagster._utils.tags import is_valid_tag_key
+
+from floe.errors import CompileError
 
 Manifest = Mapping[str, Any]
 Node = Mapping[str, Any]
@@ -310,7 +311,7 @@ def build_dbt_specs(manifest: Manifest | DbtSpecs) -> tuple[list[AssetSpec], lis
     """Every asset node of the manifest as an AssetSpec, and its attached tests as checks.
 
     Raises:
-        DagsterInvalidDefinitionError: two dbt nodes map to one asset key.
+        CompileError: two dbt nodes map to one asset key (a user mistake, see ``check_asset_keys``).
     """
     specs = manifest if isinstance(manifest, DbtSpecs) else DbtSpecs(manifest)
     manifest = specs.manifest
@@ -335,16 +336,51 @@ def build_dbt_specs(manifest: Manifest | DbtSpecs) -> tuple[list[AssetSpec], lis
     return assets, list(checks.values())
 
 
-def _reject_duplicate_keys(manifest: Manifest, key_by_unique_id: Mapping[str, AssetKey]) -> None:
-    unique_ids_by_key: dict[AssetKey, set[str]] = defaultdict(set)
+def _reject_duplicate_keys(manifest: Manifest, key_by_unique_id: Mapping[str, AssetKey],
+                           ingestion: Mapping[AssetKey, str] | None = None) -> None:
+    # Where each key comes from: dbt nodes by file, ingestion tables by floe.yaml source.
+    owners: dict[AssetKey, set[str]] = defaultdict(set)
     for unique_id, key in key_by_unique_id.items():
-        unique_ids_by_key[key].add(unique_id)
-    clashes = [
-        "\n".join([f"The following dbt resources have the asset key `{key.path}`:",
-                   *(f"  - `{uid}` ({get_node(manifest, uid)['original_file_path']})" for uid in sorted(ids))])
-        for key, ids in unique_ids_by_key.items() if len(ids) > 1
-    ]
+        node = get_node(manifest, unique_id)
+        where = node["original_file_path"]
+        described = (node.get("patch_path") or "").partition("://")[2]  # meta.dagster is set there
+        if described and described != where:
+            where += f", described in {described}"
+        owners[key].add(f"dbt {unique_id} ({where})")
+    for key, source in (ingestion or {}).items():
+        # An ingestion table and the dbt source of the same name are one asset by design.
+        if not any(owner.startswith("dbt source.") for owner in owners.get(key, ())):
+            owners[key].add(f"ingestion source '{source}' (floe.yaml)")
+    clashes = [f"asset key {'/'.join(key.path)} is claimed by:\n" + "\n".join(f"  - {o}" for o in sorted(found))
+               for key, found in owners.items() if len(found) > 1]
     if clashes:
-        raise DagsterInvalidDefinitionError(
-            "\n\n".join(["Each dbt model, seed, snapshot and source must map to its own asset key: give the"
-                         " clashing nodes distinct names or set meta.dagster.asset_key.", *clashes]))
+        count = len(clashes)
+        raise CompileError(
+            f"{count} Dagster asset key{'s are' if count != 1 else ' is'} claimed twice; each dbt model, seed,"
+            " snapshot, source and ingestion table must have its own:\n" + "\n".join(clashes),
+            hint="rename one of each pair, give it another schema, or set a distinct meta.dagster.asset_key"
+                 " on it in its .yml, then run 'floe compile' again",
+        )
+
+
+def check_asset_keys(manifest: Manifest, ingestion: Mapping[AssetKey, str]) -> None:
+    """Reject a project whose dbt nodes or ingestion tables share an asset key (``floe compile``).
+
+    Dagster would refuse the definitions later, at run time, with an internal-looking error;
+    the manifest holds everything needed to say which files clash as soon as dbt has parsed.
+
+    Args:
+        manifest: The parsed dbt manifest.
+        ingestion: The key of every ingestion table and the name of the source that lands it.
+
+    Raises:
+        CompileError: naming each shared key and the files or sources that claim it.
+    """
+    specs = DbtSpecs(manifest)
+    keys: dict[str, AssetKey] = {}
+    for unique_id, node in manifest["nodes"].items():
+        if is_asset_node(node):
+            keys[unique_id] = specs.key(unique_id)
+            for upstream_id in upstream_unique_ids(manifest, node):
+                keys[upstream_id] = specs.key(upstream_id)
+    _reject_duplicate_keys(manifest, keys, ingestion)

@@ -15,6 +15,9 @@ import pytest
 from floe.compiler.freshness import runtime_artifacts
 from floe.errors import FloeError
 
+# Compiled projects (`dbt parse`) and the floe CLI in a subprocess.
+pytestmark = pytest.mark.process
+
 ENV = "FLOE_ARTIFACTS_PATH"
 
 

@@ -29,6 +29,7 @@ entry()
 
 
 @pytest.mark.parametrize(("command", "code"), [("'--version'", 0), ("'no-such-command'", 1)])
+@pytest.mark.process
 def test_quick_exit_joins_threads_runs_handlers_flushes_and_keeps_the_code(tmp_path: Path, command: str,
                                                                         code: int) -> None:
     done = subprocess.run([sys.executable, "-c", _PROGRAM.format(command=command)], cwd=tmp_path,

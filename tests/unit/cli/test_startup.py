@@ -33,18 +33,21 @@ def _imports_after(args: list[str], cwd: Path) -> tuple[list[str], str]:
 
 
 @pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["compile", "--help"], ["--version"]])
+@pytest.mark.process
 def test_help_imports_nothing_heavy(args: list[str], tmp_path: Path) -> None:
     heavy, code = _imports_after(args, tmp_path)
     assert heavy == []
     assert code in ("0", "None")
 
 
+@pytest.mark.process
 def test_validate_imports_nothing_heavy(minimal_project: Path) -> None:
     heavy, code = _imports_after(["validate"], minimal_project)
     assert heavy == []
     assert code in ("0", "None")
 
 
+@pytest.mark.process
 def test_unknown_command_is_a_user_error(floe, tmp_path: Path) -> None:
     result = floe("frobnicate", cwd=tmp_path)
     assert result.returncode == 1

@@ -170,6 +170,7 @@ def test_corrupted_field(tmp_path: Path, change: Any, expected: str) -> None:
     ],
     ids=["corrupt-field", "not-utf8"],
 )
+@pytest.mark.process
 def test_floe_run_with_only_corrupt_artifacts_exits_1(floe: Any, tmp_path: Path, content: bytes, expected: str) -> None:
     _write(tmp_path / ".floe" / "artifacts.json", content)
     assert not (tmp_path / "floe.yaml").exists()

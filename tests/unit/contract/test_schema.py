@@ -194,6 +194,7 @@ def test_schema_text_unknown_name_lists_the_known_ones() -> None:
     assert "floe, platform, artifacts" in str(info.value)
 
 
+@pytest.mark.process
 def test_cli_export(floe: Any, tmp_path: Path) -> None:
     result = floe("schema", "export", "--output", "out", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -202,12 +203,14 @@ def test_cli_export(floe: Any, tmp_path: Path) -> None:
         assert (tmp_path / "out" / name).read_bytes() == (SCHEMA_DIR / name).read_bytes()
 
 
+@pytest.mark.process
 def test_cli_export_defaults_to_schemas_folder(floe: Any, tmp_path: Path) -> None:
     result = floe("schema", "export", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert {p.name for p in (tmp_path / "schemas").iterdir()} == EXPECTED_FILES
 
 
+@pytest.mark.process
 def test_cli_export_help_teaches(floe: Any, tmp_path: Path) -> None:
     result = floe("schema", "export", "--help", cwd=tmp_path)
     assert result.returncode == 0
@@ -215,12 +218,14 @@ def test_cli_export_help_teaches(floe: Any, tmp_path: Path) -> None:
         assert expected in result.stdout, expected
 
 
+@pytest.mark.process
 def test_cli_show_prints_one_schema(floe: Any, tmp_path: Path) -> None:
     result = floe("schema", "show", "artifacts", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout == (SCHEMA_DIR / "artifacts.v1.schema.json").read_text(encoding="utf-8")
 
 
+@pytest.mark.process
 def test_cli_show_unknown_name_exits_1(floe: Any, tmp_path: Path) -> None:
     result = floe("schema", "show", "nope", cwd=tmp_path)
     assert result.returncode == 1

@@ -27,6 +27,9 @@ from floe.spec.platform import EnvironmentSpec
 from tests.conftest import SHARED
 from tests.support.openlineage_schema import openlineage_validator
 
+# Every test reads the ecommerce template compiled once, and compiling runs `dbt parse`.
+pytestmark = pytest.mark.process
+
 OPENLINEAGE = SHARED / "reference" / "openlineage"
 BRONZE = ("customers", "products", "orders", "order_items")
 FAILING = "mart_revenue"

@@ -12,6 +12,9 @@ from floe.errors import FloeError
 from floe.semantic import CUBES_DIR, build_cube_model, read_cube_model, write_cube_model
 from floe.semantic.files import GENERATED_HEADER
 
+# The manifest these tests read comes from a real `dbt parse` (see conftest.py).
+pytestmark = pytest.mark.process
+
 
 def test_one_file_per_cube_that_reads_back_as_written(manifest: dict[str, Any], tmp_path: Path) -> None:
     model = build_cube_model(manifest)

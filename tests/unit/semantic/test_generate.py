@@ -12,6 +12,9 @@ from floe.errors import CompileError
 from floe.semantic import build_cube_model, load_manifest
 from floe.semantic.generate import cube_type
 
+# The manifest these tests read comes from a real `dbt parse` (see conftest.py).
+pytestmark = pytest.mark.process
+
 
 def test_one_cube_per_semantic_model_on_its_mart(manifest: dict[str, Any]) -> None:
     model = build_cube_model(manifest)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from floe.synthetic import (
     DefectConfig,
@@ -51,6 +52,7 @@ def test_a_batch_does_not_depend_on_earlier_batches_being_generated() -> None:
     assert batch_bytes(generate_ecommerce_batch(seed=9, batch_number=7, config=config).tables) == alone
 
 
+@pytest.mark.process
 def test_a_fresh_process_produces_the_same_bytes() -> None:
     # No hidden state (hash randomization, caches, import order) leaks into the data.
     code = (f"import hashlib, sys; sys.path.insert(0, {str(Path(__file__).parent)!r});"

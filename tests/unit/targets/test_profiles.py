@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from floe.compiler.profiles import PROFILE_NAME, render_profiles, secret_names
+from floe.compiler.profiles import PROFILE_NAME, profiles_document, profiles_text, secret_names
 from floe.errors import MissingExtraError
 from floe.spec.platform import (
     BigQueryCompute,
@@ -41,6 +41,11 @@ SECRETS = {"duckdb": [], "postgres": ["PG_PASSWORD"], "snowflake": ["SF_KEY"], "
 ADAPTERS = {"duckdb": "dbt.adapters.duckdb", "postgres": "dbt.adapters.postgres",
             "snowflake": "dbt.adapters.snowflake", "bigquery": "dbt.adapters.bigquery",
             "trino": "dbt.adapters.trino"}
+
+
+def render_profiles(compute: Any, target: str) -> str:
+    """profiles.yml text as `floe compile` writes it (no Iceberg storage: these cases land none)."""
+    return profiles_text(profiles_document(compute, target))
 
 
 def _output(kind: str) -> dict[str, Any]:

@@ -101,11 +101,11 @@ def trigger(pipeline_file: Path, platform_file: Path | None, environment: str | 
     """
     from floe.errors import FloeError
     from floe.ingestion.triggers import queue_trigger, trigger_dir
-    from floe.orchestration.paths import ARTIFACTS_ENV
+    from floe.orchestration.paths import mounted_artifacts_path
 
     # In a pod the sensor watches the folder of the mounted artifacts, so the request goes there.
-    mounted = os.environ.get(ARTIFACTS_ENV)
-    folder = output or (Path(mounted).parent if mounted else pipeline_file.resolve().parent / ".floe")
+    mounted = mounted_artifacts_path()
+    folder = output or (mounted.parent if mounted else pipeline_file.resolve().parent / ".floe")
     if not (folder / "artifacts.json").is_file():
         raise FloeError(f"no compiled artifacts in {folder}", hint="run 'floe compile' (or 'floe demo') first")
     request = queue_trigger(folder, batches)

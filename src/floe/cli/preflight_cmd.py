@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -86,12 +85,12 @@ def _target(pipeline_file: Path, platform_file: Path | None, environment: str | 
             artifacts_path: Path | None) -> PreflightTarget:
     from floe.contract.io import ARTIFACTS_FILE
     from floe.errors import FloeError
-    from floe.orchestration.paths import ARTIFACTS_ENV
+    from floe.orchestration.paths import mounted_artifacts_path
     from floe.preflight import target_from_artifacts, target_from_specs
 
     # $FLOE_ARTIFACTS_PATH is the runtime's contract (an image, a pod, the Helm hook): it wins
     # over a floe.yaml that merely sits in the working directory, as it does for the runtime.
-    artifacts_path = artifacts_path or (Path(os.environ[ARTIFACTS_ENV]) if os.environ.get(ARTIFACTS_ENV) else None)
+    artifacts_path = artifacts_path or mounted_artifacts_path()
     if artifacts_path is None and pipeline_file.is_file():
         return target_from_specs(pipeline_file, environment=environment, platform_file=platform_file)
     path = artifacts_path or pipeline_file.parent / ".floe" / ARTIFACTS_FILE

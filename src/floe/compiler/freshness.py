@@ -9,7 +9,7 @@ from pathlib import Path
 from floe.compiler.hashing import source_hash
 from floe.contract.io import ARTIFACTS_FILE, load_artifacts
 from floe.errors import ContractError, FloeError
-from floe.orchestration.paths import ARTIFACTS_ENV
+from floe.orchestration.paths import ARTIFACTS_ENV, mounted_artifacts_path
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,8 @@ def runtime_artifacts(
     image's own floe.yaml sits in the working directory.
     """
     source = "--artifacts"
-    if artifacts_path is None and output_dir is None and os.environ.get(ARTIFACTS_ENV):
-        artifacts_path, source = Path(os.environ[ARTIFACTS_ENV]), f"${ARTIFACTS_ENV}"
+    if artifacts_path is None and output_dir is None and (mounted := mounted_artifacts_path()):
+        artifacts_path, source = mounted, f"${ARTIFACTS_ENV}"
     if artifacts_path is None:
         return ensure_compiled(pipeline_file, environment=environment, platform_file=platform_file,
                                output_dir=output_dir)

@@ -52,9 +52,15 @@ class CompiledProject:
         return path if path.is_absolute() else (self.root / path).resolve()
 
 
+def mounted_artifacts_path() -> Path | None:
+    """$FLOE_ARTIFACTS_PATH when set: the artifacts an image or a pod gives, used as they are."""
+    value = os.environ.get(ARTIFACTS_ENV)
+    return Path(value) if value else None
+
+
 def default_artifacts_path() -> Path:
     """$FLOE_ARTIFACTS_PATH, else ``.floe/artifacts.json`` in the working directory."""
-    return Path(os.environ.get(ARTIFACTS_ENV) or Path(DEFAULT_OUTPUT_DIR) / ARTIFACTS_FILE)
+    return mounted_artifacts_path() or Path(DEFAULT_OUTPUT_DIR) / ARTIFACTS_FILE
 
 
 def open_compiled_project(artifacts_path: Path | None = None) -> CompiledProject:

@@ -44,13 +44,11 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
-def dagster_values(
-    artifacts: ArtifactsV1, artifacts_text: str, chart_values: dict[str, Any], where: str = ""
-) -> dict[str, Any]:
+def dagster_values(artifacts: ArtifactsV1, artifacts_text: str, chart_values: dict[str, Any]) -> dict[str, Any]:
     """Overrides for floe-dagster from the artifacts, given the chart's merged values.
 
-    ``where`` prefixes the values paths named in errors. Inside the umbrella the official chart's
-    block is floe-runtime's top-level ``dagster``, so the paths are the same as floe-dagster's own.
+    Values paths named in errors start at ``dagster``: inside the umbrella the official chart's
+    block is floe-runtime's top-level ``dagster``, so they read the same in both charts.
 
     Raises:
         FloeError: the environment cannot run on Kubernetes as declared (SQLite storage, or a
@@ -72,7 +70,7 @@ def dagster_values(
     }
     if storage.sslmode:
         official["postgresqlParams"] = {"sslmode": storage.sslmode}
-    _check_duckdb_fits(artifacts, *dagster_block(chart_values, where))
+    _check_duckdb_fits(artifacts, dig(chart_values, "dagster", default={}), "dagster")
     values = {"artifacts": {"json": artifacts_text}, "dagster": {"postgresql": official}}
     return {**values, **_floe_owned_blocks(storage, chart_values)}
 
@@ -82,31 +80,31 @@ def _floe_owned_blocks(storage: PostgresOrchestratorStorage, chart_values: dict[
     migrate hook and Ingress. They must not read the official chart's block (inside floe-runtime
     that is floe-dagster's disabled copy), so they are filled from the same settings as the
     official chart's side: both always name the same database and port."""
-    dagster = chart_values.get("dagster", {})
+    dagster = dig(chart_values, "dagster", default={})
     return {
         "postgresql": {
             "host": storage.host, "port": storage.port, "user": storage.user, "database": storage.database,
             "params": {"sslmode": storage.sslmode} if storage.sslmode else {},
-            "secretName": dagster.get("global", {}).get("postgresqlSecretName", "floe-dagster-postgresql"),
+            "secretName": dig(dagster, "global", "postgresqlSecretName", default="floe-dagster-postgresql"),
             "passwordKey": "postgresql-password",  # the key the official chart reads
         },
-        "webserver": {"port": dagster.get("dagsterWebserver", {}).get("service", {}).get("port", 3000)},
+        "webserver": {"port": dig(dagster, "dagsterWebserver", "service", "port", default=3000)},
     }
 
 
-def dagster_block(chart_values: dict[str, Any], where: str = "") -> tuple[dict[str, Any], str]:
-    """The official Dagster chart's values inside floe-dagster's values, and their dotted path.
-
-    The one place that knows where the block lives (``runtime_values`` hands floe-dagster's layout
-    with the umbrella's top-level block in it).
-    """
-    return chart_values.get("dagster") or {}, f"{where}dagster"
+def dig(values: Any, *keys: str, default: Any = None) -> Any:
+    """``values[k1][k2]...``, or ``default`` where a key is missing or a level is not a mapping."""
+    for key in keys:
+        if not isinstance(values, dict) or key not in values:
+            return default
+        values = values[key]
+    return values
 
 
 def _mapping(values: Any, *keys: str) -> dict[str, Any]:
-    for key in keys:
-        values = values.get(key) if isinstance(values, dict) else None
-    return values if isinstance(values, dict) else {}
+    """The mapping at ``keys`` (see ``dig``), or an empty one when it is absent or not a mapping."""
+    found = dig(values, *keys)
+    return found if isinstance(found, dict) else {}
 
 
 def run_pod_memory_limits(dagster: dict[str, Any], path: str) -> list[tuple[str | None, str]]:

@@ -23,6 +23,7 @@ from pydantic import ConfigDict, Field, model_validator
 from floe.contract.io import write_text_atomic
 from floe.errors import FloeError
 from floe.platform.helm.dagster_values import DagsterBlock, official_migrate_enabled
+from floe.platform.helm.generate import dig
 from floe.platform.helm.values_common import HelmModel
 
 
@@ -117,14 +118,6 @@ def sync_umbrella_values(charts_dir: Path) -> Path:
 
 # --- values that would deploy no Dagster ------------------------------------------------------
 
-def _get(values: dict[str, Any], *path: str, default: Any = None) -> Any:
-    for key in path:
-        if not isinstance(values, dict) or key not in values:
-            return default
-        values = values[key]
-    return values
-
-
 def dagster_workload_problems(values: dict[str, Any]) -> list[tuple[str, str]]:
     """(value path, what is wrong) for umbrella values that would render without Dagster's workloads.
 
@@ -132,28 +125,28 @@ def dagster_workload_problems(values: dict[str, Any]) -> list[tuple[str, str]]:
     floe-dagster without a Dagster would deploy artifacts and a preflight hook for nothing, and two
     Dagsters (the umbrella's and floe-dagster's own) would fight over the same object names.
     """
-    if not _get(values, "floe-dagster", "enabled", default=True):
-        if _get(values, "dagster", "enabled", default=True):
+    if not dig(values, "floe-dagster", "enabled", default=True):
+        if dig(values, "dagster", "enabled", default=True):
             # The code location mounts floe-dagster's artifacts ConfigMap: it would never start.
             return [("dagster.enabled", "is true while floe-dagster is disabled: Dagster would run without "
                      "floe's artifacts; set dagster.enabled: false as well, or enable floe-dagster")]
         return []  # no Dagster wanted: e.g. only Cube or only the Jobs
     problems = []
-    if not _get(values, "dagster", "enabled", default=True):
+    if not dig(values, "dagster", "enabled", default=True):
         problems.append(("dagster.enabled", "is false while floe-dagster is enabled: no webserver, daemon or "
                          "code location would be deployed"))
-    if _get(values, "floe-dagster", "dagster", "enabled", default=False):
+    if dig(values, "floe-dagster", "dagster", "enabled", default=False):
         problems.append(("floe-dagster.dagster.enabled", "is true: in floe-runtime the official chart is the "
                          "top-level 'dagster' block, so this would deploy a second Dagster"))
-    if not _get(values, "dagster", "dagsterDaemon", "enabled", default=True):
+    if not dig(values, "dagster", "dagsterDaemon", "enabled", default=True):
         problems.append(("dagster.dagsterDaemon.enabled", "is false: without the daemon no schedule, sensor or "
                          "queued run ever starts"))
-    user_code = _get(values, "dagster", "dagster-user-deployments", default={})
+    user_code = dig(values, "dagster", "dagster-user-deployments", default={})
     for key in ("enabled", "enableSubchart"):
-        if not _get(user_code, key, default=True):
+        if not dig(user_code, key, default=True):
             problems.append((f"dagster.dagster-user-deployments.{key}", "is false: floe's code location "
                              "(the user-code Deployment and its Service) would not be deployed"))
-    if not _get(user_code, "deployments", default=[]):
+    if not dig(user_code, "deployments", default=[]):
         problems.append(("dagster.dagster-user-deployments.deployments", "is empty: Dagster would have no code "
                          "location to load floe's definitions from"))
     return problems
@@ -192,7 +185,7 @@ def floe_image_overrides(values: dict[str, Any]) -> dict[str, Any]:
     with only the floe image's entries changed. An entry counts as the floe image when its
     repository is floe-dagster's repository or the chart default's.
     """
-    image = dict(_get(values, "floe-dagster", "image", default={}))
+    image = dict(dig(values, "floe-dagster", "image", default={}))
     if not image.get("repository") or not image.get("tag"):
         raise FloeError("floe-dagster.image needs a repository and a tag", hint="e.g. floe/dagster and 0.1.0")
     repositories = {image["repository"], "floe/dagster"}
@@ -202,13 +195,13 @@ def floe_image_overrides(values: dict[str, Any]) -> dict[str, Any]:
         if str(container.get("image", "")).split("@")[0].rsplit(":", 1)[0] in repositories:
             container["image"] = name
 
-    dagster = _get(values, "dagster", default={})
-    run_config = copy.deepcopy(_get(dagster, "runLauncher", "config", "k8sRunLauncher", "runK8sConfig", default={}))
-    for container in _get(run_config, "podSpecConfig", "initContainers", default=[]):
+    dagster = dig(values, "dagster", default={})
+    run_config = copy.deepcopy(dig(dagster, "runLauncher", "config", "k8sRunLauncher", "runK8sConfig", default={}))
+    for container in dig(run_config, "podSpecConfig", "initContainers", default=[]):
         retag(container)
-    deployments = copy.deepcopy(_get(dagster, "dagster-user-deployments", "deployments", default=[]))
+    deployments = copy.deepcopy(dig(dagster, "dagster-user-deployments", "deployments", default=[]))
     for deployment in deployments:
-        if _get(deployment, "image", "repository") in repositories:
+        if dig(deployment, "image", "repository") in repositories:
             deployment["image"] = {**deployment["image"], "repository": image["repository"], "tag": image["tag"]}
         for container in deployment.get("initContainers", []):
             retag(container)

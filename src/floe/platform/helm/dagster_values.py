@@ -391,15 +391,17 @@ class FloeDagsterValues(ChartValues):
     @model_validator(mode="after")
     def _one_migration(self) -> FloeDagsterValues:
         if self.migrate.enabled and official_migrate_enabled(self.dagster.model_extra or {}):
-            raise ValueError(OFFICIAL_MIGRATE_CONFLICT)
+            raise ValueError(migrate_conflict("migrate.enabled"))
         return self
 
 
-OFFICIAL_MIGRATE_CONFLICT = (
-    "dagster.migrate.enabled and migrate.enabled are both on: the official chart's migrate Job is a plain Job "
-    "with a fixed name (immutable on the next upgrade, and run after the preflight hook); floe's migrate hook "
-    "replaces it. Set dagster.migrate.enabled: false (or migrate.enabled: false to keep the official Job)"
-)
+def migrate_conflict(floe_switch: str) -> str:
+    """Why the official chart's migrate Job and floe's migrate hook (``floe_switch``) cannot both be on."""
+    return (
+        f"dagster.migrate.enabled and {floe_switch} are both on: the official chart's migrate Job is a plain Job "
+        "with a fixed name (immutable on the next upgrade, and run after the preflight hook); floe's migrate hook "
+        f"replaces it. Set dagster.migrate.enabled: false (or {floe_switch}: false to keep the official Job)"
+    )
 
 
 def official_migrate_enabled(official_values: dict[str, Any]) -> bool:

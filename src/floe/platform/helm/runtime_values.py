@@ -22,7 +22,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from floe.contract.io import write_text_atomic
 from floe.errors import FloeError
-from floe.platform.helm.dagster_values import DagsterBlock, official_migrate_enabled
+from floe.platform.helm.dagster_values import DagsterBlock, migrate_conflict, official_migrate_enabled
 from floe.platform.helm.generate import dig
 from floe.platform.helm.values_common import HelmModel
 
@@ -65,15 +65,8 @@ class FloeRuntimeValues(HelmModel):
         floe_migrate = (self.floe_dagster.model_extra or {}).get("migrate") or {}
         floe_migrates = self.floe_dagster.enabled and floe_migrate.get("enabled", True)
         if floe_migrates and official_migrate_enabled(self.dagster.model_extra or {}):
-            raise ValueError(UMBRELLA_MIGRATE_CONFLICT)
+            raise ValueError(migrate_conflict("floe-dagster.migrate.enabled"))
         return self
-
-
-UMBRELLA_MIGRATE_CONFLICT = (
-    "dagster.migrate.enabled and floe-dagster.migrate.enabled are both on: the official chart's migrate Job "
-    "is a plain Job with a fixed name (immutable on the next upgrade, and run after the preflight hook); "
-    "floe's migrate hook replaces it. Set dagster.migrate.enabled: false"
-)
 
 
 # --- the dagster: block, one source ---------------------------------------------------------

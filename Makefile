@@ -33,9 +33,10 @@ install: $(VENV)/.installed  ## Create .venv and install floe with its dev extra
 demo: install  ## The live e-commerce demo in build/demo: land 3 batches, build the marts, print them
 	$(FLOE) demo --dir build/demo --batches 3
 
-lint: install  ## uv.lock matches pyproject.toml, then ruff
+lint: install  ## uv.lock matches pyproject.toml, ruff, and the layers of [tool.importlinter]
 	@$(UV) lock --check -q || { echo "uv.lock is out of date with pyproject.toml: run 'uv lock' (or '$(UV) lock') and commit uv.lock" >&2; exit 1; }
 	$(VENV)/bin/ruff check src tests benchmarks scripts
+	$(VENV)/bin/lint-imports --no-cache
 
 typecheck: install  ## mypy, strict on src/
 	$(VENV)/bin/mypy

@@ -220,7 +220,7 @@ def test_the_compile_step_runs_as_written(tmp_path: Path) -> None:
     assert cubes and all(p.read_text(encoding="utf-8").startswith(GENERATED_HEADER) for p in cubes)
     # The project folder keeps only an empty state folder: no host state, no compile output.
     assert [p.name for p in (project / ".floe").iterdir()] == []
-    from floe.orchestration.paths import open_compiled_project
+    from floe.contract.project import open_compiled_project
 
     os.environ.pop("FLOE_PROJECT_DIR", None)
     compiled = open_compiled_project(artifacts / ARTIFACTS_FILE)

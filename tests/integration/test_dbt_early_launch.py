@@ -29,8 +29,8 @@ def _normalized(value: str) -> str:
 
 @pytest.fixture
 def location(compiled_project: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from floe.contract.project import open_compiled_project
     from floe.orchestration.builder import build_code_location
-    from floe.orchestration.paths import open_compiled_project
 
     monkeypatch.setenv("FLOE_PROJECT_DIR", str(compiled_project))
     monkeypatch.delenv("DBT_TARGET_PATH", raising=False)
@@ -78,8 +78,8 @@ def test_the_command_equals_dagster_dbts(location: Any, monkeypatch: pytest.Monk
 
 
 def test_whole_runs_launch_early_and_subsets_do_not(compiled_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from floe.contract.project import open_compiled_project
     from floe.orchestration import dbt_early_launch
-    from floe.orchestration.paths import open_compiled_project
     from floe.orchestration.runner import run_pipeline
 
     launched: list[bool] = []
@@ -110,7 +110,7 @@ DIFFERS = "the dbt command started before the run differs from the step's"
 
 
 def _run_messages(compiled: Any, run_id: str) -> list[str]:
-    from floe.orchestration.instance import open_instance
+    from floe.platform.dagster_instance import open_instance
 
     return [entry.user_message for entry in open_instance(compiled).all_logs(run_id)]
 
@@ -118,8 +118,8 @@ def _run_messages(compiled: Any, run_id: str) -> list[str]:
 def test_a_prelaunched_command_that_differs_is_replaced(compiled_project: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """If the environment changes between the early start and the step, the step's command wins."""
+    from floe.contract.project import open_compiled_project
     from floe.orchestration import runner
-    from floe.orchestration.paths import open_compiled_project
     from floe.orchestration.runner import run_pipeline
 
     original = runner._execute
@@ -143,10 +143,10 @@ def test_a_prelaunched_command_that_differs_is_replaced(compiled_project: Path,
 
 def test_a_prelaunched_dbt_no_step_takes_is_interrupted(compiled_project: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from floe.contract.project import open_compiled_project
     from floe.orchestration.builder import build_code_location, dbt_build_args
     from floe.orchestration.dbt_prelaunch import dbt_started_early, take_prelaunched
     from floe.orchestration.dbt_prestart import PrestartedDbt
-    from floe.orchestration.paths import open_compiled_project
 
     monkeypatch.setenv("FLOE_PROJECT_DIR", str(compiled_project))
     monkeypatch.chdir(compiled_project)

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from floe.compiler.dbt_process import dbt_executable
+from floe.contract.project import open_compiled_project
 from floe.orchestration.dbt_launcher import WORKER_ENV
 from floe.orchestration.dbt_prestart import PrestartedDbt, launcher_executable
-from floe.orchestration.paths import open_compiled_project
 
 pytestmark = pytest.mark.integration
 

@@ -27,7 +27,7 @@ def run_events(_compiled_template: Path, tmp_path_factory: pytest.TempPathFactor
     from dagster._core.events.log import EventLogEntry
     from dagster._serdes import deserialize_value
 
-    from floe.orchestration.paths import open_compiled_project
+    from floe.contract.project import open_compiled_project
     from floe.orchestration.runner import run_pipeline
 
     root = tmp_path_factory.mktemp("storage") / "shop"

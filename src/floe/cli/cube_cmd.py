@@ -11,7 +11,7 @@ import click
 from floe.cli.options import spec_options
 
 if TYPE_CHECKING:
-    from floe.orchestration.paths import CompiledProject
+    from floe.contract.project import CompiledProject
 
 DEFAULT_CUBE_DIR = Path(".floe") / "cube"
 
@@ -93,7 +93,7 @@ def verify(pipeline_file: Path, platform_file: Path | None, environment: str | N
 
 def _compiled(pipeline_file: Path, platform_file: Path | None, environment: str | None) -> CompiledProject:
     from floe.compiler.freshness import runtime_artifacts
-    from floe.orchestration.paths import open_compiled_project
+    from floe.contract.project import open_compiled_project
 
     fresh = runtime_artifacts(pipeline_file, environment=environment, platform_file=platform_file)
     return open_compiled_project(fresh.artifacts_path)

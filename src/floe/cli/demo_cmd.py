@@ -12,9 +12,9 @@ import click
 from floe.cli.options import artifacts_option, spec_options
 
 if TYPE_CHECKING:
+    from floe.contract.project import CompiledProject
     from floe.demo.loop import BatchGrowth
     from floe.demo.marts import WarehouseSnapshot
-    from floe.orchestration.paths import CompiledProject
 
 RATES = click.Choice(["burst", "realistic"])
 
@@ -99,9 +99,9 @@ def trigger(pipeline_file: Path, platform_file: Path | None, environment: str | 
     seconds. Without a running Dagster daemon nothing happens until one starts; use
     'floe demo run -n N' to land batches in this process instead.
     """
+    from floe.contract.project import mounted_artifacts_path
     from floe.errors import FloeError
     from floe.ingestion.triggers import queue_trigger, trigger_dir
-    from floe.orchestration.paths import mounted_artifacts_path
 
     # In a pod the sensor watches the folder of the mounted artifacts, so the request goes there.
     mounted = mounted_artifacts_path()
@@ -116,9 +116,9 @@ def trigger(pipeline_file: Path, platform_file: Path | None, environment: str | 
 def _compiled(pipeline_file: Path, platform_file: Path | None, environment: str | None,
               rate: str | None, *, artifacts_path: Path | None = None, mounted: bool = True) -> CompiledProject:
     from floe.compiler.freshness import ensure_compiled, runtime_artifacts
+    from floe.contract.project import open_compiled_project
     from floe.demo.project import RATE_VARIABLE
     from floe.errors import FloeError
-    from floe.orchestration.paths import open_compiled_project
 
     if rate is not None:
         os.environ[RATE_VARIABLE] = rate
@@ -138,6 +138,7 @@ def _compiled(pipeline_file: Path, platform_file: Path | None, environment: str 
 
 def _loop(compiled: CompiledProject, batches: int, interval: float, *, as_json: bool = False) -> list[BatchGrowth]:
     from floe.demo.loop import run_batches
+    from floe.orchestration.runner import run_pipeline
 
     click.echo(f"landing {batches} batch{'es' if batches != 1 else ''} into {compiled.root.name}"
                + (f", one every {interval:g} s" if interval and batches > 1 else ""), err=True)
@@ -155,7 +156,7 @@ def _loop(compiled: CompiledProject, batches: int, interval: float, *, as_json: 
                    f"revenue {growth.after.revenue:,.2f} (+{growth.after.revenue - growth.before.revenue:,.2f})  "
                    f"{growth.duration_s:.1f}s" + ("" if growth.success else f"  FAILED: {_first(growth.errors)}"))
 
-    return run_batches(compiled, batches, interval_s=interval, on_batch=report)
+    return run_batches(compiled, batches, run_pipeline, interval_s=interval, on_batch=report)
 
 
 def _first(errors: list[str]) -> str:

@@ -15,7 +15,7 @@ import click
 from floe.cli.options import spec_options
 
 if TYPE_CHECKING:
-    from floe.orchestration.paths import CompiledProject
+    from floe.contract.project import CompiledProject
 
 
 @click.command(context_settings={"max_content_width": 100})
@@ -79,7 +79,7 @@ def dev(pipeline_file: Path, platform_file: Path | None, environment: str | None
 def _native(pipeline_file: Path, platform_file: Path | None, environment: str | None, output: Path | None,
             port: int, host: str, no_daemon: bool, skip_preflight: bool, wait_s: float, why: str) -> None:
     from floe.compiler.freshness import ensure_compiled
-    from floe.orchestration.paths import open_compiled_project
+    from floe.contract.project import open_compiled_project
     from floe.platform.dev import DevOptions, NativeStack
 
     started = time.monotonic()

@@ -84,8 +84,8 @@ def preflight(pipeline_file: Path, platform_file: Path | None, environment: str 
 def _target(pipeline_file: Path, platform_file: Path | None, environment: str | None,
             artifacts_path: Path | None) -> PreflightTarget:
     from floe.contract.io import ARTIFACTS_FILE
+    from floe.contract.project import mounted_artifacts_path
     from floe.errors import FloeError
-    from floe.orchestration.paths import mounted_artifacts_path
     from floe.preflight import target_from_artifacts, target_from_specs
 
     # $FLOE_ARTIFACTS_PATH is the runtime's contract (an image, a pod, the Helm hook): it wins

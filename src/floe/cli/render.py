@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from floe.orchestration.progress import NodeEvent
+from floe.node_events import NodeEvent
 from floe.orchestration.runner import RunOutcome
 
 _OK = {"success", "pass"}

@@ -34,8 +34,8 @@ def run(pipeline_file: Path, platform_file: Path | None, environment: str | None
     it finishes and ends with a summary; exits 1 when a model or test fails.
     """
     from floe.compiler.freshness import runtime_artifacts
+    from floe.contract.project import open_compiled_project
     from floe.errors import PipelineError
-    from floe.orchestration.paths import open_compiled_project
     from floe.orchestration.runner import run_pipeline
 
     fresh = runtime_artifacts(pipeline_file, environment=environment, platform_file=platform_file,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from floe.compiler.hashing import source_hash
 from floe.contract.io import ARTIFACTS_FILE, load_artifacts
+from floe.contract.project import ARTIFACTS_ENV, mounted_artifacts_path
 from floe.errors import ContractError, FloeError
-from floe.orchestration.paths import ARTIFACTS_ENV, mounted_artifacts_path
 
 
 @dataclass(frozen=True)

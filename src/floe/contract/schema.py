@@ -19,9 +19,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from floe.contract.io import write_text_atomic
+from floe.contract.preflight_report import PreflightReport
 from floe.contract.v1 import ArtifactsV1
 from floe.errors import FloeError
-from floe.preflight.report import PreflightReport
 from floe.spec.pipeline import PipelineSpec
 from floe.spec.platform import PlatformSpec
 

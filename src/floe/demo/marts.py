@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from floe.orchestration.paths import CompiledProject
+from floe.contract.project import CompiledProject
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection

@@ -1,7 +1,7 @@
 """OpenLineage events for a floe run: one run for the pipeline, one per model, seed, snapshot
 and ingestion table, each pointing at the pipeline run as its parent.
 
-:class:`RunLineage` turns the run's node events (:class:`floe.orchestration.progress.NodeEvent`)
+:class:`RunLineage` turns the run's node events (:class:`floe.node_events.NodeEvent`)
 into OpenLineage ``RunEvent`` documents and hands them to the platform's transport. Lineage
 must never break or stall a run, so nothing here raises into the caller: delivery problems
 become at most one warning per destination, returned by :meth:`RunLineage.close`.
@@ -32,10 +32,10 @@ from typing import Any
 
 from floe import __version__
 from floe.errors import FloeError
+from floe.node_events import NodeEvent
 from floe.observability import lineage_facets as facets
 from floe.observability.lineage_naming import BUILT_RESOURCE_TYPES, DatasetId, DatasetNamer
 from floe.observability.lineage_transport import ConsoleTransport, FileTransport, HttpTransport, Transport
-from floe.orchestration.progress import NodeEvent
 from floe.spec.observability import ConsoleLineage, FileLineage, HttpLineage, Lineage
 from floe.spec.platform import EnvironmentSpec
 from floe.spec.secrets import resolve_secrets

@@ -1,6 +1,6 @@
 """One run's traces and lineage, fed by the node events the run publishes.
 
-The observer is a node listener (see :mod:`floe.orchestration.progress`): every dbt node
+The observer is a node listener (see :mod:`floe.node_events`): every dbt node
 and ingestion table that starts or finishes becomes a span and an OpenLineage event; the
 run itself is the root span and the parent lineage run, whose OpenLineage run id is the
 Dagster run id. Each lineage event carries the trace id of the run's span, so a user can
@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from floe.errors import FloeError
-from floe.orchestration.progress import NodeEvent
+from floe.node_events import NodeEvent
 
 if TYPE_CHECKING:
+    from floe.contract.project import CompiledProject
     from floe.observability.lineage import RunLineage
     from floe.observability.tracing import RunTracer
-    from floe.orchestration.paths import CompiledProject
 
 _current: list[RunObserver] = []
 

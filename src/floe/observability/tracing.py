@@ -35,7 +35,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Span, Status, StatusCode, format_trace_id
 from opentelemetry.util.types import AttributeValue
 
-from floe.orchestration.progress import NodeEvent
+from floe.node_events import NodeEvent
 from floe.spec.observability import NoTracing, OtlpTracing, Tracing
 
 if TYPE_CHECKING:

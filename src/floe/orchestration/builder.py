@@ -31,11 +31,11 @@ from dagster import (
 )
 
 from floe.compiler.dbt_process import dbt_executable
+from floe.contract.project import PROJECT_DIR_ENV, CompiledProject
 from floe.orchestration.dbt_resource import FloeDbtResource
 from floe.orchestration.dbt_selection import dbt_selection, remember_specs
 from floe.orchestration.dbt_specs import DEFAULT_SELECT, SELECT_TAG, DbtSpecs, build_dbt_specs, load_manifest
 from floe.orchestration.ingestion_assets import build_ingestion_assets
-from floe.orchestration.paths import PROJECT_DIR_ENV, CompiledProject
 from floe.spec.project import ALL_ASSETS_JOB
 from floe.spec.secrets import resolve_secrets
 
@@ -89,8 +89,8 @@ def observed_step(compiled: CompiledProject, run_id: str, job: str,
     (a schedule, the trigger sensor), this step observes itself: the run's lineage and root
     span then cover the dbt step.
     """
+    from floe.node_events import listening
     from floe.observability.observer import RunObserver, current_observer, observing
-    from floe.orchestration.progress import listening
 
     if current_observer() is not None:
         yield

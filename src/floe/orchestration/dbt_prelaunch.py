@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from floe.contract.project import CompiledProject
 from floe.orchestration.dbt_early_launch import (
     EarlyLaunch,
     cli_command,
@@ -34,7 +35,6 @@ from floe.orchestration.dbt_early_launch import (
     target_folder_name,
 )
 from floe.orchestration.dbt_prestart import worker_launcher
-from floe.orchestration.paths import CompiledProject
 
 # How long an interrupted dbt may take to stop before it is killed.
 CANCEL_GRACE_S = 10

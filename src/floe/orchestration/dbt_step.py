@@ -16,9 +16,9 @@ from typing import Any
 
 from dagster import AssetExecutionContext
 
+from floe.contract.project import CompiledProject
+from floe.node_events import publish_invocation, publish_raw_dbt_event
 from floe.orchestration.dbt_resource import FloeDbtResource
-from floe.orchestration.paths import CompiledProject
-from floe.orchestration.progress import publish_invocation, publish_raw_dbt_event
 
 
 def stream_dbt_build(context: AssetExecutionContext, compiled: CompiledProject, dbt: FloeDbtResource,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import gc
 
+from floe.contract.project import open_compiled_project
 from floe.orchestration.builder import build_definitions
-from floe.orchestration.paths import open_compiled_project
 
 defs = build_definitions(open_compiled_project())
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec, MaterializeResult, multi_asset
 
-from floe.orchestration.paths import CompiledProject
-from floe.orchestration.progress import NodeEvent, publish
+from floe.contract.project import CompiledProject
+from floe.node_events import NodeEvent, publish
 from floe.spec.ingestion import SyntheticSource
 
 INGESTION_KIND = "iceberg"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from floe.orchestration.paths import CompiledProject
+from floe.contract.project import CompiledProject
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog

@@ -19,9 +19,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
+from floe.contract.preflight_report import SERVICES, CheckResult, PreflightReport, Service, summarise
 from floe.preflight.framework import SecretBook
 from floe.preflight.plan import PreflightTarget, plan_checks, target_from_artifacts, target_from_specs
-from floe.preflight.report import SERVICES, CheckResult, PreflightReport, Service, summarise
 
 DEFAULT_TIMEOUT_S = 2.0
 """Per-check limit. Checks run at once, so a run with every service down ends in about this long."""

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from floe.preflight.report import DetailValue, Service, Status
+from floe.contract.preflight_report import DetailValue, Service, Status
 from floe.spec.secrets import SecretRef, resolve_secret, secrets_dir
 
 # Shorter values are not scrubbed from output: they would mangle ordinary words.

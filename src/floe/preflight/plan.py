@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from floe.contract.preflight_report import SERVICES, Service
 from floe.preflight.checks.catalog import catalog_target, rest_catalog, sql_catalog
 from floe.preflight.checks.compute import compute_check
 from floe.preflight.checks.observability import observability_checks
 from floe.preflight.checks.orchestrator import dagster_storage
 from floe.preflight.checks.storage import storage_check
 from floe.preflight.framework import Check, skipped
-from floe.preflight.report import SERVICES, Service
 from floe.spec.platform import DuckDBCompute, EnvironmentSpec, LocalStorage, PostgresOrchestratorStorage, SqlCatalog
 
 
@@ -43,7 +43,7 @@ def target_from_artifacts(path: Path) -> PreflightTarget:
     Raises:
         ContractError: The file is missing, corrupt or of an unsupported version.
     """
-    from floe.orchestration.paths import open_compiled_project
+    from floe.contract.project import open_compiled_project
 
     compiled = open_compiled_project(path)
     artifacts = compiled.artifacts

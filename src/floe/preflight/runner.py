@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from importlib import import_module
 from pathlib import Path
 
+from floe.contract.preflight_report import CheckResult
 from floe.preflight.framework import Check, CheckContext, CheckFailed, SecretBook
-from floe.preflight.report import CheckResult
 
 # Time the runner grants beyond the limit before it gives a silent check up: clients honour
 # their own timeouts a little late.

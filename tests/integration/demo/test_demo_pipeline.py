@@ -18,8 +18,8 @@ pytestmark = pytest.mark.integration
 
 def _expected(root: Path, batches: int) -> tuple[dict[str, int], int, Decimal]:
     """Rows per bronze table, attributable orders and their revenue, from the generator itself."""
+    from floe.contract.project import open_compiled_project
     from floe.ingestion.synthetic import generate
-    from floe.orchestration.paths import open_compiled_project
 
     source = open_compiled_project(root / ".floe" / "artifacts.json").artifacts.ingestion[0]
     rows: dict[str, int] = {}
@@ -57,9 +57,9 @@ def test_three_batches_through_the_medallion(floe, tmp_path: Path) -> None:
     assert Decimal(final["revenue"]) == expected_revenue
 
     # Landing batch 1 again (a retry) appends nothing, and a dbt-only run changes nothing.
+    from floe.contract.project import open_compiled_project
     from floe.ingestion.landing import land_batch
     from floe.orchestration.lakehouse import open_project_catalog
-    from floe.orchestration.paths import open_compiled_project
 
     compiled = open_compiled_project(root / ".floe" / "artifacts.json")
     again = land_batch(open_project_catalog(compiled), compiled.artifacts.ingestion[0], 1)

@@ -38,8 +38,8 @@ def test_consecutive_batches_with_bounded_history(floe, tmp_path: Path) -> None:
     orders = [run["bronze_rows"]["bronze.orders"] for run in runs]
     assert all(later > earlier for earlier, later in itertools.pairwise(orders))
 
+    from floe.contract.project import open_compiled_project
     from floe.orchestration.lakehouse import open_project_catalog
-    from floe.orchestration.paths import open_compiled_project
 
     compiled = open_compiled_project(root / ".floe" / "artifacts.json")
     catalog = open_project_catalog(compiled)

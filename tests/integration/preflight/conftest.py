@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from floe.contract.preflight_report import CheckResult
 from floe.preflight import PreflightReport, PreflightTarget, run_preflight
-from floe.preflight.report import CheckResult
 from floe.spec.platform import EnvironmentSpec
 
 Preflight = Callable[..., PreflightReport]

@@ -19,9 +19,9 @@ from click.testing import CliRunner
 
 from floe.cli.lineage_cmd import lineage as lineage_command
 from floe.errors import FloeError
+from floe.node_events import NodeEvent
 from floe.observability.lineage import RunLineage
 from floe.observability.lineage_naming import DatasetNamer, iceberg_namespace, warehouse_namespace
-from floe.orchestration.progress import NodeEvent
 from floe.spec.observability import ConsoleLineage, FileLineage, HttpLineage, NoLineage
 from floe.spec.platform import EnvironmentSpec
 from tests.conftest import SHARED

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from floe.node_events import NodeEvent
 from floe.observability._otel_config import http_traces_url
 from floe.observability.tracing import RunTracer
-from floe.orchestration.progress import NodeEvent
 from floe.spec.observability import ConsoleTracing, FileTracing, NoTracing, OtlpTracing
 from floe.spec.secrets import SecretRef
 from tests.support.otlp_receiver import GrpcOtlpReceiver, HttpOtlpReceiver, OtlpReceiver

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import yaml
 
 from floe.contract.io import write_text_atomic
-from floe.orchestration.paths import CompiledProject
+from floe.contract.project import CompiledProject
 from floe.spec.platform import PostgresOrchestratorStorage, SqliteOrchestratorStorage
 from floe.spec.secrets import resolve_secrets
 

@@ -19,6 +19,11 @@ compiled with ``floe compile``, and prepared for the two baselines:
 * plain ``dbt build`` uses its own target folder (``.bench/dbt-target``);
 * plain dagster-dbt uses ``.bench/dagster-dbt-target``, where ``dbt parse`` wrote the
   manifest and partial-parse file, as the dagster-dbt docs prescribe.
+
+For ``--before VENV`` (another floe install, e.g. the commit before a change),
+``ensure_before_copy`` gives that floe a copy of the same dbt project in ``proj_N_before``,
+compiled by its own ``floe compile`` into its own ``.floe`` (artifacts, warehouse, Dagster
+history), so the two installs share no mutable state.
 """
 
 from __future__ import annotations
@@ -31,13 +36,23 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from _timing import PYTHON, WORK, Command, bench_env, note, run_once, tool
+from _timing import VENV_BIN, WORK, Command, bench_env, note, run_once, tool
 
 # Runs of Dagster history a timed floe run starts with (see BenchProject.bounded_history).
 KEEP_HISTORY_RUNS = 3
-_PRUNE = ("import sys; from pathlib import Path; from floe.orchestration.paths import open_compiled_project; "
-          "from floe.orchestration.instance import open_instance; from floe.orchestration.history import prune_runs; "
-          "prune_runs(open_instance(open_compiled_project(Path(sys.argv[1]))), int(sys.argv[2]))")
+# Runs under either floe install of a --before comparison: open_compiled_project moved from
+# floe.orchestration.paths to floe.contract.project, so try the new home, then the old.
+_PRUNE = """
+import sys
+from pathlib import Path
+try:
+    from floe.contract.project import open_compiled_project
+except ImportError:
+    from floe.orchestration.paths import open_compiled_project
+from floe.orchestration.history import prune_runs
+from floe.orchestration.instance import open_instance
+prune_runs(open_instance(open_compiled_project(Path(sys.argv[1]))), int(sys.argv[2]))
+"""
 
 GENERATOR_VERSION = 1
 SEEDS = ("raw_a", "raw_b", "raw_c")
@@ -53,6 +68,12 @@ class BenchProject:
 
     root: Path
     n_models: int
+    # The venv whose floe, dbt and python work on this project (another one for --before).
+    venv_bin: Path = VENV_BIN
+
+    def tool(self, name: str) -> str:
+        """An executable of this project's venv."""
+        return tool(name, self.venv_bin)
 
     @property
     def dbt_dir(self) -> Path:
@@ -109,7 +130,8 @@ class BenchProject:
         each). The plain dagster-dbt baseline keeps no history at all (an in-memory instance).
         Timed floe runs start from the same short history instead of one that grows.
         """
-        subprocess.run([PYTHON, "-c", _PRUNE, str(self.artifacts_path), str(KEEP_HISTORY_RUNS)], cwd=self.root,
+        subprocess.run([self.tool("python"), "-c", _PRUNE, str(self.artifacts_path), str(KEEP_HISTORY_RUNS)],
+                       cwd=self.root,
                        env=self.env(), check=True, stdout=subprocess.DEVNULL)
 
     def fresh_warehouse_and_bounded_history(self) -> None:
@@ -119,7 +141,7 @@ class BenchProject:
 
     def env(self, **extra: str) -> dict[str, str]:
         """Environment for commands on this project (the profile reads FLOE_PROJECT_DIR)."""
-        return bench_env({"FLOE_PROJECT_DIR": str(self.root), **extra})
+        return bench_env({"FLOE_PROJECT_DIR": str(self.root), **extra}, venv_bin=self.venv_bin)
 
     def node_counts(self) -> dict[str, int]:
         """Models, seeds and tests in the compiled manifest."""
@@ -153,23 +175,55 @@ def ensure_project(n_models: int, *, compiled: bool = True) -> BenchProject:
     return project
 
 
+def ensure_before_copy(project: BenchProject, venv_bin: Path) -> BenchProject:
+    """A copy of ``project``'s sources for the floe installed in ``venv_bin``, compiled by it.
+
+    Only the sources are copied (floe.yaml, platform.yaml, the dbt project), never ``.floe``
+    or ``.bench``: the copy gets its own artifacts, dbt target, warehouse and Dagster history.
+    The copy is remade when the source project or the venv changes.
+    """
+    root = project.root.with_name(project.root.name + "_before")
+    copy = BenchProject(root, project.n_models, venv_bin)
+    stamp = root / ".bench" / "stamp.json"
+    wanted = {"source": json.loads((project.root / ".bench" / "stamp.json").read_text()), "venv_bin": str(venv_bin)}
+    if not (stamp.is_file() and json.loads(stamp.read_text()) == wanted):
+        note(f"copying the {project.n_models}-model project to {root} for {venv_bin.parent}")
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.copytree(project.root, root, ignore=shutil.ignore_patterns(".floe", ".bench", "target", "logs"))
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        note(f"floe (before): compile ({project.n_models} models)")
+        run_once(Command("floe compile (before)", [copy.tool("floe"), "compile"], cwd=root, env=copy.env()),
+                 root / ".bench" / "compile.log")
+        stamp.write_text(json.dumps(wanted))
+    _compile_floe(copy)
+    return copy
+
+
 def _compile(project: BenchProject) -> None:
     """floe compile (when stale) and the baselines' ``dbt parse`` (when missing)."""
-    log = project.root / ".bench" / "compile.log"
-    env = project.env()
-    # floe run recompiles a stale project itself: do it now, the same way, so no timed run does.
-    note(f"floe: compile if stale ({project.n_models} models)")
-    code = ("from pathlib import Path; from floe.compiler.freshness import ensure_compiled; "
-            "ensure_compiled(Path('floe.yaml'))")
-    try:
-        run_once(Command("floe ensure_compiled", [tool("python"), "-c", code], cwd=project.root, env=env), log)
-    except Exception:  # floe's internals moved: compile unconditionally
-        run_once(Command("floe compile", [tool("floe"), "compile"], cwd=project.root, env=env), log)
+    _compile_floe(project)
     if not project.dagster_dbt_manifest.is_file():
+        log = project.root / ".bench" / "compile.log"
+        env = project.env()
         note(f"dbt parse for the dagster-dbt baseline ({project.n_models} models)")
         target = str(project.dagster_dbt_target)
         run_once(Command("dbt parse", [tool("dbt"), "parse", *dbt_args(project)], cwd=project.dbt_dir,
                          env={**env, "DBT_TARGET_PATH": target, "DBT_LOG_PATH": target}), log)
+
+
+def _compile_floe(project: BenchProject) -> None:
+    """Compile with the project's own floe when stale, the way ``floe run`` would."""
+    log = project.root / ".bench" / "compile.log"
+    env = project.env()
+    # floe run recompiles a stale project itself: do it now, the same way, so no timed run does.
+    note(f"floe: compile if stale ({project.n_models} models, {project.venv_bin.parent})")
+    code = ("from pathlib import Path; from floe.compiler.freshness import ensure_compiled; "
+            "ensure_compiled(Path('floe.yaml'))")
+    try:
+        run_once(Command("floe ensure_compiled", [project.tool("python"), "-c", code], cwd=project.root, env=env),
+                 log)
+    except Exception:  # floe's internals moved: compile unconditionally
+        run_once(Command("floe compile", [project.tool("floe"), "compile"], cwd=project.root, env=env), log)
 
 
 def dbt_args(project: BenchProject) -> list[str]:

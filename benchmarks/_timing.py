@@ -36,19 +36,37 @@ PYTHON = str(VENV_BIN / "python")
 PYCACHE = WORK / "pycache"
 
 
-def tool(name: str) -> str:
-    """An executable of the venv (floe, dbt, dagster)."""
-    return str(VENV_BIN / name)
+def tool(name: str, venv_bin: Path = VENV_BIN) -> str:
+    """An executable of the venv (floe, dbt, dagster); by default the one running the benchmark."""
+    return str(venv_bin / name)
 
 
-def bench_env(extra: Mapping[str, str] | None = None, *, bytecode_cache: bool = True) -> dict[str, str]:
-    """The environment every measured command gets: quiet dbt, no telemetry, cached bytecode."""
+def venv_bin_of(venv: str | Path) -> Path:
+    """The bin folder of another virtualenv with floe installed (``--before VENV``).
+
+    Not resolved: a venv's ``python`` is a symlink to the base interpreter, which would lose
+    the venv's site-packages.
+    """
+    bin_dir = Path(venv).absolute() / "bin"
+    missing = [name for name in ("python", "floe") if not (bin_dir / name).exists()]
+    if missing:
+        raise SystemExit(f"{venv}: no {' or '.join(missing)} in {bin_dir} - pass a virtualenv with floe installed")
+    return bin_dir
+
+
+def bench_env(extra: Mapping[str, str] | None = None, *, bytecode_cache: bool = True,
+              venv_bin: Path = VENV_BIN) -> dict[str, str]:
+    """The environment every measured command gets: quiet dbt, no telemetry, cached bytecode.
+
+    ``venv_bin`` is the venv the command runs from (another floe install for ``--before``).
+    """
     env = dict(os.environ)
     for name in ("FLOE_ARTIFACTS_PATH", "FLOE_PROJECT_DIR", "FLOE_ENV", "DAGSTER_HOME", "DBT_TARGET_PATH",
                  "DBT_LOG_PATH", "DBT_PROFILES_DIR", "DBT_PROJECT_DIR"):
         env.pop(name, None)
     # As with an activated venv: dagster-dbt looks for `dbt` on PATH.
-    env["PATH"] = os.pathsep.join([str(VENV_BIN), env.get("PATH", "")])
+    env["PATH"] = os.pathsep.join([str(venv_bin), env.get("PATH", "")])
+    env["VIRTUAL_ENV"] = str(venv_bin.parent)
     env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     env["DAGSTER_DISABLE_TELEMETRY"] = "1"
     env["DBT_USE_COLORS"] = "false"

@@ -17,6 +17,11 @@ Whole processes, interleaved:
 Then one in-process breakdown of floe's load, step by step.
 
 Goal (from the issue): floe's definitions load <= 1.5 s for 1,000 models, whole process.
+
+With ``--before VENV`` (a virtualenv with another floe installed, e.g. the commit before a
+change), both floe commands also run with that venv's python, interleaved, on its own copy
+of the project compiled by its own ``floe compile`` (_project.ensure_before_copy), and the
+breakdown runs for it too. Verdict per command: median now / before <= 1.10 (_before.py).
 """
 
 from __future__ import annotations
@@ -25,8 +30,10 @@ import argparse
 import json
 import subprocess
 import sys
+from collections.abc import Mapping
 
-from _project import ensure_project
+from _before import HEADERS, before_label, summary, time_check
+from _project import ensure_before_copy, ensure_project
 from _timing import (
     BENCH_DIR,
     PYTHON,
@@ -37,6 +44,7 @@ from _timing import (
     seconds,
     table,
     time_interleaved,
+    venv_bin_of,
     verdict,
 )
 
@@ -47,6 +55,8 @@ BASELINE = "dagster-dbt: @dbt_assets + Definitions"
 BASELINE_RESOLVED = "dagster-dbt: ... + resolve"
 FLOOR = "import dagster"
 DBT_FLOOR = "import dagster, dagster_dbt"
+FLOE_BEFORE = before_label(FLOE)
+FLOE_RESOLVED_BEFORE = before_label(FLOE_RESOLVED)
 
 BREAKDOWN = r"""
 import json, os, time
@@ -55,7 +65,13 @@ marks = []
 def mark(name):
     t.append(time.perf_counter()); marks.append((name, t[-1] - t[-2]))
 import dagster; mark("import dagster")
-from floe.orchestration.paths import open_compiled_project; mark("import floe.orchestration.paths")
+# open_compiled_project moved from floe.orchestration.paths to floe.contract.project: a
+# --before comparison runs this under both installs.
+try:
+    from floe.contract.project import open_compiled_project
+except ImportError:
+    from floe.orchestration.paths import open_compiled_project
+mark("import open_compiled_project")
 from floe.orchestration.builder import build_code_location; mark("import floe.orchestration.builder")
 compiled = open_compiled_project(); mark("open_compiled_project (artifacts.json)")
 json.loads(compiled.manifest_path.read_text()); mark("json.loads(manifest) (for scale only)")
@@ -71,27 +87,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", type=int, default=1000, help="project size [1000]")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs of each command [5]")
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs first [1]")
+    parser.add_argument("--before", metavar="VENV",
+                        help="also time floe's load with the floe installed in this virtualenv, and compare")
     args = parser.parse_args(argv)
 
     project = ensure_project(args.models)
+    before_copy = ensure_before_copy(project, venv_bin_of(args.before)) if args.before else None
     env = project.env(FLOE_ARTIFACTS_PATH=str(project.artifacts_path))
     baseline = [PYTHON, str(BENCH_DIR / "_dagster_dbt_baseline.py"), "load", str(project.dagster_dbt_manifest),
                 str(project.dbt_dir), str(project.profiles_dir)]
     resolve = "from dagster import Definitions; Definitions.validate_loadable(defs)"
+    load = "from floe.orchestration.definitions import defs"
+    before_python, before_env = PYTHON, env
+    if before_copy is not None:
+        before_python = before_copy.tool("python")
+        before_env = before_copy.env(FLOE_ARTIFACTS_PATH=str(before_copy.artifacts_path))
+    pairs = [(FLOE, FLOE_BEFORE, load), (FLOE_RESOLVED, FLOE_RESOLVED_BEFORE, f"{load}; {resolve}")]
+    floe_commands = {label: [Command(label, [PYTHON, "-c", code], env=env)] for label, _, code in pairs}
+    if before_copy is not None:  # each floe command directly followed by its before
+        for label, before_label_, code in pairs:
+            floe_commands[label].append(Command(before_label_, [before_python, "-c", code], env=before_env))
     commands = [
         Command(FLOOR, [PYTHON, "-c", "import dagster"], env=env),
         Command(DBT_FLOOR, [PYTHON, "-c", "import dagster, dagster_dbt"], env=env),
-        Command(FLOE, [PYTHON, "-c", "from floe.orchestration.definitions import defs"], env=env),
+        *floe_commands[FLOE],
         Command(BASELINE, baseline, env=env),
-        Command(FLOE_RESOLVED, [PYTHON, "-c", f"from floe.orchestration.definitions import defs; {resolve}"],
-                env=env),
+        *floe_commands[FLOE_RESOLVED],
         Command(BASELINE_RESOLVED, [*baseline, "--resolve"], env=env),
     ]
     stats = time_interleaved(commands, repeat=args.repeat, warmup=args.warmup)
 
     note("in-process breakdown")
-    completed = subprocess.run([PYTHON, "-c", BREAKDOWN], env=env, capture_output=True, text=True, check=False)
-    marks = json.loads(completed.stdout.strip().splitlines()[-1]) if completed.returncode == 0 else []
+    marks, failure = breakdown(PYTHON, env)
+    before_marks, before_failure = breakdown(before_python, before_env) if before_copy else ({}, "")
 
     counts = project.node_counts()
     print(f"## Definitions load, {args.models} models\n\n{machine_line()}\n")
@@ -102,19 +130,45 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for command in commands:
         s = stats[command.label]
-        partner = {FLOE: BASELINE, FLOE_RESOLVED: BASELINE_RESOLVED}.get(command.label)
+        partner = {FLOE: BASELINE, FLOE_RESOLVED: BASELINE_RESOLVED, FLOE_BEFORE: BASELINE,
+                   FLOE_RESOLVED_BEFORE: BASELINE_RESOLVED}.get(command.label)
         ratio = f"{s.median / stats[partner].median:.2f}x" if partner else "-"
         goal = f"{verdict(s.median, GOAL_S)} (<= {GOAL_S} s)" if command.label == FLOE else "-"
         rows.append([command.label, seconds(s.median), seconds(s.minimum), seconds(s.cpu_median),
                      seconds(s.median - floor) if command.label != FLOOR else "-", ratio, goal])
     print(table(["command", "median", "min", "cpu", "above import dagster", "floe / dagster-dbt", "goal"], rows))
-    if marks:
+    if marks and before_copy is None:
         print("\nfloe's load in one process, step by step (one run):\n")
-        print(table(["step", "time"], [[name, seconds(value)] for name, value in marks]))
-    else:
-        print(f"\n(breakdown failed: {completed.stderr.strip().splitlines()[-1:]})")
+        print(table(["step", "time"], [[name, seconds(value)] for name, value in marks.items()]))
+    elif marks:
+        print("\nfloe's load in one process, step by step (one run each), now and before:\n")
+        print(table(["step", "now", "before"], [[name, seconds(value), _maybe(before_marks.get(name))]
+                                                for name, value in marks.items()]))
+    for label, why in (("", failure), (" (before)", before_failure)):
+        if why:
+            print(f"\n(breakdown{label} failed: {why})")
+    if before_copy is not None:
+        checks = [time_check(f"median {now}", stats[now].median, stats[before].median)
+                  for now, before in ((FLOE, FLOE_BEFORE), (FLOE_RESOLVED, FLOE_RESOLVED_BEFORE))]
+        print(f"\n## floe definitions load now vs before ({before_copy.venv_bin.parent})\n")
+        print("Same interleaved rounds; each floe on its own copy of the project (own compile). "
+              "Rule (see _before.py): median now / before <= 1.10.\n")
+        print(table(HEADERS, [c.row() for c in checks]))
+        print(f"\n{summary(checks)}")
     print(f"\n(finished {machine_line()})")
     return 0
+
+
+def breakdown(python: str, env: Mapping[str, str]) -> tuple[dict[str, float], str]:
+    """The in-process, step-by-step load (BREAKDOWN) under ``python``; the steps, or why it failed."""
+    completed = subprocess.run([python, "-c", BREAKDOWN], env=dict(env), capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        return {}, " ".join(completed.stderr.strip().splitlines()[-1:])
+    return dict(json.loads(completed.stdout.strip().splitlines()[-1])), ""
+
+
+def _maybe(value: float | None) -> str:
+    return seconds(value) if value is not None else "-"
 
 
 if __name__ == "__main__":

@@ -12,6 +12,16 @@ Overhead = median(floe run) - median(dbt build); the fixed and per-model overhea
 from a least-squares line over the sizes.
 
 Goal (from the issue): fixed overhead <= 1.5 s, per-model overhead <= 3 ms at 1,000 models.
+
+With ``--before VENV`` (a virtualenv with another floe installed, e.g. the commit before a
+change), "floe run (before)" runs that floe, interleaved with the others, on its own copy of
+the project (compiled by its own ``floe compile``; own warehouse, own bounded history, see
+_project.ensure_before_copy). Its fixed and per-model overhead are fitted the same way, and
+now is compared with before by the rule in _before.py: median wall time at each size
+now / before <= 1.10; fixed overhead now - before <= 10 % of max(before's fixed overhead,
+dbt build's median at the smallest size); per-model overhead now - before <= 10 % of
+max(before's per-model overhead, 0.5 ms). Overheads can be near zero or negative, so their
+ratio is shown only where before's figure is the reference.
 """
 
 from __future__ import annotations
@@ -23,7 +33,16 @@ import shutil
 import sys
 from pathlib import Path
 
-from _project import BenchProject, dbt_args, ensure_project
+from _before import (
+    HEADERS,
+    Check,
+    before_label,
+    fixed_overhead_check,
+    per_model_overhead_check,
+    summary,
+    time_check,
+)
+from _project import BenchProject, dbt_args, ensure_before_copy, ensure_project
 from _timing import (
     BENCH_DIR,
     PYTHON,
@@ -38,12 +57,14 @@ from _timing import (
     table,
     time_interleaved,
     tool,
+    venv_bin_of,
     verdict,
 )
 
 GOAL_FIXED_S = 1.5
 GOAL_PER_MODEL_S = 0.003
 DBT, FLOE, DAGSTER_DBT = "dbt build", "floe run", "dagster-dbt materialize"
+FLOE_BEFORE = before_label(FLOE)
 
 
 def _newest_run_results(folder: Path) -> Path | None:
@@ -74,19 +95,27 @@ def _prune_dagster_dbt_targets(project: BenchProject) -> None:
             shutil.rmtree(child, ignore_errors=True)
 
 
-def commands(project: BenchProject, *, dagster_dbt: bool, fresh: bool) -> list[Command]:
+def _floe_run(label: str, project: BenchProject, *, fresh: bool) -> Command:
+    """``floe run`` of the project's own floe install, from an empty warehouse and a short history."""
+    return Command(label, [project.tool("floe"), "run"], cwd=project.root, env=project.env(),
+                   forbidden_output="compiled (",
+                   probes={"dbt_elapsed": _dbt_elapsed(project.root / ".floe" / "dbt" / "target"),
+                           "in_process": _floe_in_process},
+                   before=project.fresh_warehouse_and_bounded_history if fresh else project.bounded_history)
+
+
+def commands(project: BenchProject, *, dagster_dbt: bool, fresh: bool,
+             before_copy: BenchProject | None = None) -> list[Command]:
     before = project.fresh_warehouse if fresh else None
     dbt_target = str(project.dbt_target)
     found = [
         Command(DBT, [tool("dbt"), "build", *dbt_args(project)], cwd=project.dbt_dir,
                 env=project.env(DBT_TARGET_PATH=dbt_target, DBT_LOG_PATH=dbt_target),
                 probes={"dbt_elapsed": _dbt_elapsed(project.dbt_target)}, before=before),
-        Command(FLOE, [tool("floe"), "run"], cwd=project.root, env=project.env(),
-                forbidden_output="compiled (",
-                probes={"dbt_elapsed": _dbt_elapsed(project.root / ".floe" / "dbt" / "target"),
-                        "in_process": _floe_in_process},
-                before=project.fresh_warehouse_and_bounded_history if fresh else project.bounded_history),
+        _floe_run(FLOE, project, fresh=fresh),
     ]
+    if before_copy is not None:
+        found.append(_floe_run(FLOE_BEFORE, before_copy, fresh=fresh))
     if dagster_dbt:
         target = str(project.dagster_dbt_target)
         found.append(Command(
@@ -107,8 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-dagster-dbt", action="store_true", help="skip the plain dagster-dbt baseline")
     parser.add_argument("--keep-warehouse", action="store_true",
                         help="rebuild over the previous run's tables instead of an empty warehouse each run")
+    parser.add_argument("--before", metavar="VENV",
+                        help="also time 'floe run' of the floe installed in this virtualenv, and compare")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    before_bin = venv_bin_of(args.before) if args.before else None
 
     results: dict[int, dict[str, Stats]] = {}
     counts: dict[int, dict[str, int]] = {}
@@ -117,10 +149,14 @@ def main(argv: list[str] | None = None) -> int:
         counts[n] = project.node_counts()
         _prune_dagster_dbt_targets(project)
         note(f"{n} models: {counts[n]}")
+        before_copy = ensure_before_copy(project, before_bin) if before_bin else None
         results[n] = time_interleaved(commands(project, dagster_dbt=not args.no_dagster_dbt,
-                                               fresh=not args.keep_warehouse),
+                                               fresh=not args.keep_warehouse, before_copy=before_copy),
                                       repeat=args.repeat, warmup=args.warmup, log_dir=WORK / "logs" / f"run_{n}")
     report(sizes, results, counts, args.repeat)
+    if before_bin:
+        report_before(sizes, results, before_bin.parent)
+    print(f"\n(finished {machine_line()})")
     return 0
 
 
@@ -175,19 +211,53 @@ def report(sizes: list[int], results: dict[int, dict[str, Stats]], counts: dict[
           + (f"; two-point = (overhead@{sizes[-1]} - overhead@{sizes[0]}) / {sizes[-1] - sizes[0]}" if len(sizes) > 1
              else "") + ").\n")
     rows = []
-    labels = [FLOE] + ([DAGSTER_DBT] if with_dd else [])
+    labels = [FLOE] + ([FLOE_BEFORE] if FLOE_BEFORE in results[sizes[0]] else []) + ([DAGSTER_DBT] if with_dd else [])
     for label in labels:
         overheads = [results[n][label].median - results[n][DBT].median for n in sizes]
-        fixed, slope = linear_fit([float(n) for n in sizes], overheads)
+        fixed, slope = fit_overhead(sizes, results, label)
         two_point = (overheads[-1] - overheads[0]) / (sizes[-1] - sizes[0]) if len(sizes) > 1 else float("nan")
-        goal = label == FLOE
+        goal = label in (FLOE, FLOE_BEFORE)
         rows.append([label, seconds(fixed), f"{slope * 1000:.2f} ms", f"{two_point * 1000:.2f} ms",
                      (f"{verdict(fixed, GOAL_FIXED_S)} (<= {GOAL_FIXED_S} s)" if goal else "baseline"),
                      (f"{verdict(slope, GOAL_PER_MODEL_S)} (<= {GOAL_PER_MODEL_S * 1000:.0f} ms)"
                       if goal and len(sizes) > 1 else ("baseline" if not goal else "needs 2+ sizes"))])
     print(table(["", "fixed overhead", "per model (fit)", "per model (two-point)", "goal: fixed", "goal: per model"],
                 rows))
-    print(f"\n(finished {machine_line()})")
+
+
+def fit_overhead(sizes: list[int], results: dict[int, dict[str, Stats]], label: str) -> tuple[float, float]:
+    """Fixed and per-model overhead of ``label`` over dbt build: least-squares intercept and slope."""
+    overheads = [results[n][label].median - results[n][DBT].median for n in sizes]
+    return linear_fit([float(n) for n in sizes], overheads)
+
+
+def report_before(sizes: list[int], results: dict[int, dict[str, Stats]], before_venv: Path) -> None:
+    """floe now against the floe in ``before_venv``, by the rule in _before.py."""
+    print(f"\n## floe run now vs before ({before_venv})\n")
+    print("Same interleaved rounds; each floe on its own copy of the project (own compile, warehouse, history).\n")
+    rows = []
+    for n in sizes:
+        r = results[n]
+        now, before, dbt = r[FLOE], r[FLOE_BEFORE], r[DBT]
+        rows.append([n, f"{seconds(before.median)} ({seconds(before.minimum)})",
+                     f"{seconds(now.median)} ({seconds(now.minimum)})", f"{now.median / before.median:.3f}",
+                     seconds(before.median - dbt.median), seconds(now.median - dbt.median),
+                     seconds(before.cpu_median), seconds(now.cpu_median)])
+    print(table(["models", FLOE_BEFORE, FLOE, "now / before", "overhead before", "overhead now", "cpu before",
+                 "cpu now"], rows))
+
+    fixed_now, slope_now = fit_overhead(sizes, results, FLOE)
+    fixed_before, slope_before = fit_overhead(sizes, results, FLOE_BEFORE)
+    checks: list[Check] = [fixed_overhead_check(fixed_now, fixed_before, results[sizes[0]][DBT].median, sizes[0])]
+    if len(sizes) > 1:
+        checks.append(per_model_overhead_check(slope_now, slope_before))
+    checks += [time_check(f"median wall, {n} models", results[n][FLOE].median, results[n][FLOE_BEFORE].median)
+               for n in sizes]
+    print("\nRule (see _before.py): times now / before <= 1.10; fixed overhead now - before <= 10 % of "
+          "max(before's, dbt build median at the smallest size); per-model overhead now - before <= 10 % of "
+          "max(before's, 0.5 ms)" + ("" if len(sizes) > 1 else "; per-model needs 2+ sizes") + ".\n")
+    print(table(HEADERS, [c.row() for c in checks]))
+    print(f"\n{summary(checks)}")
 
 
 if __name__ == "__main__":

@@ -110,7 +110,7 @@ DIFFERS = "the dbt command started before the run differs from the step's"
 
 
 def _run_messages(compiled: Any, run_id: str) -> list[str]:
-    from floe.platform.dagster_instance import open_instance
+    from floe.orchestration.instance import open_instance
 
     return [entry.user_message for entry in open_instance(compiled).all_logs(run_id)]
 

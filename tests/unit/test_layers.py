@@ -7,8 +7,9 @@ layers could import anything. ``make lint`` runs the contract itself.
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 import floe
 

@@ -58,7 +58,7 @@ def dev(pipeline_file: Path, platform_file: Path | None, environment: str | None
         _check(output_dir, as_json)
         return
     from floe.errors import FloeError
-    from floe.platform.dev_docker import docker_engine_answers, find_compose_file
+    from floe.orchestration.dev_docker import docker_engine_answers, find_compose_file
 
     compose_file = find_compose_file(pipeline_file.resolve().parent)
     engine = mode != "native" and docker_engine_answers()
@@ -80,7 +80,7 @@ def _native(pipeline_file: Path, platform_file: Path | None, environment: str | 
             port: int, host: str, no_daemon: bool, skip_preflight: bool, wait_s: float, why: str) -> None:
     from floe.compiler.freshness import ensure_compiled
     from floe.contract.project import open_compiled_project
-    from floe.platform.dev import DevOptions, NativeStack
+    from floe.orchestration.dev import DevOptions, NativeStack
 
     started = time.monotonic()
     fresh = ensure_compiled(pipeline_file, environment=environment, platform_file=platform_file, output_dir=output)
@@ -163,7 +163,7 @@ def _banner(compiled: CompiledProject, url: str, logs: dict[str, Path], elapsed:
 
 
 def _docker(compose_file: Path, port: int, demo: bool) -> None:
-    from floe.platform.dev_docker import ComposeStack
+    from floe.orchestration.dev_docker import ComposeStack
 
     stack = ComposeStack(compose_file, port=port, profiles=["demo"] if demo else [])
     click.echo(f"floe dev · Docker Compose stack ({compose_file})", err=True)
@@ -183,8 +183,8 @@ def _docker(compose_file: Path, port: int, demo: bool) -> None:
 
 def _check(output_dir: Path, as_json: bool) -> None:
     from floe.errors import FloeError
-    from floe.platform.dev import STATE_FILE
-    from floe.platform.dev_health import check_dev
+    from floe.orchestration.dev import STATE_FILE
+    from floe.orchestration.dev_health import check_dev
 
     health = check_dev(output_dir / "dev")
     if as_json:

@@ -93,7 +93,7 @@ def _run_pipeline(
     from floe.orchestration.builder import build_code_location, dbt_build_args
     from floe.orchestration.dagster_patches import memoize_output_asset_keys, same_run_input_versions
     from floe.orchestration.dbt_prelaunch import dbt_started_early
-    from floe.platform.dagster_instance import prepare_instance_home
+    from floe.orchestration.instance import prepare_instance_home
 
     warnings.filterwarnings("ignore", module=r"dagster.*")
     memoize_output_asset_keys()
@@ -153,7 +153,7 @@ def _execute(compiled: CompiledProject, home: Path, job_def: Any, job_name: str,
 
     from floe.observability.observer import RunObserver, observing
     from floe.orchestration.builder import FULL_REFRESH_TAG
-    from floe.platform.dagster_instance import open_instance
+    from floe.orchestration.instance import open_instance
 
     instance: DagsterInstance = open_instance(compiled, home)
     # What is loaded now (Dagster, dbt-core's modules, the definitions, the instance) lives

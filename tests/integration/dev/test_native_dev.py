@@ -153,7 +153,7 @@ def test_port_in_use_is_a_clear_error(floe, minimal_project: Path) -> None:  # t
 
 
 def test_docker_mode_without_an_engine_says_so(floe, minimal_project: Path) -> None:  # type: ignore[no-untyped-def]
-    from floe.platform.dev_docker import docker_engine_answers
+    from floe.orchestration.dev_docker import docker_engine_answers
 
     if docker_engine_answers():
         pytest.skip("a Docker engine answers on this machine")

@@ -6,8 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from floe.orchestration.dev import STATE_FILE, DevState
 from floe.platform.dagster_probe import ProbeError, daemons, locations, server_info
-from floe.platform.dev import STATE_FILE, DevState
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from floe.errors import FloeError
+from floe.orchestration.dev import free_port, port_in_use
 from floe.platform.compose_env import default_settings, read_env_file, write_compose_env
-from floe.platform.dev import free_port, port_in_use
 
 COMPOSE_FILE = Path("docker") / "docker-compose.yml"
 # Host-port keys of the .env and what listens behind each, for the URLs and conflict messages.

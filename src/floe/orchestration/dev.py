@@ -124,7 +124,7 @@ class NativeStack:
             FloeError: The port is taken, a process dies while starting (its log's last lines
                 are in the message), or the stack is not ready within ``wait_s``.
         """
-        from floe.platform.dagster_instance import prepare_instance_home
+        from floe.orchestration.instance import prepare_instance_home
 
         if port_in_use(self.options.host, self.options.port):
             raise FloeError(f"port {self.options.port} on {self.options.host} is already in use",
@@ -136,7 +136,7 @@ class NativeStack:
             # Three processes creating the same fresh storage at once collide ("table
             # alembic_version already exists"): create it here first, once.
             on_step("creating Dagster's storage")
-            from floe.platform.dagster_instance import open_instance
+            from floe.orchestration.instance import open_instance
 
             open_instance(self.compiled).dispose()
         grpc_port = free_port()

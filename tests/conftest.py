@@ -29,6 +29,17 @@ def run_floe(*args: str, cwd: Path, env: dict[str, str] | None = None,
     )
 
 
+@pytest.fixture(autouse=True)
+def _fast_path_decided_per_test() -> Iterator[None]:
+    """floe decides once per process whether its fast path is on; tests change what it reads."""
+    from floe.orchestration import fastpath
+    from floe.orchestration.fastpath import seams
+
+    yield
+    fastpath.reset()
+    seams._verified.clear()
+
+
 @pytest.fixture
 def floe():
     """The CLI runner: floe(*args, cwd=...) -> CompletedProcess."""

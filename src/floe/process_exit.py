@@ -25,7 +25,7 @@ def run_exit_handlers() -> None:
     """Run the exit handlers and flush the standard streams, as interpreter exit would."""
     import atexit
 
-    atexit._run_exitfuncs()
+    atexit._run_exitfuncs()  # noqa: SLF001 - CPython's own exit step; there is no public way to run it early
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -1,11 +1,9 @@
-"""The early launch runs exactly what dagster-dbt's ``DbtCliResource.cli`` would have run.
+"""The fast path's early launch runs exactly what dagster-dbt's ``DbtCliResource.cli`` would have run.
 
 dagster-dbt's own ``cli()`` is called for real with ``subprocess.Popen`` recorded; floe's
 ``cli_command`` must give the same command line, environment and working directory (up to the
 random suffix of the target folder). Whole-project runs go through the early launch, subsets
-through dagster-dbt's ``cli()``, and both build the same nodes. A run that is the dbt step alone
-has its dbt started before Dagster sets the run up; the step takes that process only when its
-own command is the same, and a process no step takes is interrupted.
+through dagster-dbt's ``cli()``, and both build the same nodes.
 """
 
 from __future__ import annotations
@@ -43,8 +41,8 @@ def test_the_command_equals_dagster_dbts(location: Any, monkeypatch: pytest.Monk
     import dagster_dbt.core.dbt_cli_invocation as invocation_module
     from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
-    from floe.orchestration.dbt_early_launch import SELECT_TAG, cli_command
     from floe.orchestration.dbt_specs import load_manifest
+    from floe.orchestration.fastpath.dbt_step import SELECT_TAG, cli_command
 
     compiled, code = location
     dbt = code.defs.resources["dbt"]
@@ -79,18 +77,18 @@ def test_the_command_equals_dagster_dbts(location: Any, monkeypatch: pytest.Monk
 
 def test_whole_runs_launch_early_and_subsets_do_not(compiled_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from floe.contract.project import open_compiled_project
-    from floe.orchestration import dbt_early_launch
+    from floe.orchestration.fastpath import dbt_step as fast_dbt_step
     from floe.orchestration.runner import run_pipeline
 
     launched: list[bool] = []
-    original = dbt_early_launch.launch_early
+    original = fast_dbt_step.launch_early
 
     def recording(*args: Any, **kwargs: Any) -> Any:
         early = original(*args, **kwargs)
         launched.append(early is not None)
         return early
 
-    monkeypatch.setattr(dbt_early_launch, "launch_early", recording)
+    monkeypatch.setattr(fast_dbt_step, "launch_early", recording)
     monkeypatch.setenv("FLOE_PROJECT_DIR", str(compiled_project))
     monkeypatch.chdir(compiled_project)
     compiled = open_compiled_project(compiled_project / ".floe" / "artifacts.json")
@@ -98,69 +96,5 @@ def test_whole_runs_launch_early_and_subsets_do_not(compiled_project: Path, monk
     subset = run_pipeline(compiled, select="stg_orders")
     assert whole.success and subset.success
     assert launched == [True, False]
-    # The whole run's dbt was the one started before the run was set up; the subset's was not.
-    assert any(PRELAUNCHED in m for m in _run_messages(compiled, whole.run_id))
-    assert not any(PRELAUNCHED in m for m in _run_messages(compiled, subset.run_id))
     assert {n.name for n in subset.nodes if n.resource_type == "model"} == {"stg_orders"}
     assert {n.name for n in whole.nodes} > {n.name for n in subset.nodes}
-
-
-PRELAUNCHED = "dbt was started before the run was set up"
-DIFFERS = "the dbt command started before the run differs from the step's"
-
-
-def _run_messages(compiled: Any, run_id: str) -> list[str]:
-    from floe.orchestration.instance import open_instance
-
-    return [entry.user_message for entry in open_instance(compiled).all_logs(run_id)]
-
-
-def test_a_prelaunched_command_that_differs_is_replaced(compiled_project: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """If the environment changes between the early start and the step, the step's command wins."""
-    from floe.contract.project import open_compiled_project
-    from floe.orchestration import runner
-    from floe.orchestration.runner import run_pipeline
-
-    original = runner._execute
-
-    def changing_environment(*args: Any, **kwargs: Any) -> Any:
-        monkeypatch.setenv("FLOE_TEST_CHANGED_AFTER_PRELAUNCH", "1")
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(runner, "_execute", changing_environment)
-    monkeypatch.setenv("FLOE_PROJECT_DIR", str(compiled_project))
-    monkeypatch.chdir(compiled_project)
-    compiled = open_compiled_project(compiled_project / ".floe" / "artifacts.json")
-    outcome = run_pipeline(compiled)
-    messages = _run_messages(compiled, outcome.run_id)
-    assert outcome.success, outcome.errors
-    assert any(DIFFERS in m for m in messages)
-    assert not any(PRELAUNCHED in m for m in messages)
-    models = {n.name for n in outcome.nodes if n.resource_type == "model"}
-    assert models == {"stg_orders", "stg_customers", "customer_revenue"}
-
-
-def test_a_prelaunched_dbt_no_step_takes_is_interrupted(compiled_project: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    from floe.contract.project import open_compiled_project
-    from floe.orchestration.builder import build_code_location, dbt_build_args
-    from floe.orchestration.dbt_prelaunch import dbt_started_early, take_prelaunched
-    from floe.orchestration.dbt_prestart import PrestartedDbt
-
-    monkeypatch.setenv("FLOE_PROJECT_DIR", str(compiled_project))
-    monkeypatch.chdir(compiled_project)
-    compiled = open_compiled_project(compiled_project / ".floe" / "artifacts.json")
-    location = build_code_location(compiled)
-    job_def = location.defs.resolve_job_def("all")
-    with PrestartedDbt(compiled.artifacts.environment.compute.type):
-        with dbt_started_early(compiled, job_def, location.dbt, "0123456789abcdef", dbt_build_args(full_refresh=False),
-                               subset=False) as prelaunched:
-            assert prelaunched is not None
-            process = prelaunched.launch.process
-            assert process.poll() is None  # dbt is running, waiting for its step
-        assert process.returncode is not None  # interrupted when the block ended without a step
-        assert take_prelaunched("0123456789abcdef", prelaunched.op_name) is None
-        with dbt_started_early(compiled, job_def, location.dbt, "fedcba9876543210", dbt_build_args(full_refresh=False),
-                               subset=True) as none:
-            assert none is None  # a subset of the job: the step's selection decides, nothing starts early

@@ -1,4 +1,4 @@
-"""The prestarted dbt worker: from dagster-dbt's side it is the ``dbt`` process it would have run.
+"""The dbt worker: from dagster-dbt's side it is the ``dbt`` process it would have run.
 
 Real dbt everywhere: the same command through ``floe-dbt`` + worker and through plain ``dbt``
 must print the same lines and exit with the same status; without a worker, ``floe-dbt`` is
@@ -18,8 +18,8 @@ import pytest
 
 from floe.compiler.dbt_process import dbt_executable
 from floe.contract.project import open_compiled_project
-from floe.orchestration.dbt_launcher import WORKER_ENV
-from floe.orchestration.dbt_prestart import PrestartedDbt, launcher_executable
+from floe.orchestration.dbt_worker.protocol import WORKER_ENV
+from floe.orchestration.dbt_worker.start import DbtWorker, launcher_executable
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +58,7 @@ def _through_worker(root: Path, args: list[str], *, env: dict[str, str] | None =
                     ) -> tuple[subprocess.CompletedProcess[str], bool]:
     launcher = launcher_executable()
     assert launcher, "floe-dbt is installed with floe"
-    with PrestartedDbt("duckdb") as worker:
+    with DbtWorker("duckdb") as worker:
         completed = subprocess.run([launcher, *args], cwd=root, env={**(env or _dbt_env(root)), WORKER_ENV:
                                    os.environ[WORKER_ENV]}, capture_output=True, text=True, timeout=300, check=False)
     return completed, worker.served
@@ -112,7 +112,7 @@ def test_a_worker_serves_once_then_plain_dbt_runs(compiled_project: Path) -> Non
     args = _args(compiled_project, "ls", "--resource-type", "seed")
     launcher = launcher_executable()
     assert launcher
-    with PrestartedDbt("duckdb") as worker:
+    with DbtWorker("duckdb") as worker:
         env = {**_dbt_env(compiled_project), WORKER_ENV: os.environ[WORKER_ENV]}
         first = subprocess.run([launcher, *args], cwd=compiled_project, env=env, capture_output=True, text=True,
                                timeout=300, check=False)
@@ -125,7 +125,7 @@ def test_a_worker_serves_once_then_plain_dbt_runs(compiled_project: Path) -> Non
 
 
 def test_an_unused_worker_is_stopped_and_leaves_nothing(tmp_path: Path) -> None:
-    with PrestartedDbt("duckdb") as worker:
+    with DbtWorker("duckdb") as worker:
         socket_path = worker.socket_path
         assert socket_path is not None
         process = worker._process
@@ -138,7 +138,7 @@ def test_an_unused_worker_is_stopped_and_leaves_nothing(tmp_path: Path) -> None:
 def test_a_worker_taken_by_a_killed_launcher_is_stopped(compiled_project: Path) -> None:
     launcher = launcher_executable()
     assert launcher
-    with PrestartedDbt("duckdb") as worker:
+    with DbtWorker("duckdb") as worker:
         env = {**_dbt_env(compiled_project), WORKER_ENV: os.environ[WORKER_ENV]}
         process = subprocess.Popen([launcher, *_args(compiled_project, "ls")], cwd=compiled_project, env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -157,7 +157,7 @@ def test_sigint_reaches_dbt_in_the_worker(compiled_project: Path) -> None:
     args = _args(compiled_project, "run", "--select", "slow")
     launcher = launcher_executable()
     assert launcher
-    with PrestartedDbt("duckdb"):
+    with DbtWorker("duckdb"):
         env = {**_dbt_env(compiled_project), WORKER_ENV: os.environ[WORKER_ENV]}
         process = subprocess.Popen([launcher, *args], cwd=compiled_project, env=env, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True)
@@ -175,17 +175,18 @@ def test_sigint_reaches_dbt_in_the_worker(compiled_project: Path) -> None:
 
 
 def test_floe_run_builds_through_the_worker(compiled_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from floe.orchestration import dbt_prestart
+    from floe.orchestration import fastpath
+    from floe.orchestration.dbt_worker import start
     from floe.orchestration.runner import run_pipeline
 
     seen: list[bool] = []
-    original = dbt_prestart.PrestartedDbt.__exit__
+    original = start.DbtWorker.__exit__
 
-    def recording_exit(self: PrestartedDbt, *exc: object) -> None:
+    def recording_exit(self: DbtWorker, *exc: object) -> None:
         original(self, *exc)  # type: ignore[arg-type]
         seen.append(self.served)
 
-    monkeypatch.setattr(dbt_prestart.PrestartedDbt, "__exit__", recording_exit)
+    monkeypatch.setattr(start.DbtWorker, "__exit__", recording_exit)
     monkeypatch.chdir(compiled_project)
     monkeypatch.setenv("FLOE_PROJECT_DIR", str(compiled_project))  # an earlier run in this process may have set another
     outcome = run_pipeline(open_compiled_project(compiled_project / ".floe" / "artifacts.json"))
@@ -193,8 +194,12 @@ def test_floe_run_builds_through_the_worker(compiled_project: Path, monkeypatch:
     assert seen == [True]
     assert {node.name for node in outcome.nodes} >= {"stg_orders", "customer_revenue"}
 
-    monkeypatch.setenv("FLOE_DBT_PRESTART", "0")
-    again = run_pipeline(open_compiled_project(compiled_project / ".floe" / "artifacts.json"))
+    monkeypatch.setenv(fastpath.SWITCH_ENV, "0")
+    fastpath.reset()
+    try:
+        again = run_pipeline(open_compiled_project(compiled_project / ".floe" / "artifacts.json"))
+    finally:
+        fastpath.reset()
     assert again.success
-    assert seen == [True, False], "FLOE_DBT_PRESTART=0 runs plain dbt"
+    assert seen == [True, False], "FLOE_FAST_PATH=0 runs plain dbt"
     assert sorted((n.name, n.status) for n in again.nodes) == sorted((n.name, n.status) for n in outcome.nodes)

@@ -44,7 +44,7 @@ def run_events(_compiled_template: Path, tmp_path_factory: pytest.TempPathFactor
 
 
 def _storage(folder: Path) -> Any:
-    from floe.orchestration.sqlite_storage import CachedEngineSqliteEventLogStorage
+    from floe.orchestration.fastpath.sqlite_storage import CachedEngineSqliteEventLogStorage
 
     folder.mkdir(parents=True, exist_ok=True)
     return CachedEngineSqliteEventLogStorage(str(folder))

@@ -122,6 +122,6 @@ def entry() -> None:
 
     # The interpreter's own first steps of exiting: stop thread pools and join non-daemon
     # threads (threading._shutdown), then the exit handlers and the streams.
-    threading._shutdown()  # type: ignore[attr-defined]
+    threading._shutdown()  # type: ignore[attr-defined]  # noqa: SLF001 - CPython's own exit step
     run_exit_handlers()
     os._exit(code)

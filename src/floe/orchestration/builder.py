@@ -115,21 +115,11 @@ def observed_step(compiled: CompiledProject, run_id: str, job: str,
 def build_dbt_assets(compiled: CompiledProject) -> AssetsDefinition:
     """One multi-asset over the whole dbt project, running ``dbt build``.
 
-    The specs are the ones dagster-dbt's ``@dbt_assets`` would make (see ``dbt_specs``), built
-    from the manifest JSON without importing dagster-dbt; the step imports it when it runs.
+    On the fast path the specs are the ones dagster-dbt's ``@dbt_assets`` would make (see
+    ``dbt_specs``), built from the manifest JSON without importing dagster-dbt; the step imports
+    it when it runs. Otherwise dagster-dbt's own ``@dbt_assets`` builds them (stock).
     """
-    translated = DbtSpecs(load_manifest(compiled.manifest_path))
-    remember_specs(compiled.manifest_path, translated)
-    specs, check_specs = build_dbt_specs(translated)
 
-    @multi_asset(
-        name=DBT_ASSETS_NAME,
-        specs=specs,
-        check_specs=check_specs,
-        can_subset=True,
-        op_tags={SELECT_TAG: DEFAULT_SELECT},
-        allow_arbitrary_check_specs=True,
-    )
     def dbt_models(context: AssetExecutionContext, dbt: FloeDbtResource) -> Iterator[Any]:
         export_runtime_environment(compiled)
         if compiled.artifacts.ingestion:
@@ -147,7 +137,27 @@ def build_dbt_assets(compiled: CompiledProject) -> AssetsDefinition:
                                                                    "floe.step": "dbt build"})):
             yield from stream_dbt_build(context, compiled, dbt, args)
 
-    return dbt_models
+    from floe.orchestration.fastpath import enabled
+
+    if not enabled():
+        from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_assets
+
+        translator = DagsterDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+        stock: AssetsDefinition = dbt_assets(manifest=compiled.manifest_path, name=DBT_ASSETS_NAME,
+                                             select=DEFAULT_SELECT, dagster_dbt_translator=translator)(dbt_models)
+        return stock
+    translated = DbtSpecs(load_manifest(compiled.manifest_path))
+    remember_specs(compiled.manifest_path, translated)
+    specs, check_specs = build_dbt_specs(translated)
+    fast: AssetsDefinition = multi_asset(
+        name=DBT_ASSETS_NAME,
+        specs=specs,
+        check_specs=check_specs,
+        can_subset=True,
+        op_tags={SELECT_TAG: DEFAULT_SELECT},
+        allow_arbitrary_check_specs=True,
+    )(dbt_models)
+    return fast
 
 
 def dbt_build_args(*, full_refresh: bool) -> list[str]:

@@ -12,7 +12,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 if TYPE_CHECKING:
-    from floe.orchestration.dbt_cli import FloeDbtCliResource
+    from dagster_dbt import DbtCliResource
 
 
 class FloeDbtResource(ConfigurableResource):  # type: ignore[type-arg]
@@ -24,15 +24,23 @@ class FloeDbtResource(ConfigurableResource):  # type: ignore[type-arg]
     target: str = Field(description="Target of that profile.")
     dbt_executable: str = Field(description="The dbt executable to run.")
 
-    def cli_resource(self) -> FloeDbtCliResource:
+    def cli_resource(self) -> DbtCliResource:
         """dagster-dbt's CLI resource with the same settings (imports dagster-dbt).
 
-        While ``floe run`` has a dbt worker waiting (see ``floe.orchestration.dbt_worker``),
-        the executable is its launcher, which falls back to this resource's dbt by itself.
+        On the fast path it is floe's lighter subclass, and while ``floe run`` has a dbt worker
+        waiting (:mod:`floe.orchestration.dbt_worker`) the executable is ``floe-dbt``, which
+        falls back to this resource's dbt by itself. Otherwise it is dagster-dbt's own.
         """
-        from floe.orchestration.dbt_cli import FloeDbtCliResource
-        from floe.orchestration.dbt_prestart import worker_launcher
+        from floe.orchestration.fastpath import enabled
 
-        return FloeDbtCliResource(project_dir=self.project_dir, profiles_dir=self.profiles_dir,
-                                  profile=self.profile, target=self.target,
-                                  dbt_executable=worker_launcher() or self.dbt_executable)
+        if enabled():
+            from floe.orchestration.dbt_worker.start import worker_launcher
+            from floe.orchestration.fastpath.dbt_cli import FloeDbtCliResource
+
+            return FloeDbtCliResource(project_dir=self.project_dir, profiles_dir=self.profiles_dir,
+                                      profile=self.profile, target=self.target,
+                                      dbt_executable=worker_launcher() or self.dbt_executable)
+        from dagster_dbt import DbtCliResource
+
+        return DbtCliResource(project_dir=self.project_dir, profiles_dir=self.profiles_dir, profile=self.profile,
+                              target=self.target, dbt_executable=self.dbt_executable)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import textwrap
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -36,7 +37,6 @@ from dagster import (
     TableColumn,
     TableSchema,
 )
-from dagster._utils.tags import is_valid_tag_key
 
 from floe.errors import CompileError
 
@@ -49,6 +49,9 @@ UNIQUE_ID_METADATA_KEY = "dagster_dbt/unique_id"
 SELECT_TAG = "dagster_dbt/select"
 DEFAULT_SELECT = "fqn:*"
 _DBT_NAMESPACE = "dagster_dbt/"
+# Dagster's rule for tag keys (like Kubernetes labels: an optional prefix, then a name, 63
+# characters each); dagster-dbt keeps only the dbt tags that follow it.
+_TAG_KEY = re.compile(r"^([A-Za-z0-9_.-]{1,63}/|dagster/kind/)?[A-Za-z0-9_.-]{1,63}$")
 _NODE_COLLECTIONS = ("nodes", "sources", "exposures", "metrics", "semantic_models", "saved_queries",
                      "unit_tests", "functions")
 
@@ -254,7 +257,7 @@ class DbtSpecs:
             code_version=_code_version(node),
             automation_condition=_automation_condition(node),
             owners=_owners(node, self._groups.get(node.get("group") or "")),
-            tags={tag: "" for tag in node.get("tags", []) if is_valid_tag_key(tag)},
+            tags={tag: "" for tag in node.get("tags", []) if _TAG_KEY.match(tag)},
             kinds={"dbt", self._adapter or "dbt"},
         )
 

@@ -18,23 +18,24 @@ if TYPE_CHECKING:
 
 def prune_runs(instance: DagsterInstance, keep: int, current_run_id: str | None = None) -> int:
     """Delete finished runs beyond the newest ``keep``; returns how many were deleted."""
-    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
-
     records = instance.get_run_records(limit=keep + 200)  # newest first; a bounded look-back
     deleted = 0
     storage = instance.event_log_storage
+    # SQLite event logs keep one file per run (path_for_shard), which delete_run leaves behind;
+    # floe's fast storage also holds an engine per file (forget_run).
+    path_for_shard = getattr(storage, "path_for_shard", None)
+    forget_run = getattr(storage, "forget_run", None)
     for record in records[keep:]:
         run = record.dagster_run
         if run.run_id == current_run_id or not run.is_finished:
             continue
         instance.delete_run(run.run_id)
-        if isinstance(storage, SqliteEventLogStorage):
-            engines = getattr(storage, "_engines", None)  # floe's pooled storage keeps one per file
-            if isinstance(engines, dict) and run.run_id in engines:
-                engines.pop(run.run_id).dispose()
+        if callable(forget_run):
+            forget_run(run.run_id)
+        if callable(path_for_shard):
             for suffix in ("", "-wal", "-shm"):
                 try:
-                    os.unlink(storage.path_for_shard(run.run_id) + suffix)
+                    os.unlink(path_for_shard(run.run_id) + suffix)
                 except FileNotFoundError:
                     pass
         deleted += 1

@@ -17,6 +17,7 @@ import yaml
 
 from floe.contract.io import write_text_atomic
 from floe.contract.project import CompiledProject
+from floe.orchestration.fastpath import enabled as fast_path_enabled
 from floe.spec.platform import PostgresOrchestratorStorage, SqliteOrchestratorStorage
 from floe.spec.secrets import resolve_secrets
 
@@ -48,18 +49,21 @@ def instance_config(compiled: CompiledProject) -> dict[str, object]:
     """The content of dagster.yaml for this project."""
     storage = compiled.artifacts.environment.orchestrator.storage
     config: dict[str, object] = {"telemetry": {"enabled": False}}
-    if isinstance(storage, SqliteOrchestratorStorage):
+    if isinstance(storage, SqliteOrchestratorStorage) and fast_path_enabled():
+        # The same files and schema as Dagster's own SQLite storage, written faster (fast path).
         config["storage"] = {"custom": {
-            "module": "floe.orchestration.sqlite_storage",
+            "module": "floe.orchestration.fastpath.sqlite_storage",
             "class": "FloeSqliteStorage",
             "config": {"base_dir": str(instance_home(compiled))},
         }}
+    elif isinstance(storage, SqliteOrchestratorStorage):
+        config["storage"] = {"sqlite": {"base_dir": str(instance_home(compiled))}}
     else:
         config["storage"] = {"postgres": {"postgres_url": {"env": POSTGRES_URL_ENV}}}
     if compiled.artifacts.environment.compute.type == "duckdb":
         # A DuckDB file has one writer: runs the UI, a schedule or a sensor start (through the
         # daemon's queue) go one at a time instead of failing on the file's lock.
-        config["run_coordinator"] = {"module": "dagster._core.run_coordinator", "class": "QueuedRunCoordinator",
+        config["run_coordinator"] = {"module": "dagster", "class": "QueuedRunCoordinator",
                                      "config": {"max_concurrent_runs": 1}}
     return config
 

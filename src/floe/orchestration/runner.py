@@ -1,7 +1,9 @@
-"""Run the pipeline in this process: Dagster drives one ``dbt build`` and records the run.
+"""``floe run``: the pipeline in this process, Dagster driving one ``dbt build`` and recording the run.
 
-The terminal sees live node progress through a listener; dbt's own log lines go to a run log
-file under ``.floe/logs`` rather than the terminal.
+:func:`run_pipeline` reads as plan (:func:`plan_run`), execute (:func:`execute_run`), summarize
+(:func:`summarize_run`). The terminal sees live node progress through a listener
+(``floe.node_events``); dbt's and Dagster's own output goes to a run log file under
+``.floe/logs`` rather than the terminal.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ import threading
 import time
 import uuid
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from floe.contract.project import CompiledProject
 from floe.node_events import NodeEvent, listening
@@ -61,6 +63,9 @@ def run_pipeline(
 ) -> RunOutcome:
     """Materialize a job (default: every asset) in-process and report each dbt node.
 
+    Plan (definitions, job, selection), execute (one Dagster run in this process), summarize
+    (errors, row counts, lineage and traces finished). ARCHITECTURE.md follows it step by step.
+
     Args:
         compiled: The compiled project.
         job: A job from floe.yaml; default 'all'.
@@ -72,39 +77,58 @@ def run_pipeline(
     Raises:
         FloeError: the job does not exist, or the selection matches nothing.
     """
-    from floe.orchestration.dbt_prestart import PrestartedDbt
+    from floe.orchestration.dbt_worker.start import DbtWorker
 
-    # First, before the heavy imports below: dbt imports itself on the other core meanwhile.
-    with PrestartedDbt(compiled.artifacts.environment.compute.type):
-        return _run_pipeline(compiled, job=job, select=select, exclude=exclude, full_refresh=full_refresh,
-                             on_node=on_node)
+    # First, before the heavy imports of the plan: dbt imports itself on the other core meanwhile.
+    with DbtWorker(compiled.artifacts.environment.compute.type):
+        plan = plan_run(compiled, job=job, select=select, exclude=exclude, full_refresh=full_refresh)
+        executed = execute_run(plan, on_node)
+    return summarize_run(plan, executed)
 
 
-def _run_pipeline(
-    compiled: CompiledProject,
-    *,
-    job: str | None,
-    select: str | None,
-    exclude: str | None,
-    full_refresh: bool,
-    on_node: Callable[[NodeEvent], None] | None,
-) -> RunOutcome:
+@dataclass(frozen=True)
+class RunPlan:
+    """What one run will do: the job, its optional asset subset, the run's id."""
+
+    compiled: CompiledProject
+    job_name: str
+    job_def: Any
+    asset_selection: list[Any] | None
+    run_id: str
+    full_refresh: bool
+    started: float
+    notices: list[str]
+
+
+@dataclass(frozen=True)
+class ExecutedRun:
+    """The Dagster result of a run and what floe collected while it ran."""
+
+    result: Any
+    log_path: Path
+    nodes: list[NodeEvent]
+    observer: RunObserver
+
+
+def plan_run(compiled: CompiledProject, *, job: str | None = None, select: str | None = None,
+             exclude: str | None = None, full_refresh: bool = False) -> RunPlan:
+    """Build the definitions and pick the job and assets to run (no run is created yet).
+
+    Raises:
+        FloeError: the job does not exist, or the selection matches nothing.
+    """
     from floe.errors import FloeError
-    from floe.orchestration.builder import build_code_location, dbt_build_args
-    from floe.orchestration.dagster_patches import memoize_output_asset_keys, same_run_input_versions
-    from floe.orchestration.dbt_prelaunch import dbt_started_early
-    from floe.orchestration.instance import prepare_instance_home
+    from floe.orchestration.builder import build_code_location
+    from floe.orchestration.fastpath import fast_path
+    from floe.orchestration.fastpath.step_patches import apply_step_patches
 
-    warnings.filterwarnings("ignore", module=r"dagster.*")
-    memoize_output_asset_keys()
-    same_run_input_versions()
     started = time.perf_counter()
+    apply_step_patches()  # a no-op off the fast path
     location = build_code_location(compiled)
     job_name = job or "all"
     if job_name not in location.job_selections:
         raise FloeError(f"job '{job_name}' is not defined",
                         hint=f"defined jobs: {', '.join(location.job_selections)}")
-    job_def = location.defs.resolve_job_def(job_name)
     asset_selection = None
     if select or exclude:
         from floe.orchestration.dbt_selection import dbt_selection
@@ -115,7 +139,20 @@ def _run_pipeline(
         if not asset_selection:
             raise FloeError(f"selection '{select or ''}' matches no asset of job '{job_name}'",
                             hint="use dbt selection syntax, e.g. 'stg_orders+' or 'tag:daily'")
-    run_id = str(uuid.uuid4())  # also the OpenLineage run id of the pipeline run
+    gate = fast_path()
+    notices = [gate.reason] if gate.fell_back and gate.reason else []
+    # The run id is also the OpenLineage run id of the pipeline run.
+    return RunPlan(compiled, job_name, location.defs.resolve_job_def(job_name), asset_selection, str(uuid.uuid4()),
+                   full_refresh, started, notices)
+
+
+def execute_run(plan: RunPlan, on_node: Callable[[NodeEvent], None] | None = None) -> ExecutedRun:
+    """Execute the planned run in this process; node events go to ``on_node`` as they happen."""
+    from floe.observability.observer import RunObserver, observing
+    from floe.orchestration.builder import FULL_REFRESH_TAG
+    from floe.orchestration.instance import open_instance, prepare_instance_home
+
+    compiled = plan.compiled
     # Deleting old run folders (a compiled SQL file per model) is I/O: done while dbt runs. The
     # folders are chosen now, before this run's own folder exists.
     pruner = threading.Thread(target=_remove_folders,
@@ -125,46 +162,11 @@ def _run_pipeline(
     # Dagster stores the run's planned-materialization events (one per asset and check) as one
     # batch when this is set; floe's SQLite storage writes a batch in one transaction per file.
     os.environ.setdefault(EVENT_BATCH_ENV, str(EVENT_BATCH_SIZE))
-    # Exports what the instance's dagster.yaml reads, before dbt's environment is taken below.
-    home = prepare_instance_home(compiled)
-    with dbt_started_early(compiled, job_def, location.dbt, run_id,
-                           dbt_build_args(full_refresh=full_refresh), subset=asset_selection is not None):
-        result, log_path, nodes, observer = _execute(compiled, home, job_def, job_name, run_id, asset_selection,
-                                                     full_refresh, on_node)
-    errors = [
-        event.step_failure_data.error.message.strip()
-        for event in result.get_step_failure_events()
-        if event.step_failure_data and event.step_failure_data.error
-    ]
-    pruner.join()
-    _fill_row_counts(compiled, nodes)
-    failed = [n for n in nodes if n.status in ("error", "fail", "runtime error")]
-    reason = errors[0] if errors else (f"{failed[0].name}: {failed[0].message or failed[0].status}" if failed else None)
-    export_warnings = observer.finish(result.success, None if result.success else reason)
-    return RunOutcome(result.run_id, result.success, time.perf_counter() - started, nodes, errors, log_path,
-                      export_warnings)
-
-
-def _execute(compiled: CompiledProject, home: Path, job_def: Any, job_name: str, run_id: str, asset_selection: Any,
-             full_refresh: bool, on_node: Callable[[NodeEvent], None] | None
-             ) -> tuple[Any, Path, list[NodeEvent], RunObserver]:
-    """Set the Dagster run up and execute it in this process, node events going to ``on_node``."""
-    from dagster import DagsterInstance
-
-    from floe.observability.observer import RunObserver, observing
-    from floe.orchestration.builder import FULL_REFRESH_TAG
-    from floe.orchestration.instance import open_instance
-
-    instance: DagsterInstance = open_instance(compiled, home)
+    instance = open_instance(compiled, prepare_instance_home(compiled))
     # What is loaded now (Dagster, dbt-core's modules, the definitions, the instance) lives
     # until the process ends: keep it out of the collections the run triggers and the ones at exit.
     gc.freeze()
-    log_dir = compiled.output_dir / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"run-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}.log"
-    # A demo lands a batch every few minutes for days: keep the newest logs, not all.
-    for old in sorted(log_dir.glob("run-*.log"))[: -(KEEP_RUN_LOGS - 1)]:
-        old.unlink(missing_ok=True)
+    log_path = _new_run_log(compiled.output_dir / "logs")
     nodes: list[NodeEvent] = []
 
     def collect(event: NodeEvent) -> None:
@@ -174,19 +176,57 @@ def _execute(compiled: CompiledProject, home: Path, job_def: Any, job_name: str,
             on_node(event)
 
     observer = RunObserver(compiled)
-    observer.start(run_id, job_name)
-    tags = {FULL_REFRESH_TAG: "true"} if full_refresh else {}
-    with (log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log), listening(collect),
-          listening(observer), observing(observer)):
-        result = job_def.execute_in_process(
-            run_id=run_id,
+    observer.start(plan.run_id, plan.job_name)
+    tags = {FULL_REFRESH_TAG: "true"} if plan.full_refresh else {}
+    # dbt's and Dagster's own output, warnings included, goes to the run log, not the terminal.
+    with (log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log),
+          _warnings_to(log), listening(collect), listening(observer), observing(observer)):
+        result = plan.job_def.execute_in_process(
+            run_id=plan.run_id,
             instance=instance,
             tags=tags,
-            asset_selection=asset_selection,
+            asset_selection=plan.asset_selection,
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         )
-    return result, log_path, nodes, observer
+    pruner.join()
+    return ExecutedRun(result, log_path, nodes, observer)
+
+
+def summarize_run(plan: RunPlan, executed: ExecutedRun) -> RunOutcome:
+    """The outcome: failed steps' errors, row counts of what was built, lineage and traces finished."""
+    result, nodes = executed.result, executed.nodes
+    errors = [
+        event.step_failure_data.error.message.strip()
+        for event in result.get_step_failure_events()
+        if event.step_failure_data and event.step_failure_data.error
+    ]
+    _fill_row_counts(plan.compiled, nodes)
+    failed = [n for n in nodes if n.status in ("error", "fail", "runtime error")]
+    reason = errors[0] if errors else (f"{failed[0].name}: {failed[0].message or failed[0].status}" if failed else None)
+    export_warnings = executed.observer.finish(result.success, None if result.success else reason)
+    return RunOutcome(result.run_id, result.success, time.perf_counter() - plan.started, nodes, errors,
+                      executed.log_path, [*plan.notices, *export_warnings])
+
+
+def _new_run_log(log_dir: Path) -> Path:
+    """A new log file for this run; a demo lands a batch every few minutes for days: keep the newest."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    for old in sorted(log_dir.glob("run-*.log"))[: -(KEEP_RUN_LOGS - 1)]:
+        old.unlink(missing_ok=True)
+    return log_dir / f"run-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}.log"
+
+
+@contextlib.contextmanager
+def _warnings_to(log: TextIO) -> Iterator[None]:
+    """Write warnings raised during the run (Dagster's deprecations among them) to the run log."""
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: TextIO | None = None, line: str | None = None) -> None:
+        log.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
 
 
 _COUNTED = frozenset({"table", "incremental", "seed", "snapshot"})

@@ -1,7 +1,7 @@
-"""``floe-dbt``: run ``dbt`` in the worker floe started early, or plain ``dbt`` when there is none.
+"""``floe-dbt``: run ``dbt`` in the dbt worker floe started early, or plain ``dbt`` when there is none.
 
-dagster-dbt runs this in place of ``dbt`` while a prestarted worker waits
-(``floe.orchestration.dbt_worker``, announced by ``FLOE_DBT_WORKER``). It passes the worker its
+dagster-dbt runs this in place of ``dbt`` while a worker waits (:mod:`floe.orchestration.dbt_worker`,
+announced by ``FLOE_DBT_WORKER``). It passes the worker its
 arguments, environment, working directory and its own standard streams, forwards SIGINT,
 SIGTERM and SIGHUP to it, and exits with dbt's status. Without a reachable worker it becomes
 plain dbt (``exec``), so it is never worse than ``dbt`` itself.
@@ -17,8 +17,7 @@ import socket
 import sys
 from types import FrameType
 
-WORKER_ENV = "FLOE_DBT_WORKER"
-DBT_ENV = "FLOE_DBT_EXECUTABLE"
+from floe.orchestration.dbt_worker.protocol import DBT_ENV, WORKER_ENV, receive_message, send_message
 
 
 def real_dbt() -> str:
@@ -38,8 +37,6 @@ def exec_dbt(args: list[str]) -> None:
 
 def main() -> None:
     """Entry point of ``floe-dbt``: never returns."""
-    from floe.orchestration.dbt_worker import receive_message, send_message
-
     args = sys.argv[1:]
     path = os.environ.get(WORKER_ENV)
     if not path:
@@ -70,7 +67,7 @@ def main() -> None:
     send_message(conn, {"args": args, "env": environment, "cwd": os.getcwd(), "dbt": real_dbt()}, fds=[0, 1, 2])
     reply, _ = receive_message(conn)  # a forwarded signal does not interrupt this (PEP 475)
     if reply is None:
-        sys.stderr.write("floe-dbt: the prestarted dbt process ended without reporting its status\n")
+        sys.stderr.write("floe-dbt: the dbt worker ended without reporting its status\n")
         os._exit(2)
     os._exit(int(reply["exit"]))
 

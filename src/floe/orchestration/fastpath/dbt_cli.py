@@ -1,4 +1,4 @@
-"""dagster-dbt's CLI resource, without the work it repeats on every invocation.
+"""dagster-dbt's CLI resource, without the work it repeats on every invocation (fast path).
 
 Imported only while a dbt step runs (importing dagster-dbt imports dbt-core); the code
 location declares the light ``FloeDbtResource`` of ``floe.orchestration.dbt_resource``.
@@ -6,7 +6,8 @@ location declares the light ``FloeDbtResource`` of ``floe.orchestration.dbt_reso
 Upstream runs ``dbt --version`` in a subprocess and builds a dbt adapter in-process before
 each invocation; together that is more than a second of fixed overhead per run, spent on
 information floe already has (dbt-core is a dependency of this very environment) and on an
-adapter that is only needed for optional row-count queries floe does not use.
+adapter that is only needed for optional row-count queries floe does not use. Both overridden
+methods are seams (:mod:`.seams`), checked before the dbt step uses this class.
 """
 
 from __future__ import annotations

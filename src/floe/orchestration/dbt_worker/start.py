@@ -1,6 +1,6 @@
-"""Start the dbt worker at the beginning of a run and clean up after it (parent side).
+"""The parent's side of the dbt worker: start it as a run begins, stop it when the run ends.
 
-See ``floe.orchestration.dbt_worker`` for why and how. The worker is announced to the dbt
+See :mod:`floe.orchestration.dbt_worker` for why and how. The worker is announced to the dbt
 step through ``FLOE_DBT_WORKER``; the step then runs ``floe-dbt`` instead of ``dbt``.
 """
 
@@ -8,22 +8,30 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from types import TracebackType
 
-from floe.orchestration.dbt_launcher import DBT_ENV, WORKER_ENV
-from floe.orchestration.dbt_worker import listen, taken_path
+from floe.orchestration.dbt_worker.protocol import DBT_ENV, WORKER_ENV, taken_path
 
 LAUNCHER = "floe-dbt"
-# Set to 0 to run plain dbt (for comparison, or to rule the worker out when debugging).
-PRESTART_ENV = "FLOE_DBT_PRESTART"
-# sun_path holds 108 bytes on Linux (104 on macOS); a longer TMPDIR means no prestart.
+WORKER_MODULE = "floe.orchestration.dbt_worker.process"
+# sun_path holds 108 bytes on Linux (104 on macOS); a longer TMPDIR means no worker.
 MAX_SOCKET_PATH = 100
 # How long a worker that has served may take to exit after dbt finished.
 TAKEN_WORKER_GRACE_S = 10
+
+
+def listen(socket_path: str) -> socket.socket:
+    """The worker's listening socket. The parent makes it and hands it over (pass_fds), so a
+    launcher that comes before the worker has even started waits in the backlog."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(socket_path)
+    server.listen(1)
+    return server
 
 
 def launcher_executable() -> str | None:
@@ -37,11 +45,11 @@ def worker_launcher() -> str | None:
     return launcher_executable() if os.environ.get(WORKER_ENV) else None
 
 
-class PrestartedDbt:
+class DbtWorker:
     """A dbt worker process for one invocation, started now, stopped on exit of the block.
 
-    Use as a context manager around the run. If the launcher is not installed, or
-    ``FLOE_DBT_PRESTART=0``, nothing is started and dbt runs as usual.
+    Use as a context manager around the run. When ``floe-dbt`` is not installed or the fast path
+    is off (``floe.orchestration.fastpath``), nothing is started and dbt runs as usual.
     """
 
     def __init__(self, adapter_type: str | None) -> None:
@@ -61,8 +69,10 @@ class PrestartedDbt:
         """Whether a dbt invocation ran in the worker (known once the block has ended)."""
         return self._served
 
-    def __enter__(self) -> PrestartedDbt:
-        if os.environ.get(PRESTART_ENV, "1") == "0" or launcher_executable() is None:
+    def __enter__(self) -> DbtWorker:
+        from floe.orchestration.fastpath import enabled
+
+        if not enabled() or launcher_executable() is None:
             return self
         # A private folder: only this user may connect to the worker.
         self._folder = Path(tempfile.mkdtemp(prefix="floe-dbt-"))
@@ -71,7 +81,7 @@ class PrestartedDbt:
             self._folder = None
             return self
         server = listen(str(self.socket_path))
-        args = [sys.executable, "-m", "floe.orchestration.dbt_worker", str(server.fileno()), str(self.socket_path)]
+        args = [sys.executable, "-m", WORKER_MODULE, str(server.fileno()), str(self.socket_path)]
         if self._adapter_type:
             args.append(self._adapter_type)
         env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}

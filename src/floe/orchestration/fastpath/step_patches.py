@@ -1,4 +1,4 @@
-"""Two narrowly scoped fixes to Dagster's step execution, applied by the in-process runner.
+"""Two narrowly scoped patches to Dagster's step execution, applied by ``floe run`` on the fast path.
 
 ``StepExecutionContext.get_output_asset_keys`` walks every output of the step and is called
 once per output yielded, so a step with N outputs (one dbt build of N models) does N² work:
@@ -11,6 +11,8 @@ materialized moments ago by the same step, so each of those reads (about 1.5 ms,
 model) returns the materialization this very process just wrote. floe's SQLite storage
 remembers the materializations it stored per run; the patched look-up takes those from it and
 asks storage for the rest, as before.
+
+Both patched methods are seams (:mod:`.seams`): :func:`apply_step_patches` checks them first.
 """
 
 from __future__ import annotations
@@ -20,6 +22,17 @@ from dataclasses import dataclass
 from typing import Any
 
 _PATCHED = False
+
+
+def apply_step_patches() -> bool:
+    """Apply both patches when the fast path is on and their targets are where floe expects."""
+    from floe.orchestration.fastpath.seams import DAGSTER, verify
+
+    if not verify(DAGSTER):
+        return False
+    memoize_output_asset_keys()
+    same_run_input_versions()
+    return True
 
 
 def memoize_output_asset_keys() -> None:

@@ -1,4 +1,4 @@
-"""Dagster's SQLite storage, without opening a new engine and connection for every event.
+"""Dagster's SQLite storage, without opening a new engine and connection for every event (fast path).
 
 Upstream's SQLite event log creates an engine, opens a connection, and closes and disposes
 both for each statement it runs. A dbt run of 1,000 models stores thousands of events and
@@ -127,9 +127,15 @@ class CachedEngineSqliteEventLogStorage(SqliteEventLogStorage):
         """The materialization of the asset that this process stored for the run, if any.
 
         What the asset's row would give as its latest materialization while the run that
-        stored it is going (used by ``floe.orchestration.dagster_patches``).
+        stored it is going (used by :mod:`.step_patches`).
         """
         return self._materialized.get(asset_key) if run_id == self._materialized_run else None
+
+    def forget_run(self, run_id: str) -> None:
+        """Close the engine of a deleted run's file (``floe.orchestration.history`` deletes the file)."""
+        engine = self._engines.pop(run_id, None)
+        if engine is not None:
+            engine.dispose()
 
     # Schema facts. Upstream asks SQLite for them on every asset event (``has_table`` even opens
     # a new engine and a second connection to do it): a third of the cost of storing a
@@ -182,8 +188,11 @@ class FloeSqliteStorage(DagsterSqliteStorage):
     """DagsterSqliteStorage whose event log reuses its engines (configured as ``storage: custom``)."""
 
     def __init__(self, base_dir: str, inst_data: Any = None) -> None:
+        from floe.orchestration.fastpath.seams import DAGSTER, verify
+
         super().__init__(base_dir, inst_data=inst_data)
-        self._event_log_storage = CachedEngineSqliteEventLogStorage(_event_logs_directory(base_dir))
+        if verify(DAGSTER):
+            self._event_log_storage = CachedEngineSqliteEventLogStorage(_event_logs_directory(base_dir))
 
     @classmethod
     def from_config_value(cls, inst_data: Any, config_value: Any) -> FloeSqliteStorage:

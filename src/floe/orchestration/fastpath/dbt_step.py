@@ -1,0 +1,228 @@
+"""The dbt step on the fast path: dbt starts in the worker before dagster-dbt is even imported.
+
+Importing dagster-dbt imports dbt-core: over a second in which the dbt step could not start
+dbt. When a dbt worker waits (:mod:`floe.orchestration.dbt_worker`) and the step builds the
+whole project (no subset: the only case where dagster-dbt's arguments follow from the op's
+tags alone), :func:`launch_early` starts ``floe-dbt`` with exactly the command line,
+environment and working directory ``DbtCliResource.cli`` would give it; dagster-dbt is then
+imported while dbt parses, and the running process is wrapped in dagster-dbt's own
+``DbtCliInvocation``: event streaming and translation stay dagster-dbt's. Subsets take
+dagster-dbt's ``cli()``, with the selection its own ``get_subset_selection_for_context``
+computes from floe's specs (which carry the same op tags and unique-id metadata as
+``@dbt_assets``'s). ``tests/integration/test_dbt_early_launch.py`` checks the command equals
+dagster-dbt's.
+
+Private seams used here (checked in :mod:`.seams` before use): ``DbtCliInvocation``'s
+constructor, ``DbtCliResource._get_unique_target_path`` and ``_cli_version``,
+``dagster_dbt.asset_utils``. They can only be checked once dagster-dbt is imported, which is
+after the definitions were built the fast way; if one has moved, the early dbt is interrupted
+and the step stops with the seam's name and the switch to use (it never runs half-patched).
+The version gate keeps untested versions from getting this far.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from floe.contract.project import CompiledProject
+from floe.orchestration.dbt_worker.start import worker_launcher
+
+# dagster-dbt's op tag names (dagster_dbt.asset_utils), read without importing it.
+SELECT_TAG = "dagster_dbt/select"
+EXCLUDE_TAG = "dagster_dbt/exclude"
+SELECTOR_TAG = "dagster_dbt/selector"
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+# How long an interrupted dbt may take to stop before it is killed.
+CANCEL_GRACE_S = 10
+
+
+def stream_fast_dbt_build(context: Any, compiled: CompiledProject, dbt: Any, args: Sequence[str],
+                          publish: Any) -> Iterator[Any]:
+    """Run ``dbt <args>`` for the step on the fast path.
+
+    ``publish(invocation, context)`` streams the invocation's events (shared with the stock path).
+
+    Raises:
+        FloeError: a dagster-dbt seam has moved (see the module docstring).
+    """
+    # Before the imports below: with a worker waiting, dbt parses while they run.
+    early = launch_early(context, dbt, list(args))
+    from floe.orchestration.fastpath.seams import DAGSTER_DBT, problems, verify
+
+    if not verify(DAGSTER_DBT):
+        if early is not None:
+            early.cancel()
+        from floe.errors import FloeError
+        from floe.orchestration.fastpath import SWITCH_ENV
+
+        raise FloeError("floe's fast path does not fit the installed dagster-dbt: " + "; ".join(problems(DAGSTER_DBT)),
+                        hint=f"set {SWITCH_ENV}=0 to run on stock dagster-dbt, and please report this")
+    return _stream(context, compiled, dbt, args, early, publish)
+
+
+def _stream(context: Any, compiled: CompiledProject, dbt: Any, args: Sequence[str], early: EarlyLaunch | None,
+            publish: Any) -> Iterator[Any]:
+    from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
+    from dagster_dbt.asset_utils import (
+        DAGSTER_DBT_EXCLUDE_METADATA_KEY,
+        DAGSTER_DBT_SELECT_METADATA_KEY,
+        DAGSTER_DBT_SELECTOR_METADATA_KEY,
+        DBT_INDIRECT_SELECTION_ENV,
+        get_subset_selection_for_context,
+    )
+
+    from floe.orchestration.dbt_specs import load_manifest
+
+    manifest = load_manifest(compiled.manifest_path)
+    translator = DagsterDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+    cli = dbt.cli_resource()
+    if early is not None:
+        yield from publish(early.invocation(cli, manifest, translator), context)
+        return
+    tags = context.op.tags
+    selection, indirect = get_subset_selection_for_context(
+        context=context,
+        manifest=manifest,
+        select=tags.get(DAGSTER_DBT_SELECT_METADATA_KEY),
+        exclude=tags.get(DAGSTER_DBT_EXCLUDE_METADATA_KEY),
+        selector=tags.get(DAGSTER_DBT_SELECTOR_METADATA_KEY),
+        dagster_dbt_translator=translator,
+        current_dbt_indirect_selection_env=os.getenv(DBT_INDIRECT_SELECTION_ENV),
+    )
+    # dagster-dbt sets DBT_INDIRECT_SELECTION for dbt when a subset needs it; the flag is the
+    # same setting and, unlike the variable, overrides a user's own value just as it does.
+    indirect_args = ["--indirect-selection", indirect] if indirect else []
+    invocation = cli.cli(
+        [*args, *indirect_args, *selection],
+        manifest=manifest,
+        dagster_dbt_translator=translator,
+        target_path=cli._get_unique_target_path(context=context),  # dagster-dbt's own folder naming
+    )
+    yield from publish(invocation, context)
+
+
+@dataclass
+class EarlyLaunch:
+    """A dbt invocation already running in the worker, waiting to be wrapped by dagster-dbt."""
+
+    process: subprocess.Popen[bytes]
+    project_dir: Path
+    target_path: Path
+
+    def invocation(self, cli: Any, manifest: Any, translator: Any) -> Any:
+        """dagster-dbt's ``DbtCliInvocation`` around the running process, as ``cli()`` builds it."""
+        from dagster_dbt import DbtCliInvocation
+
+        return DbtCliInvocation(
+            process=self.process,
+            manifest=manifest,
+            project=None,
+            dagster_dbt_translator=translator,
+            project_dir=self.project_dir,
+            target_path=self.target_path,
+            raise_on_error=True,  # cli()'s default, which the usual path uses
+            context=None,
+            adapter=None,
+            cli_version=cli._cli_version,
+        )
+
+    def cancel(self) -> None:
+        """Interrupt dbt (SIGINT: it stops its queries and exits) and wait for it to end."""
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGINT)
+        if self.process.stdout is not None:
+            self.process.stdout.close()  # a dbt waiting on a full pipe gets an error instead of waiting on
+        try:
+            self.process.wait(timeout=CANCEL_GRACE_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def is_whole(assets_def: Any) -> bool:
+    """True when ``assets_def`` materializes every asset and runs every check of its op."""
+    return bool(assets_def.keys_by_output_name == assets_def.node_keys_by_output_name
+                and assets_def.check_specs_by_output_name == assets_def.node_check_specs_by_output_name)
+
+
+def launch_early(context: Any, dbt: Any, args: list[str]) -> EarlyLaunch | None:
+    """The dbt invocation of a whole step, started now in the worker; None for a subset or no worker."""
+    launcher = worker_launcher()
+    if launcher is None or not is_whole(context.assets_def):
+        return None  # a subset takes dagster-dbt's own cli()
+    return start(*cli_command(launcher, dbt, args, context.op.tags, context.op.name, context.run.run_id))
+
+
+def start(command: list[str], env: dict[str, str], project_dir: Path, target_path: Path) -> EarlyLaunch:
+    """Run ``command`` as dagster-dbt would: stdout and stderr on one pipe, in ``project_dir``."""
+    _reuse_partial_parse(_target_base(project_dir), target_path)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=project_dir)
+    return EarlyLaunch(process, project_dir, target_path)
+
+
+def target_folder_name(op_name: str, run_id: str) -> str:
+    """dagster-dbt's unique target folder name for a step of the run."""
+    return f"{op_name}-{run_id[:7]}-{str(uuid.uuid4())[:7]}"
+
+
+def cli_command(executable: str, dbt: Any, args: list[str], op_tags: Any, op_name: str, run_id: str,
+                name: str | None = None) -> tuple[list[str], dict[str, str], Path, Path]:
+    """What ``DbtCliResource.cli(args + the op's selection)`` runs when the step is not a subset.
+
+    ``name`` is the target folder's (default: a new unique one, as dagster-dbt makes).
+    Returns the command line, environment, working directory and target path.
+    """
+    selector = op_tags.get(SELECTOR_TAG)
+    cleaned = [*args, *(["--selector", selector] if selector else [])]
+    # dagster-dbt re-joins the words of --select/--exclude and puts --exclude first.
+    selection: list[str] = []
+    for flag, tag in (("--exclude", EXCLUDE_TAG), ("--select", SELECT_TAG)):
+        words = (op_tags.get(tag) or "").split()
+        if words:
+            selection += [flag, " ".join(words)]
+    project_dir = Path(dbt.project_dir)
+    # dagster-dbt's unique folder under $DBT_TARGET_PATH; dbt is given it as dagster-dbt gives
+    # it (relative when $DBT_TARGET_PATH is), the invocation gets it absolute.
+    name = name or target_folder_name(op_name, run_id)
+    unique = Path(os.environ.get("DBT_TARGET_PATH", "target")) / name
+    target_path = _target_base(project_dir) / name
+    env = {
+        "PYTHONLEGACYWINDOWSSTDIO": "1",
+        **os.environ,
+        "DAGSTER_DBT_CLI": "true",
+        "PYTHONUNBUFFERED": "1",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_LOG_FORMAT": "json",
+        "DBT_TARGET_PATH": os.fspath(unique),
+        "DBT_LOG_PATH": os.fspath(unique),
+        **({"DBT_PROFILES_DIR": dbt.profiles_dir} if dbt.profiles_dir else {}),
+        "DBT_PROJECT_DIR": str(project_dir),
+    }
+    profile = ["--profile", dbt.profile] if dbt.profile else []
+    profile += ["--target", dbt.target] if dbt.target else []
+    return [executable, *cleaned, *profile, *selection], env, project_dir, target_path
+
+
+def _target_base(project_dir: Path) -> Path:
+    """$DBT_TARGET_PATH (default ``target``), absolute: where the project's own parse output is."""
+    current = Path(os.environ.get("DBT_TARGET_PATH", "target"))
+    return current if current.is_absolute() else project_dir / current
+
+
+def _reuse_partial_parse(target_base: Path, target_path: Path) -> None:
+    """Copy the partial-parse file into the new target folder, as dagster-dbt does."""
+    source = target_base / PARTIAL_PARSE_FILE
+    destination = target_path / PARTIAL_PARSE_FILE
+    if source.exists() and not destination.exists():
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, destination)

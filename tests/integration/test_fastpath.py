@@ -2,7 +2,9 @@
 
 Every method floe overrides or patches, every private name it imports, with the parameters it
 expects, is listed in ``floe.orchestration.fastpath.seams``; these tests fail when an upgrade
-moves one, and show that the check and the gate notice what moved instead of running on.
+moves one, and show that the check and the gate notice what moved instead of running on. With
+the fast path off (the switch, or an untested version) a real run on stock parts builds what
+the fast path builds.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.integration
-
 from floe.orchestration import fastpath
 from floe.orchestration.fastpath import seams
+
+pytestmark = pytest.mark.integration
 
 SRC = Path(fastpath.__file__).resolve().parents[2]
 FENCE = Path(fastpath.__file__).resolve().parent

@@ -76,7 +76,7 @@ t = time.perf_counter()
 import floe.orchestration.builder as builder
 import floe.orchestration.instance as inst
 import floe.orchestration.runner as runner
-from floe.orchestration.paths import open_compiled_project
+from floe.contract.project import open_compiled_project
 add("import floe.orchestration", time.perf_counter() - t)
 
 from dagster import DagsterInstance, JobDefinition

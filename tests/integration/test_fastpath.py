@@ -162,3 +162,24 @@ def test_a_run_on_an_untested_version_uses_stock_parts_and_says_so(compiled_proj
     assert len(notices) == 1, outcome.warnings
     stored = (compiled_project / ".floe" / "dagster" / "dagster.yaml").read_text()
     assert "FloeSqliteStorage" not in stored
+
+
+def test_a_moved_dagster_dbt_seam_stops_the_step_with_its_name_and_the_switch(compiled_project: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """dagster-dbt's seams are checked when the step imports it: the step stops, never half-patched."""
+    from floe.contract.project import open_compiled_project
+    from floe.orchestration.runner import run_pipeline
+
+    moved = seams.Seam(seams.DAGSTER_DBT, "dagster_dbt", "DbtCliResource._renamed_upstream", ("self",))
+    monkeypatch.setattr(seams, "SEAMS", (*seams.SEAMS, moved))
+    monkeypatch.setenv("FLOE_PROJECT_DIR", str(compiled_project))
+    monkeypatch.chdir(compiled_project)
+    compiled = open_compiled_project(compiled_project / ".floe" / "artifacts.json")
+    outcome = run_pipeline(compiled)
+    assert not outcome.success
+    assert any("DbtCliResource._renamed_upstream no longer exists" in e and "FLOE_FAST_PATH=0" in e
+               for e in outcome.errors), outcome.errors
+    # The rest of the process runs on stock parts: the next run succeeds.
+    again = run_pipeline(compiled)
+    assert again.success, again.errors
+    assert not fastpath.enabled()

@@ -197,7 +197,7 @@ def summarize_run(plan: RunPlan, executed: ExecutedRun) -> RunOutcome:
     """The outcome: failed steps' errors, row counts of what was built, lineage and traces finished."""
     result, nodes = executed.result, executed.nodes
     errors = [
-        event.step_failure_data.error.message.strip()
+        _step_error(event.step_failure_data.error)
         for event in result.get_step_failure_events()
         if event.step_failure_data and event.step_failure_data.error
     ]
@@ -207,6 +207,14 @@ def summarize_run(plan: RunPlan, executed: ExecutedRun) -> RunOutcome:
     export_warnings = executed.observer.finish(result.success, None if result.success else reason)
     return RunOutcome(result.run_id, result.success, time.perf_counter() - plan.started, nodes, errors,
                       executed.log_path, [*plan.notices, *export_warnings])
+
+
+def _step_error(error: Any) -> str:
+    """What a failed step raised: Dagster wraps it ("Error occurred while executing op ..."), so the
+    cause is the message worth showing."""
+    while error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
+        error = error.cause
+    return str(error.message).strip()
 
 
 def _new_run_log(log_dir: Path) -> Path:

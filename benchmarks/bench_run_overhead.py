@@ -11,6 +11,10 @@ history grows by every run; the dagster-dbt baseline keeps none).
 Overhead = median(floe run) - median(dbt build); the fixed and per-model overheads come
 from a least-squares line over the sizes.
 
+With ``--stock``, "floe run, FLOE_FAST_PATH=0" runs the same floe on stock Dagster and
+dagster-dbt with plain dbt (floe.orchestration.fastpath), on the same project: what the fast
+path as a whole earns.
+
 Goal (from the issue): fixed overhead <= 1.5 s, per-model overhead <= 3 ms at 1,000 models.
 
 With ``--before VENV`` (a virtualenv with another floe installed, e.g. the commit before a
@@ -65,6 +69,7 @@ GOAL_FIXED_S = 1.5
 GOAL_PER_MODEL_S = 0.003
 DBT, FLOE, DAGSTER_DBT = "dbt build", "floe run", "dagster-dbt materialize"
 FLOE_BEFORE = before_label(FLOE)
+FLOE_STOCK = "floe run, FLOE_FAST_PATH=0"
 
 
 def _newest_run_results(folder: Path) -> Path | None:
@@ -95,9 +100,9 @@ def _prune_dagster_dbt_targets(project: BenchProject) -> None:
             shutil.rmtree(child, ignore_errors=True)
 
 
-def _floe_run(label: str, project: BenchProject, *, fresh: bool) -> Command:
+def _floe_run(label: str, project: BenchProject, *, fresh: bool, **env: str) -> Command:
     """``floe run`` of the project's own floe install, from an empty warehouse and a short history."""
-    return Command(label, [project.tool("floe"), "run"], cwd=project.root, env=project.env(),
+    return Command(label, [project.tool("floe"), "run"], cwd=project.root, env=project.env(**env),
                    forbidden_output="compiled (",
                    probes={"dbt_elapsed": _dbt_elapsed(project.root / ".floe" / "dbt" / "target"),
                            "in_process": _floe_in_process},
@@ -105,7 +110,7 @@ def _floe_run(label: str, project: BenchProject, *, fresh: bool) -> Command:
 
 
 def commands(project: BenchProject, *, dagster_dbt: bool, fresh: bool,
-             before_copy: BenchProject | None = None) -> list[Command]:
+             before_copy: BenchProject | None = None, stock: bool = False) -> list[Command]:
     before = project.fresh_warehouse if fresh else None
     dbt_target = str(project.dbt_target)
     found = [
@@ -116,6 +121,9 @@ def commands(project: BenchProject, *, dagster_dbt: bool, fresh: bool,
     ]
     if before_copy is not None:
         found.append(_floe_run(FLOE_BEFORE, before_copy, fresh=fresh))
+    if stock:
+        # The same floe on stock Dagster and dagster-dbt, plain dbt: what the fast path saves.
+        found.append(_floe_run(FLOE_STOCK, project, fresh=fresh, FLOE_FAST_PATH="0"))
     if dagster_dbt:
         target = str(project.dagster_dbt_target)
         found.append(Command(
@@ -136,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-dagster-dbt", action="store_true", help="skip the plain dagster-dbt baseline")
     parser.add_argument("--keep-warehouse", action="store_true",
                         help="rebuild over the previous run's tables instead of an empty warehouse each run")
+    parser.add_argument("--stock", action="store_true",
+                        help="also time 'floe run' with its fast path off (FLOE_FAST_PATH=0): what the fast path earns")
     parser.add_argument("--before", metavar="VENV",
                         help="also time 'floe run' of the floe installed in this virtualenv, and compare")
     args = parser.parse_args(argv)
@@ -151,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         note(f"{n} models: {counts[n]}")
         before_copy = ensure_before_copy(project, before_bin) if before_bin else None
         results[n] = time_interleaved(commands(project, dagster_dbt=not args.no_dagster_dbt,
-                                               fresh=not args.keep_warehouse, before_copy=before_copy),
+                                               fresh=not args.keep_warehouse, before_copy=before_copy,
+                                               stock=args.stock),
                                       repeat=args.repeat, warmup=args.warmup, log_dir=WORK / "logs" / f"run_{n}")
     report(sizes, results, counts, args.repeat)
     if before_bin:
@@ -211,12 +222,13 @@ def report(sizes: list[int], results: dict[int, dict[str, Stats]], counts: dict[
           + (f"; two-point = (overhead@{sizes[-1]} - overhead@{sizes[0]}) / {sizes[-1] - sizes[0]}" if len(sizes) > 1
              else "") + ").\n")
     rows = []
-    labels = [FLOE] + ([FLOE_BEFORE] if FLOE_BEFORE in results[sizes[0]] else []) + ([DAGSTER_DBT] if with_dd else [])
+    labels = [FLOE] + [label for label in (FLOE_BEFORE, FLOE_STOCK) if label in results[sizes[0]]]
+    labels += [DAGSTER_DBT] if with_dd else []
     for label in labels:
         overheads = [results[n][label].median - results[n][DBT].median for n in sizes]
         fixed, slope = fit_overhead(sizes, results, label)
         two_point = (overheads[-1] - overheads[0]) / (sizes[-1] - sizes[0]) if len(sizes) > 1 else float("nan")
-        goal = label in (FLOE, FLOE_BEFORE)
+        goal = label in (FLOE, FLOE_BEFORE, FLOE_STOCK)
         rows.append([label, seconds(fixed), f"{slope * 1000:.2f} ms", f"{two_point * 1000:.2f} ms",
                      (f"{verdict(fixed, GOAL_FIXED_S)} (<= {GOAL_FIXED_S} s)" if goal else "baseline"),
                      (f"{verdict(slope, GOAL_PER_MODEL_S)} (<= {GOAL_PER_MODEL_S * 1000:.0f} ms)"

@@ -32,6 +32,9 @@ def run(pipeline_file: Path, platform_file: Path | None, environment: str | None
     $FLOE_ARTIFACTS_PATH names compiled artifacts: those run as they are), then Dagster drives one
     'dbt build': every model and seed is an asset, every dbt test a check. Shows each node as
     it finishes and ends with a summary; exits 1 when a model or test fails.
+
+    FLOE_FAST_PATH=0 runs on stock Dagster and dagster-dbt with plain dbt (slower, same
+    results): floe's shortcuts into their internals are off (see ARCHITECTURE.md).
     """
     from floe.compiler.freshness import runtime_artifacts
     from floe.contract.project import open_compiled_project

@@ -1,7 +1,10 @@
-"""Progress of dbt nodes as they run, for whoever listens (the terminal runner, tests).
+"""Node events: dbt nodes and ingestion tables starting and finishing, for whoever listens.
 
-The dbt asset op reports every dbt node start and finish here. With no listener (a
-Kubernetes run pod, ``dagster dev``) reporting costs nothing.
+The dbt step publishes every dbt node start and finish here (translated from dbt's JSON log
+lines), the ingestion op every table it lands. Listeners are the terminal's progress, the
+run's traces and lineage (``floe.observability``) and tests. With no listener (a Kubernetes
+run pod, ``dagster dev``) publishing costs nothing. A module of its own at the bottom of
+floe's layers, so observability reads run events without importing orchestration.
 """
 
 from __future__ import annotations

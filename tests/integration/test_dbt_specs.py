@@ -108,11 +108,20 @@ def test_loading_definitions_imports_neither_dagster_dbt_nor_dbt(compiled_projec
     ("fqn:*", None), ("+marts", None), ("staging", "stg_orders"), ("tag:marts mart_revenue+", None),
     ("tag:staging,resource_type:model", None), ("@stg_orders", None), ("1+int_orders+1", "resource_type:test"),
 ])
-def test_job_selections_equal_dagster_dbts(shop_manifest: Path, select: str, exclude: str | None) -> None:
+@pytest.mark.parametrize("fast_path", ["on", "off"])
+def test_job_selections_equal_dagster_dbts(shop_manifest: Path, select: str, exclude: str | None, fast_path: str,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the fast path dbt's selector gives ids that floe maps; off it, dagster-dbt's public selection."""
     from dagster import Definitions
     from dagster_dbt import build_dbt_asset_selection
 
+    from floe.orchestration import dbt_selection as selection_module
+    from floe.orchestration import fastpath
     from floe.orchestration.dbt_selection import dbt_selection
+
+    monkeypatch.setenv(fastpath.SWITCH_ENV, "1" if fast_path == "on" else "0")
+    monkeypatch.setattr(selection_module, "_evaluated", {})
+    fastpath.reset()
 
     upstream, _ = _both(shop_manifest)
     graph = Definitions(assets=[upstream]).resolve_asset_graph()

@@ -2,9 +2,10 @@
 
 dagster-dbt's ``build_dbt_asset_selection`` needs the ``@dbt_assets`` definition and imports
 dbt-core to evaluate dbt's selection syntax. ``DbtSelection`` only records the manifest and
-the two strings. The first time Dagster resolves it (a job is built, a run is narrowed),
-dagster-dbt's public ``DbtManifestAssetSelection`` evaluates it with dbt's own selector
-(``fqn:*``, every node, needs no dbt: ``dbt_specs`` gives the same keys the translator does).
+the two strings. The first time Dagster resolves it (a job is built, a run is narrowed), dbt's
+own selector picks the unique ids (``fqn:*``, every node, needs no dbt), which ``dbt_specs``
+maps to the keys the translator gives; off the fast path, dagster-dbt's public
+``DbtManifestAssetSelection`` evaluates it whole (slower: a translator spec per node).
 Like ``build_dbt_asset_selection``, the result is intersected with the dbt multi-asset's own
 selection (``fqn:*``). Each distinct selection is evaluated once per manifest.
 """
@@ -86,8 +87,14 @@ def _selected_keys(manifest_path: str, stamp: int, select: str, exclude: str, as
     if found is not None:
         return found
     specs = _specs(manifest_path, stamp)
+    unique_ids: AbstractSet[str] | None
     if select == DEFAULT_SELECT and not exclude:
         unique_ids = {uid for name in _FQN_STAR_COLLECTIONS for uid in specs.manifest.get(name) or {}}
+    else:
+        from floe.orchestration.fastpath.dbt_selection import selected_unique_ids
+
+        unique_ids = selected_unique_ids(specs.manifest, select, exclude)
+    if unique_ids is not None:
         found = (frozenset(specs.key(uid) for uid in unique_ids if is_asset_node(get_node(specs.manifest, uid))),
                  frozenset(key for key in map(specs.check_key, unique_ids) if key is not None))
     else:

@@ -34,6 +34,7 @@ import argparse
 import json
 import re
 import shutil
+import statistics
 import sys
 from pathlib import Path
 
@@ -243,6 +244,13 @@ def fit_overhead(sizes: list[int], results: dict[int, dict[str, Stats]], label: 
     return linear_fit([float(n) for n in sizes], overheads)
 
 
+def _own_time(stats: Stats) -> float | None:
+    """Median over runs of (floe's reported duration - dbt's elapsed time), where both were probed."""
+    pairs = [(sample.extras.get("in_process"), sample.extras.get("dbt_elapsed")) for sample in stats.samples]
+    own = [a - b for a, b in pairs if a is not None and b is not None]
+    return statistics.median(own) if own else None
+
+
 def report_before(sizes: list[int], results: dict[int, dict[str, Stats]], before_venv: Path) -> None:
     """floe now against the floe in ``before_venv``, by the rule in _before.py."""
     print(f"\n## floe run now vs before ({before_venv})\n")
@@ -257,6 +265,14 @@ def report_before(sizes: list[int], results: dict[int, dict[str, Stats]], before
                      seconds(before.cpu_median), seconds(now.cpu_median)])
     print(table(["models", FLOE_BEFORE, FLOE, "now / before", "overhead before", "overhead now", "cpu before",
                  "cpu now"], rows))
+    print("\nfloe's own time around dbt (its summary's duration minus dbt's elapsed time in the same run,"
+          " median of the per-run differences): less exposed to how fast dbt happened to run.\n")
+    rows = []
+    for n in sizes:
+        own = [_own_time(results[n][label]) for label in (FLOE_BEFORE, FLOE)]
+        rows.append([n, *(seconds(v) if v is not None else "-" for v in own),
+                     seconds(own[1] - own[0]) if own[0] is not None and own[1] is not None else "-"])
+    print(table(["models", "before", "now", "now - before"], rows))
 
     fixed_now, slope_now = fit_overhead(sizes, results, FLOE)
     fixed_before, slope_before = fit_overhead(sizes, results, FLOE_BEFORE)

@@ -20,7 +20,11 @@ def _parsed_manifest(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]
     root = tmp_path_factory.mktemp("ecommerce_parse")
     project = write_project(root, root / "warehouse.duckdb")
     dbt = Path(sys.executable).parent / "dbt"
-    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_USE_COLORS": "false"}
+    # An in-process floe run earlier in this worker exports DBT_TARGET_PATH (and the like) for
+    # dbt: the parse must write to this project's own target/ whatever ran before.
+    inherited = {k: v for k, v in os.environ.items()
+                 if k not in ("DBT_TARGET_PATH", "DBT_LOG_PATH", "DBT_PROJECT_DIR", "DBT_PROFILES_DIR")}
+    env = {**inherited, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_USE_COLORS": "false"}
     result = subprocess.run(
         [str(dbt), "parse", "--project-dir", str(project), "--profiles-dir", str(project)],
         cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False,

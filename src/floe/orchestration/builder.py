@@ -34,7 +34,14 @@ from floe.compiler.dbt_process import dbt_executable
 from floe.contract.project import PROJECT_DIR_ENV, CompiledProject
 from floe.orchestration.dbt_resource import FloeDbtResource
 from floe.orchestration.dbt_selection import dbt_selection, remember_specs
-from floe.orchestration.dbt_specs import DEFAULT_SELECT, SELECT_TAG, DbtSpecs, build_dbt_specs, load_manifest
+from floe.orchestration.dbt_specs import (
+    DEFAULT_SELECT,
+    SELECT_TAG,
+    DbtSpecs,
+    build_dbt_specs,
+    dbt_translator,
+    load_manifest,
+)
 from floe.orchestration.ingestion_assets import build_ingestion_assets
 from floe.spec.project import ALL_ASSETS_JOB
 from floe.spec.secrets import resolve_secrets
@@ -140,11 +147,10 @@ def build_dbt_assets(compiled: CompiledProject) -> AssetsDefinition:
     from floe.orchestration.fastpath import enabled
 
     if not enabled():
-        from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_assets
+        from dagster_dbt import dbt_assets
 
-        translator = DagsterDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
         stock: AssetsDefinition = dbt_assets(manifest=compiled.manifest_path, name=DBT_ASSETS_NAME,
-                                             select=DEFAULT_SELECT, dagster_dbt_translator=translator)(dbt_models)
+                                             select=DEFAULT_SELECT, dagster_dbt_translator=dbt_translator())(dbt_models)
         return stock
     translated = DbtSpecs(load_manifest(compiled.manifest_path))
     remember_specs(compiled.manifest_path, translated)

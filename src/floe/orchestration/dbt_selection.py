@@ -19,7 +19,14 @@ from typing import Any
 
 from dagster import AssetCheckKey, AssetKey, AssetSelection
 
-from floe.orchestration.dbt_specs import DEFAULT_SELECT, DbtSpecs, get_node, is_asset_node, load_manifest
+from floe.orchestration.dbt_specs import (
+    DEFAULT_SELECT,
+    DbtSpecs,
+    dbt_translator,
+    get_node,
+    is_asset_node,
+    load_manifest,
+)
 
 
 # AssetSelection's public extension points are resolve_inner and resolve_checks_inner; Dagster
@@ -98,11 +105,10 @@ def _selected_keys(manifest_path: str, stamp: int, select: str, exclude: str, as
         found = (frozenset(specs.key(uid) for uid in unique_ids if is_asset_node(get_node(specs.manifest, uid))),
                  frozenset(key for key in map(specs.check_key, unique_ids) if key is not None))
     else:
-        from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtManifestAssetSelection
+        from dagster_dbt import DbtManifestAssetSelection
 
-        translator = DagsterDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
         selection = DbtManifestAssetSelection.build(specs.manifest, select, exclude=exclude,
-                                                    dagster_dbt_translator=translator)
+                                                    dagster_dbt_translator=dbt_translator())
         found = (frozenset(selection.resolve_inner(asset_graph)),
                  frozenset(selection.resolve_checks_inner(asset_graph, allow_missing=True)))
     if len(_evaluated) >= _MAX_EVALUATED:

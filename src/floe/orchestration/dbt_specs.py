@@ -56,6 +56,17 @@ _NODE_COLLECTIONS = ("nodes", "sources", "exposures", "metrics", "semantic_model
                      "unit_tests", "functions")
 
 
+def dbt_translator() -> Any:
+    """dagster-dbt's translator as floe uses it: dbt tests become asset checks (imports dagster-dbt).
+
+    The specs above give the keys this translator gives; the dbt step, stock definitions and
+    stock selections all use this one.
+    """
+    from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
+
+    return DagsterDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
 def load_manifest(path: Path) -> dict[str, Any]:
     """The manifest JSON (orjson when present: three times faster on a 3 MB manifest)."""
     data = path.read_bytes()

@@ -32,7 +32,7 @@ def stream_dbt_build(context: AssetExecutionContext, compiled: CompiledProject, 
     if enabled():
         from floe.orchestration.fastpath.dbt_step import stream_fast_dbt_build
 
-        yield from stream_fast_dbt_build(context, compiled, dbt, args, stream_invocation)
+        yield from stream_fast_dbt_build(context, compiled, dbt, args)
         return
     yield from stream_invocation(dbt.cli_resource().cli(list(args), context=context), context)
 

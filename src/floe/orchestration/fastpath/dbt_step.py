@@ -45,11 +45,8 @@ PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 CANCEL_GRACE_S = 10
 
 
-def stream_fast_dbt_build(context: Any, compiled: CompiledProject, dbt: Any, args: Sequence[str],
-                          publish: Any) -> Iterator[Any]:
-    """Run ``dbt <args>`` for the step on the fast path.
-
-    ``publish(invocation, context)`` streams the invocation's events (shared with the stock path).
+def stream_fast_dbt_build(context: Any, compiled: CompiledProject, dbt: Any, args: Sequence[str]) -> Iterator[Any]:
+    """Run ``dbt <args>`` for the step on the fast path; yield its Dagster events.
 
     Raises:
         FloeError: a dagster-dbt seam has moved (see the module docstring).
@@ -66,12 +63,11 @@ def stream_fast_dbt_build(context: Any, compiled: CompiledProject, dbt: Any, arg
 
         raise FloeError("floe's fast path does not fit the installed dagster-dbt: " + "; ".join(problems(DAGSTER_DBT)),
                         hint=f"set {SWITCH_ENV}=0 to run on stock dagster-dbt, and please report this")
-    return _stream(context, compiled, dbt, args, early, publish)
+    return _stream(context, compiled, dbt, args, early)
 
 
-def _stream(context: Any, compiled: CompiledProject, dbt: Any, args: Sequence[str], early: EarlyLaunch | None,
-            publish: Any) -> Iterator[Any]:
-    from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
+def _stream(context: Any, compiled: CompiledProject, dbt: Any, args: Sequence[str],
+            early: EarlyLaunch | None) -> Iterator[Any]:
     from dagster_dbt.asset_utils import (
         DAGSTER_DBT_EXCLUDE_METADATA_KEY,
         DAGSTER_DBT_SELECT_METADATA_KEY,
@@ -80,13 +76,14 @@ def _stream(context: Any, compiled: CompiledProject, dbt: Any, args: Sequence[st
         get_subset_selection_for_context,
     )
 
-    from floe.orchestration.dbt_specs import load_manifest
+    from floe.orchestration.dbt_specs import dbt_translator, load_manifest
+    from floe.orchestration.dbt_step import stream_invocation
 
     manifest = load_manifest(compiled.manifest_path)
-    translator = DagsterDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+    translator = dbt_translator()
     cli = dbt.cli_resource()
     if early is not None:
-        yield from publish(early.invocation(cli, manifest, translator), context)
+        yield from stream_invocation(early.invocation(cli, manifest, translator), context)
         return
     tags = context.op.tags
     selection, indirect = get_subset_selection_for_context(
@@ -107,7 +104,7 @@ def _stream(context: Any, compiled: CompiledProject, dbt: Any, args: Sequence[st
         dagster_dbt_translator=translator,
         target_path=cli._get_unique_target_path(context=context),  # dagster-dbt's own folder naming
     )
-    yield from publish(invocation, context)
+    yield from stream_invocation(invocation, context)
 
 
 @dataclass

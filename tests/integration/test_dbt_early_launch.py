@@ -96,5 +96,63 @@ def test_whole_runs_launch_early_and_subsets_do_not(compiled_project: Path, monk
     subset = run_pipeline(compiled, select="stg_orders")
     assert whole.success and subset.success
     assert launched == [True, False]
+    # The whole run's dbt was the one started before the run was set up; the subset's was not.
+    assert any(fast_dbt_step.STARTED_BEFORE_RUN in m for m in _run_messages(compiled, whole.run_id))
+    assert not any(fast_dbt_step.STARTED_BEFORE_RUN in m for m in _run_messages(compiled, subset.run_id))
     assert {n.name for n in subset.nodes if n.resource_type == "model"} == {"stg_orders"}
     assert {n.name for n in whole.nodes} > {n.name for n in subset.nodes}
+
+
+def _run_messages(compiled: Any, run_id: str) -> list[str]:
+    from floe.orchestration.instance import open_instance
+
+    return [entry.user_message for entry in open_instance(compiled).all_logs(run_id)]
+
+
+def test_an_early_command_that_differs_is_replaced(compiled_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the environment changes between the early start and the step, the step's command wins."""
+    from floe.contract.project import open_compiled_project
+    from floe.orchestration import runner
+    from floe.orchestration.fastpath.dbt_step import COMMAND_DIFFERS, STARTED_BEFORE_RUN
+
+    original = runner._execute
+
+    def changing_environment(*args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setenv("FLOE_TEST_CHANGED_AFTER_EARLY_LAUNCH", "1")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "_execute", changing_environment)
+    monkeypatch.setenv("FLOE_PROJECT_DIR", str(compiled_project))
+    monkeypatch.chdir(compiled_project)
+    compiled = open_compiled_project(compiled_project / ".floe" / "artifacts.json")
+    outcome = runner.run_pipeline(compiled)
+    messages = _run_messages(compiled, outcome.run_id)
+    assert outcome.success, outcome.errors
+    assert any(COMMAND_DIFFERS in m for m in messages)
+    assert not any(STARTED_BEFORE_RUN in m for m in messages)
+    models = {n.name for n in outcome.nodes if n.resource_type == "model"}
+    assert models == {"stg_orders", "stg_customers", "customer_revenue"}
+
+
+def test_an_early_dbt_no_step_takes_is_interrupted(compiled_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from floe.contract.project import open_compiled_project
+    from floe.orchestration.builder import build_code_location, dbt_build_args
+    from floe.orchestration.dbt_worker.start import DbtWorker
+    from floe.orchestration.fastpath import dbt_step as fast_dbt_step
+
+    monkeypatch.setenv("FLOE_PROJECT_DIR", str(compiled_project))
+    monkeypatch.chdir(compiled_project)
+    compiled = open_compiled_project(compiled_project / ".floe" / "artifacts.json")
+    location = build_code_location(compiled)
+    job_def = location.defs.resolve_job_def("all")
+    args = dbt_build_args(full_refresh=False)
+    with DbtWorker(compiled.artifacts.environment.compute.type):
+        with fast_dbt_step.early_launch_for_run(compiled, job_def, location.dbt, "0123456789abcdef", args,
+                                                subset=False) as early:
+            assert early is not None
+            assert early.process.poll() is None  # dbt is running, waiting for its step
+        assert early.process.returncode is not None  # interrupted when the block ended without a step
+        assert not fast_dbt_step._waiting  # nothing left for a step to take
+        with fast_dbt_step.early_launch_for_run(compiled, job_def, location.dbt, "fedcba9876543210", args,
+                                                subset=True) as none:
+            assert none is None  # a subset of the job: the step's selection decides, nothing starts early

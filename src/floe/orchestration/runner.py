@@ -98,6 +98,7 @@ class RunPlan:
     full_refresh: bool
     started: float
     notices: list[str]
+    dbt: Any  # the code location's dbt resource
 
 
 @dataclass(frozen=True)
@@ -143,13 +144,16 @@ def plan_run(compiled: CompiledProject, *, job: str | None = None, select: str |
     notices = [gate.reason] if gate.fell_back and gate.reason else []
     # The run id is also the OpenLineage run id of the pipeline run.
     return RunPlan(compiled, job_name, location.defs.resolve_job_def(job_name), asset_selection, str(uuid.uuid4()),
-                   full_refresh, started, notices)
+                   full_refresh, started, notices, location.dbt)
 
 
 def execute_run(plan: RunPlan, on_node: Callable[[NodeEvent], None] | None = None) -> ExecutedRun:
-    """Execute the planned run in this process; node events go to ``on_node`` as they happen."""
-    from floe.observability.observer import RunObserver, observing
-    from floe.orchestration.builder import FULL_REFRESH_TAG
+    """Execute the planned run in this process; node events go to ``on_node`` as they happen.
+
+    On the fast path, dbt may start before Dagster sets the run up (``early_launch_for_run``).
+    """
+    from floe.orchestration.builder import dbt_build_args
+    from floe.orchestration.fastpath.dbt_step import early_launch_for_run
     from floe.orchestration.instance import open_instance, prepare_instance_home
 
     compiled = plan.compiled
@@ -162,7 +166,21 @@ def execute_run(plan: RunPlan, on_node: Callable[[NodeEvent], None] | None = Non
     # Dagster stores the run's planned-materialization events (one per asset and check) as one
     # batch when this is set; floe's SQLite storage writes a batch in one transaction per file.
     os.environ.setdefault(EVENT_BATCH_ENV, str(EVENT_BATCH_SIZE))
-    instance = open_instance(compiled, prepare_instance_home(compiled))
+    home = prepare_instance_home(compiled)  # exports what dagster.yaml reads, before dbt's environment is taken
+    with early_launch_for_run(compiled, plan.job_def, plan.dbt, plan.run_id,
+                              dbt_build_args(full_refresh=plan.full_refresh), subset=plan.asset_selection is not None):
+        result, log_path, nodes, observer = _execute(plan, open_instance(compiled, home), on_node)
+    pruner.join()
+    return ExecutedRun(result, log_path, nodes, observer)
+
+
+def _execute(plan: RunPlan, instance: Any,
+             on_node: Callable[[NodeEvent], None] | None) -> tuple[Any, Path, list[NodeEvent], RunObserver]:
+    """The Dagster run itself, with floe's listeners, observers and run log around it."""
+    from floe.observability.observer import RunObserver, observing
+    from floe.orchestration.builder import FULL_REFRESH_TAG
+
+    compiled = plan.compiled
     # What is loaded now (Dagster, dbt-core's modules, the definitions, the instance) lives
     # until the process ends: keep it out of the collections the run triggers and the ones at exit.
     gc.freeze()
@@ -189,8 +207,7 @@ def execute_run(plan: RunPlan, on_node: Callable[[NodeEvent], None] | None = Non
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         )
-    pruner.join()
-    return ExecutedRun(result, log_path, nodes, observer)
+    return result, log_path, nodes, observer
 
 
 def summarize_run(plan: RunPlan, executed: ExecutedRun) -> RunOutcome:

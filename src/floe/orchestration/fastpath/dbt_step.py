@@ -12,9 +12,14 @@ computes from floe's specs (which carry the same op tags and unique-id metadata 
 ``@dbt_assets``'s). ``tests/integration/test_dbt_early_launch.py`` checks the command equals
 dagster-dbt's.
 
-Private seams used here (checked in :mod:`.seams` before use): ``DbtCliInvocation``'s
+``floe run`` goes one step further (:func:`early_launch_for_run`): when the command is knowable
+before the run exists, it starts dbt before Dagster sets the run up, and the step takes that
+process once it has checked the command is its own.
+
+Private seams used here (checked in :mod:`.seams` before use): Dagster's ``NodeHandle`` and
+``AssetLayer.get_assets_def_for_node`` (to know the run's op is whole), ``DbtCliInvocation``'s
 constructor, ``DbtCliResource._get_unique_target_path`` and ``_cli_version``,
-``dagster_dbt.asset_utils``. They can only be checked once dagster-dbt is imported, which is
+``dagster_dbt.asset_utils``. The dagster-dbt ones can only be checked once dagster-dbt is imported, which is
 after the definitions were built the fast way; if one has moved, the early dbt is interrupted
 and the step stops with the seam's name and the switch to use (it never runs half-patched).
 The version gate keeps untested versions from getting this far.
@@ -43,6 +48,10 @@ SELECTOR_TAG = "dagster_dbt/selector"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 # How long an interrupted dbt may take to stop before it is killed.
 CANCEL_GRACE_S = 10
+# dbt's command line, environment, working directory and target path.
+Command = tuple[list[str], dict[str, str], Path, Path]
+STARTED_BEFORE_RUN = "dbt was started before the run was set up"
+COMMAND_DIFFERS = "the dbt command started before the run differs from the step's"
 
 
 def stream_fast_dbt_build(context: Any, compiled: CompiledProject, dbt: Any, args: Sequence[str]) -> Iterator[Any]:
@@ -153,11 +162,101 @@ def is_whole(assets_def: Any) -> bool:
 
 
 def launch_early(context: Any, dbt: Any, args: list[str]) -> EarlyLaunch | None:
-    """The dbt invocation of a whole step, started now in the worker; None for a subset or no worker."""
+    """The dbt invocation of a whole step, running in the worker: the one ``floe run`` started
+    before the run was set up (:func:`early_launch_for_run`), or one started now. None for a
+    subset or without a worker."""
     launcher = worker_launcher()
-    if launcher is None or not is_whole(context.assets_def):
-        return None  # a subset takes dagster-dbt's own cli()
+    if launcher is not None and not is_whole(context.assets_def):
+        launcher = None  # a subset takes dagster-dbt's own cli()
+    waiting = _waiting.pop((context.run.run_id, context.op.name), None)
+    if waiting is not None:
+        if launcher is not None and waiting.command == cli_command(
+                launcher, dbt, args, context.op.tags, context.op.name, context.run.run_id, name=waiting.name):
+            context.log.info(f"{STARTED_BEFORE_RUN} (target folder {waiting.name})")
+            return waiting.launch
+        # Cannot happen while the runner and the step agree; if they ever do not, the step's own
+        # command is the right one: stop the early one first (it may have built some models).
+        waiting.launch.cancel()
+        context.log.warning(f"{COMMAND_DIFFERS}; it was interrupted and the step's own command runs instead")
+    if launcher is None:
+        return None
     return start(*cli_command(launcher, dbt, args, context.op.tags, context.op.name, context.run.run_id))
+
+
+
+@dataclass
+class _Waiting:
+    """A dbt invocation started by ``floe run`` before its step, and the command it was given."""
+
+    command: Command
+    launch: EarlyLaunch
+
+    @property
+    def name(self) -> str:
+        """The target folder's name (dagster-dbt's unique one, chosen at launch)."""
+        return self.command[3].name
+
+
+# Keyed by (run id, op name); filled and emptied by early_launch_for_run in the same process.
+_waiting: dict[tuple[str, str], _Waiting] = {}
+
+
+@contextlib.contextmanager
+def early_launch_for_run(compiled: CompiledProject, job_def: Any, dbt: Any, run_id: str, args: list[str],
+                         *, subset: bool) -> Iterator[EarlyLaunch | None]:
+    """Start the dbt step's command before Dagster sets the run up, when it is already knowable.
+
+    Before its one step starts, an in-process Dagster run is set up in series: the run and its
+    job snapshot are stored, one planned-materialization event per asset is written, the step
+    context is built (about 1.4 ms a model, ``benchmarks/RESULTS.md``). dbt, imported in the
+    worker, can parse meanwhile. This is possible only when the job is the dbt op alone with all
+    of its assets and checks, the run selects no subset and no ingestion lands first: the
+    command then follows from the op's tags. The step takes the process (:func:`launch_early`)
+    after checking that its own command, environment and folder are exactly these; until then
+    dbt's output waits in the pipe. A run whose step never takes it interrupts dbt on exit.
+
+    Args:
+        compiled: The compiled project.
+        job_def: The job about to run.
+        dbt: The code location's dbt resource (the one the step is given).
+        run_id: The id the run will be created with.
+        args: The dbt arguments the step will pass (``build`` [``--full-refresh``]).
+        subset: Whether the run selects a subset of the job's assets.
+    """
+    from floe.orchestration.fastpath.seams import DAGSTER, verify
+
+    launcher = worker_launcher()
+    node = None
+    if not subset and not compiled.artifacts.ingestion and launcher is not None and verify(DAGSTER):
+        node = _whole_dbt_node(job_def)
+    if node is None or launcher is None:
+        yield None
+        return
+    from floe.orchestration.builder import export_runtime_environment
+
+    export_runtime_environment(compiled)  # what the step sets before it launches dbt: the same environment
+    command = cli_command(launcher, dbt, args, node.tags, node.name, run_id,
+                          name=target_folder_name(node.name, run_id))
+    waiting = _Waiting(command, start(*command))
+    _waiting[(run_id, node.name)] = waiting
+    try:
+        yield waiting.launch
+    finally:
+        if _waiting.pop((run_id, node.name), None) is waiting:
+            waiting.launch.cancel()
+
+
+def _whole_dbt_node(job_def: Any) -> Any | None:
+    """The job's node when the job is floe's dbt op alone, with every asset and check, else None."""
+    from dagster._core.definitions.dependency import NodeHandle
+
+    from floe.orchestration.builder import DBT_ASSETS_NAME
+
+    nodes = list(job_def.graph.nodes)
+    if len(nodes) != 1 or nodes[0].name != DBT_ASSETS_NAME:
+        return None
+    assets_def = job_def.asset_layer.get_assets_def_for_node(NodeHandle(nodes[0].name, None))
+    return nodes[0] if assets_def is not None and is_whole(assets_def) else None
 
 
 def start(command: list[str], env: dict[str, str], project_dir: Path, target_path: Path) -> EarlyLaunch:
@@ -173,7 +272,7 @@ def target_folder_name(op_name: str, run_id: str) -> str:
 
 
 def cli_command(executable: str, dbt: Any, args: list[str], op_tags: Any, op_name: str, run_id: str,
-                name: str | None = None) -> tuple[list[str], dict[str, str], Path, Path]:
+                name: str | None = None) -> Command:
     """What ``DbtCliResource.cli(args + the op's selection)`` runs when the step is not a subset.
 
     ``name`` is the target folder's (default: a new unique one, as dagster-dbt makes).

@@ -65,6 +65,10 @@ SEAMS: tuple[Seam, ...] = (
     Seam(DAGSTER, _SQLITE, "_event_logs_directory", ("base",)),
     Seam(DAGSTER, "dagster._core.event_api", "EventLogRecord"),
     Seam(DAGSTER, "dagster._core.events.log", "EventLogEntry"),
+    # dbt_step: the run's whole dbt op, found before the run starts
+    Seam(DAGSTER, "dagster._core.definitions.dependency", "NodeHandle.__new__", ("cls", "name", "parent")),
+    Seam(DAGSTER, "dagster._core.definitions.assets.job.asset_layer", "AssetLayer.get_assets_def_for_node",
+         ("self", "node_handle")),
     # dbt_cli: overridden
     Seam(DAGSTER_DBT, "dagster_dbt", "DbtCliResource._cli_version", None, "dbt-core's version, no subprocess"),
     Seam(DAGSTER_DBT, "dagster_dbt", "DbtCliResource._initialize_dbt_core_adapter", ("self", "args"),

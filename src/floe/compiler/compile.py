@@ -66,7 +66,7 @@ def compile_project(project: Project, output_dir: Path | None = None) -> Compile
             result = _compile(project, output_dir, lambda name: tracer.span(name, None))
     finally:
         warnings = tracer.shutdown()
-    return replace(result, warnings=warnings)
+    return replace(result, warnings=[*result.warnings, *warnings])
 
 
 def _compile_tracer(project: Project) -> Any:
@@ -98,7 +98,7 @@ def _compile(project: Project, output_dir: Path | None, stage: Stage) -> Compile
             (staging / "profiles.yml").write_text(profiles_text(profiles), encoding="utf-8")
         with stage("floe.compile.dbt_parse"):
             manifest = _parse(project, staging, secrets)
-        _check_asset_keys(project, manifest)
+        notes = _check_asset_keys(project, manifest)
         digest = source_hash(
             spec_files=[project.pipeline_path, project.platform_path],
             dbt_project_dir=project.dbt_project_dir,
@@ -122,7 +122,7 @@ def _compile(project: Project, output_dir: Path | None, stage: Stage) -> Compile
         shutil.rmtree(staging, ignore_errors=True)
     nodes = manifest.get("nodes", {})
     models = sum(1 for node in nodes.values() if node.get("resource_type") == "model")
-    return CompileResult(artifacts, artifacts_path, models, len(nodes))
+    return CompileResult(artifacts, artifacts_path, models, len(nodes), notes)
 
 
 def _parse(project: Project, staging: Path, secrets: list[str]) -> dict[str, Any]:
@@ -155,15 +155,17 @@ def _parse(project: Project, staging: Path, secrets: list[str]) -> dict[str, Any
     return loaded
 
 
-def _check_asset_keys(project: Project, manifest: dict[str, Any]) -> None:
-    """Fail the compile, not the first run, when two assets would share a Dagster asset key."""
+def _check_asset_keys(project: Project, manifest: dict[str, Any]) -> list[str]:
+    """Fail the compile, not the first run, when two assets would share a Dagster asset key.
+
+    Returns notes worth a user's attention (sources over tables the project builds)."""
     # Imported here: dagster is needed for the keys, and only once dbt has parsed.
     from floe.orchestration.dbt_specs import check_asset_keys
     from floe.orchestration.ingestion_assets import ingestion_asset_keys
 
     ingestion = {key: source.name for source in project.pipeline.model.ingestion
                  for key in ingestion_asset_keys(source)}
-    check_asset_keys(manifest, ingestion)
+    return check_asset_keys(manifest, ingestion)
 
 
 def _artifacts(

@@ -150,7 +150,9 @@ def build_dbt_assets(compiled: CompiledProject) -> AssetsDefinition:
         from dagster_dbt import dbt_assets
 
         stock: AssetsDefinition = dbt_assets(manifest=compiled.manifest_path, name=DBT_ASSETS_NAME,
-                                             select=DEFAULT_SELECT, dagster_dbt_translator=dbt_translator())(dbt_models)
+                                             select=DEFAULT_SELECT,
+                                             dagster_dbt_translator=dbt_translator(load_manifest(compiled.manifest_path)))(
+            dbt_models)
         return stock
     translated = DbtSpecs(load_manifest(compiled.manifest_path))
     remember_specs(compiled.manifest_path, translated)

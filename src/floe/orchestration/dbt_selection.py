@@ -108,7 +108,7 @@ def _selected_keys(manifest_path: str, stamp: int, select: str, exclude: str, as
         from dagster_dbt import DbtManifestAssetSelection
 
         selection = DbtManifestAssetSelection.build(specs.manifest, select, exclude=exclude,
-                                                    dagster_dbt_translator=dbt_translator())
+                                                    dagster_dbt_translator=dbt_translator(specs.manifest))
         found = (frozenset(selection.resolve_inner(asset_graph)),
                  frozenset(selection.resolve_checks_inner(asset_graph, allow_missing=True)))
     if len(_evaluated) >= _MAX_EVALUATED:

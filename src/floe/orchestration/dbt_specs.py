@@ -56,15 +56,69 @@ _NODE_COLLECTIONS = ("nodes", "sources", "exposures", "metrics", "semantic_model
                      "unit_tests", "functions")
 
 
-def dbt_translator() -> Any:
-    """dagster-dbt's translator as floe uses it: dbt tests become asset checks (imports dagster-dbt).
+def dbt_translator(manifest: Manifest) -> Any:
+    """dagster-dbt's translator as floe uses it for ``manifest`` (imports dagster-dbt).
 
-    The specs above give the keys this translator gives; the dbt step, stock definitions and
-    stock selections all use this one.
+    dbt tests become asset checks, and sources that read a table the project itself builds get
+    their own key (:func:`source_keys_apart`). The specs below give the keys this translator
+    gives; the dbt step, stock definitions and stock selections all use this one.
     """
     from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
-    return DagsterDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+    apart = source_keys_apart(manifest)
+
+    class FloeDbtTranslator(DagsterDbtTranslator):
+        def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+            found = apart.get(dbt_resource_props.get("unique_id", ""))
+            return found if found is not None else super().get_asset_key(dbt_resource_props)
+
+    return FloeDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+SOURCE_KEY_PREFIX = "source"
+
+
+def source_keys_apart(manifest: Manifest) -> dict[str, AssetKey]:
+    """Keys for the sources that read a table the project itself builds: ``source/<source>/<table>``.
+
+    A source declared over a seed's (or model's, or snapshot's) table is a common dbt pattern,
+    and with dagster-dbt's default keys the two often share one key (a seed in schema ``raw``
+    and source ``raw``). They are the same table, but not the same node: dbt does not order a
+    source's readers after the node that builds its table, so making them one asset would have
+    Dagster reject the order dbt runs them in. The source keeps its own asset, under a prefix;
+    ``floe compile`` says which sources these are (:func:`sources_over_built_tables`).
+    Sources whose key clashes with a node over another table are left alone: that is a clash
+    ``check_asset_keys`` reports.
+    """
+    built: dict[AssetKey, str] = {}
+    for node in manifest.get("nodes", {}).values():
+        if is_asset_node(node) and node.get("relation_name"):
+            built[asset_key(node)] = _relation(node["relation_name"])
+    apart: dict[str, AssetKey] = {}
+    for unique_id, source in (manifest.get("sources") or {}).items():
+        key = asset_key(source)
+        if key in built and source.get("relation_name") and _relation(source["relation_name"]) == built[key]:
+            apart[unique_id] = AssetKey([SOURCE_KEY_PREFIX, *key.path])
+    return apart
+
+
+def sources_over_built_tables(manifest: Manifest) -> list[str]:
+    """One line per source that reads a table the project builds (see :func:`source_keys_apart`)."""
+    notes = []
+    by_key = {asset_key(node): node for node in manifest.get("nodes", {}).values() if is_asset_node(node)}
+    for unique_id in sorted(source_keys_apart(manifest)):
+        source = manifest["sources"][unique_id]
+        node = by_key[asset_key(source)]
+        notes.append(f"source '{source['source_name']}.{source['name']}' ({source['original_file_path']}) reads the"
+                     f" table of {node['resource_type']} '{node['name']}', which dbt does not build before the"
+                     f" source's readers: use ref('{node['name']}') instead of the source to have dbt build it first"
+                     f" (in Dagster the source is asset {'/'.join(source_keys_apart(manifest)[unique_id].path)})")
+    return notes
+
+
+def _relation(relation_name: str) -> str:
+    """A relation name without quotes, lower case: how two nodes are seen to name one table."""
+    return relation_name.replace('"', "").replace("`", "").lower()
 
 
 def load_manifest(path: Path) -> dict[str, Any]:
@@ -217,6 +271,7 @@ class DbtSpecs:
         self._project_id: str | None = metadata.get("project_id")
         self._specs: dict[str, AssetSpec] = {}
         self._colliding: set[AssetKey] | None = None
+        self._apart = source_keys_apart(manifest)
 
     def spec(self, unique_id: str) -> AssetSpec:
         """The asset spec dagster-dbt's translator gives this node."""
@@ -259,7 +314,7 @@ class DbtSpecs:
         if self._project_id:
             metadata["dagster_dbt/project_id"] = MetadataValue.text(self._project_id)
         return AssetSpec(
-            key=asset_key(node),
+            key=self._apart.get(unique_id) or asset_key(node),
             deps=deps,
             description=_description(node),
             metadata=metadata,
@@ -377,7 +432,7 @@ def _reject_duplicate_keys(manifest: Manifest, key_by_unique_id: Mapping[str, As
         )
 
 
-def check_asset_keys(manifest: Manifest, ingestion: Mapping[AssetKey, str]) -> None:
+def check_asset_keys(manifest: Manifest, ingestion: Mapping[AssetKey, str]) -> list[str]:
     """Reject a project whose dbt nodes or ingestion tables share an asset key (``floe compile``).
 
     Dagster would refuse the definitions later, at run time, with an internal-looking error;
@@ -386,6 +441,9 @@ def check_asset_keys(manifest: Manifest, ingestion: Mapping[AssetKey, str]) -> N
     Args:
         manifest: The parsed dbt manifest.
         ingestion: The key of every ingestion table and the name of the source that lands it.
+
+    Returns:
+        Notes for the user: sources that read a table the project builds (given keys apart).
 
     Raises:
         CompileError: naming each shared key and the files or sources that claim it.
@@ -398,3 +456,4 @@ def check_asset_keys(manifest: Manifest, ingestion: Mapping[AssetKey, str]) -> N
             for upstream_id in upstream_unique_ids(manifest, node):
                 keys[upstream_id] = specs.key(upstream_id)
     _reject_duplicate_keys(manifest, keys, ingestion)
+    return sources_over_built_tables(manifest)

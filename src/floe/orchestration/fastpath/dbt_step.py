@@ -89,7 +89,7 @@ def _stream(context: Any, compiled: CompiledProject, dbt: Any, args: Sequence[st
     from floe.orchestration.dbt_step import stream_invocation
 
     manifest = load_manifest(compiled.manifest_path)
-    translator = dbt_translator()
+    translator = dbt_translator(manifest)
     cli = dbt.cli_resource()
     if early is not None:
         yield from stream_invocation(early.invocation(cli, manifest, translator), context)

@@ -145,7 +145,7 @@ def test_an_early_dbt_no_step_takes_is_interrupted(compiled_project: Path, monke
     compiled = open_compiled_project(compiled_project / ".floe" / "artifacts.json")
     location = build_code_location(compiled)
     job_def = location.defs.resolve_job_def("all")
-    args = dbt_build_args(full_refresh=False)
+    args = dbt_build_args(full_refresh=False, dbt_vars={})
     with DbtWorker(compiled.artifacts.environment.compute.type):
         with fast_dbt_step.early_launch_for_run(compiled, job_def, location.dbt, "0123456789abcdef", args,
                                                 subset=False) as early:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from floe.spec.base import StrictModel
+from floe.spec.dbt_vars import DbtVars, dbt_vars_field
 from floe.spec.ingestion import IngestionSource
 from floe.spec.pipeline import JobSpec, PipelineObservability, ScheduleSpec
 from floe.spec.platform import EnvironmentSpec
@@ -47,6 +48,11 @@ class DbtInfo(StrictModel):
     target: str = Field(description="Target name (the environment).")
     adapter: str = Field(description="dbt adapter type, e.g. 'duckdb'.")
     dbt_version: str = Field(description="dbt-core version that parsed the manifest.")
+    vars: DbtVars = dbt_vars_field(
+        "The transform's dbt vars from floe.yaml: the manifest was parsed with them, and every run "
+        "passes them to dbt, overridden by name by the run's (job, schedule, 'floe run --vars'). "
+        "Absent when empty (and in artifacts written before floe had vars)."
+    )
 
 
 class ArtifactsV1(StrictModel):

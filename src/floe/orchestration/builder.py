@@ -8,7 +8,7 @@ honoured.
 # No "from __future__ import annotations": Dagster inspects the op signature at runtime.
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -43,10 +43,14 @@ from floe.orchestration.dbt_specs import (
     load_manifest,
 )
 from floe.orchestration.ingestion_assets import build_ingestion_assets
+from floe.spec.dbt_vars import dbt_vars_json, merge_dbt_vars, parse_dbt_vars
 from floe.spec.project import ALL_ASSETS_JOB
 from floe.spec.secrets import resolve_secrets
 
 FULL_REFRESH_TAG = "floe/full_refresh"
+# The dbt vars of a run (JSON), overriding the transform's by name: set by a job, a schedule,
+# 'floe run --vars' or by hand in the Dagster UI's launchpad.
+DBT_VARS_TAG = "floe/dbt_vars"
 DBT_ASSETS_NAME = "dbt_models"
 TRIGGER_SENSOR = "demo_trigger"
 
@@ -135,7 +139,8 @@ def build_dbt_assets(compiled: CompiledProject) -> AssetsDefinition:
             # The Iceberg tables may have moved on since the views were made (another run,
             # retention): dbt must read their current snapshots.
             refresh_project_views(compiled)
-        args = dbt_build_args(full_refresh=context.run.tags.get(FULL_REFRESH_TAG) == "true")
+        args = dbt_build_args(full_refresh=context.run.tags.get(FULL_REFRESH_TAG) == "true",
+                              dbt_vars=run_dbt_vars(compiled, context.run.tags))
         from floe.observability.observer import current_span
         from floe.orchestration.dbt_step import stream_dbt_build
 
@@ -166,9 +171,32 @@ def build_dbt_assets(compiled: CompiledProject) -> AssetsDefinition:
     return fast
 
 
-def dbt_build_args(*, full_refresh: bool) -> list[str]:
+def dbt_build_args(*, full_refresh: bool, dbt_vars: Mapping[str, Any]) -> list[str]:
     """The dbt arguments of the dbt step (its selection comes from the op)."""
-    return ["build", "--full-refresh"] if full_refresh else ["build"]
+    args = ["build", "--full-refresh"] if full_refresh else ["build"]
+    return [*args, "--vars", dbt_vars_json(dbt_vars)] if dbt_vars else args
+
+
+def dbt_vars_tags(*layers: Mapping[str, Any] | None) -> dict[str, str]:
+    """The run tag carrying the vars of ``layers`` (later ones win by name); none when empty."""
+    merged = merge_dbt_vars(*layers)
+    return {DBT_VARS_TAG: dbt_vars_json(merged)} if merged else {}
+
+
+def tagged_dbt_vars(tags: Mapping[str, str]) -> dict[str, Any]:
+    """The vars in a run's (or job's) tags.
+
+    Raises:
+        FloeError: the tag was edited into something that is not a mapping of plain values.
+    """
+    text = tags.get(DBT_VARS_TAG)
+    return parse_dbt_vars(text, origin=f"run tag '{DBT_VARS_TAG}'") if text else {}
+
+
+def run_dbt_vars(compiled: CompiledProject, tags: Mapping[str, str]) -> dict[str, Any]:
+    """The vars dbt runs with: the transform's (the manifest was parsed with them), overridden
+    by name by the run's tag. The runner's early dbt launch and the step both derive them here."""
+    return merge_dbt_vars(compiled.artifacts.dbt.vars, tagged_dbt_vars(tags))
 
 
 @dataclass(frozen=True)
@@ -192,9 +220,11 @@ def build_code_location(compiled: CompiledProject) -> CodeLocation:
     selections = {job.name: _job_selection(compiled, ingestion, job.name, job.select, job.exclude)
                   for job in artifacts.jobs}
     jobs = {
-        job.name: define_asset_job(job.name, selection=selections[job.name], description=job.description)
+        job.name: define_asset_job(job.name, selection=selections[job.name], description=job.description,
+                                   run_tags=dbt_vars_tags(job.vars) or None)
         for job in artifacts.jobs
     }
+    job_vars = {job.name: job.vars for job in artifacts.jobs}
     schedules = [
         ScheduleDefinition(
             name=schedule.name,
@@ -203,6 +233,8 @@ def build_code_location(compiled: CompiledProject) -> CodeLocation:
             execution_timezone=schedule.timezone,
             default_status=DefaultScheduleStatus.RUNNING if schedule.enabled else DefaultScheduleStatus.STOPPED,
             description=schedule.description,
+            # A run's tags replace its job's tag of the same name: the schedule's holds both.
+            tags=dbt_vars_tags(job_vars[schedule.job], schedule.vars) or None,
         )
         for schedule in artifacts.schedules
     ]

@@ -123,6 +123,34 @@ def observed_step(compiled: CompiledProject, run_id: str, job: str,
         warn(warning)
 
 
+@contextmanager
+def explained_reparse(compiled: CompiledProject, dbt_vars: Mapping[str, Any]) -> Iterator[None]:
+    """Explain a dbt node the compiled manifest lacks when the run's vars differ from the parse's.
+
+    dbt parses again when its --vars differ from the compile's; a var read in dbt_project.yml
+    or a config() block can then enable a node the definitions (from the compiled manifest)
+    do not have, and dagster-dbt fails on its unique id with a bare KeyError.
+    """
+    try:
+        yield
+    except KeyError as exc:
+        node = exc.args[0] if exc.args else None
+        parsed_with = compiled.artifacts.dbt.vars
+        if dict(dbt_vars) == parsed_with or not (isinstance(node, str) and node.count(".") >= 2):
+            raise
+        from floe.errors import FloeError
+
+        changed = sorted(name for name, value in dbt_vars.items()
+                         if name not in parsed_with or parsed_with[name] != value)
+        raise FloeError(
+            f"dbt ran {node}, which the compiled project does not have: this run's vars "
+            f"({', '.join(changed)}) change what dbt parses (a var read in dbt_project.yml or a config() "
+            "block): set such vars on the transform in floe.yaml",
+            hint="'floe compile' parses the project with the transform's vars; a job's, a schedule's and "
+                 "'floe run --vars' are read at run time only",
+        ) from exc
+
+
 def build_dbt_assets(compiled: CompiledProject) -> AssetsDefinition:
     """One multi-asset over the whole dbt project, running ``dbt build``.
 
@@ -139,14 +167,15 @@ def build_dbt_assets(compiled: CompiledProject) -> AssetsDefinition:
             # The Iceberg tables may have moved on since the views were made (another run,
             # retention): dbt must read their current snapshots.
             refresh_project_views(compiled)
-        args = dbt_build_args(full_refresh=context.run.tags.get(FULL_REFRESH_TAG) == "true",
-                              dbt_vars=run_dbt_vars(compiled, context.run.tags))
+        dbt_vars = run_dbt_vars(compiled, context.run.tags)
+        args = dbt_build_args(full_refresh=context.run.tags.get(FULL_REFRESH_TAG) == "true", dbt_vars=dbt_vars)
         from floe.observability.observer import current_span
         from floe.orchestration.dbt_step import stream_dbt_build
 
         with (observed_step(compiled, context.run_id, context.job_name, warn=context.log.warning),
               current_span(f"dagster.step {context.op_handle}", {"dagster.run_id": context.run_id,
-                                                                   "floe.step": "dbt build"})):
+                                                                   "floe.step": "dbt build"}),
+              explained_reparse(compiled, dbt_vars)):
             yield from stream_dbt_build(context, compiled, dbt, args)
 
     from floe.orchestration.fastpath import enabled

@@ -33,6 +33,7 @@ from dagster import (
 from floe.compiler.dbt_process import dbt_executable
 from floe.contract.project import PROJECT_DIR_ENV, CompiledProject
 from floe.orchestration.dbt_resource import FloeDbtResource
+from floe.orchestration.dbt_run_args import FULL_REFRESH_TAG, dbt_build_args, dbt_vars_tags, run_dbt_vars
 from floe.orchestration.dbt_selection import dbt_selection, remember_specs
 from floe.orchestration.dbt_specs import (
     DEFAULT_SELECT,
@@ -43,14 +44,9 @@ from floe.orchestration.dbt_specs import (
     load_manifest,
 )
 from floe.orchestration.ingestion_assets import build_ingestion_assets
-from floe.spec.dbt_vars import dbt_vars_json, merge_dbt_vars, parse_dbt_vars
 from floe.spec.project import ALL_ASSETS_JOB
 from floe.spec.secrets import resolve_secrets
 
-FULL_REFRESH_TAG = "floe/full_refresh"
-# The dbt vars of a run (JSON), overriding the transform's by name: set by a job, a schedule,
-# 'floe run --vars' or by hand in the Dagster UI's launchpad.
-DBT_VARS_TAG = "floe/dbt_vars"
 DBT_ASSETS_NAME = "dbt_models"
 TRIGGER_SENSOR = "demo_trigger"
 
@@ -198,34 +194,6 @@ def build_dbt_assets(compiled: CompiledProject) -> AssetsDefinition:
         allow_arbitrary_check_specs=True,
     )(dbt_models)
     return fast
-
-
-def dbt_build_args(*, full_refresh: bool, dbt_vars: Mapping[str, Any]) -> list[str]:
-    """The dbt arguments of the dbt step (its selection comes from the op)."""
-    args = ["build", "--full-refresh"] if full_refresh else ["build"]
-    return [*args, "--vars", dbt_vars_json(dbt_vars)] if dbt_vars else args
-
-
-def dbt_vars_tags(*layers: Mapping[str, Any] | None) -> dict[str, str]:
-    """The run tag carrying the vars of ``layers`` (later ones win by name); none when empty."""
-    merged = merge_dbt_vars(*layers)
-    return {DBT_VARS_TAG: dbt_vars_json(merged)} if merged else {}
-
-
-def tagged_dbt_vars(tags: Mapping[str, str]) -> dict[str, Any]:
-    """The vars in a run's (or job's) tags.
-
-    Raises:
-        FloeError: the tag was edited into something that is not a mapping of plain values.
-    """
-    text = tags.get(DBT_VARS_TAG)
-    return parse_dbt_vars(text, origin=f"run tag '{DBT_VARS_TAG}'") if text else {}
-
-
-def run_dbt_vars(compiled: CompiledProject, tags: Mapping[str, str]) -> dict[str, Any]:
-    """The vars dbt runs with: the transform's (the manifest was parsed with them), overridden
-    by name by the run's tag. The runner's early dbt launch and the step both derive them here."""
-    return merge_dbt_vars(compiled.artifacts.dbt.vars, tagged_dbt_vars(tags))
 
 
 @dataclass(frozen=True)

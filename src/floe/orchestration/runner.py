@@ -156,7 +156,7 @@ def execute_run(plan: RunPlan, on_node: Callable[[NodeEvent], None] | None = Non
 
     On the fast path, dbt may start before Dagster sets the run up (``early_launch_for_run``).
     """
-    from floe.orchestration.builder import dbt_build_args, run_dbt_vars
+    from floe.orchestration.dbt_run_args import dbt_build_args, run_dbt_vars
     from floe.orchestration.fastpath.dbt_step import early_launch_for_run
     from floe.orchestration.instance import open_instance, prepare_instance_home
 
@@ -219,7 +219,7 @@ def _execute(plan: RunPlan, instance: Any,
 def run_tags(plan: RunPlan) -> dict[str, str]:
     """The tags the run is started with, on top of its job's: --full-refresh, and --vars
     merged over the job's vars (the run's tag replaces the job's)."""
-    from floe.orchestration.builder import FULL_REFRESH_TAG, dbt_vars_tags, tagged_dbt_vars
+    from floe.orchestration.dbt_run_args import FULL_REFRESH_TAG, dbt_vars_tags, tagged_dbt_vars
 
     tags = {FULL_REFRESH_TAG: "true"} if plan.full_refresh else {}
     if plan.dbt_vars:

@@ -57,14 +57,15 @@ def dbt_vars_problem(value: Any, where: str = "") -> str | None:
     return f"{at}a {type(value).__name__} is not a plain YAML value"
 
 
-def _check_dbt_vars(value: dict[str, Any]) -> dict[str, Any]:
+def _check_dbt_var(value: Any) -> Any:
+    # Checked per var, so that a problem is located at the var's own line in floe.yaml.
     problem = dbt_vars_problem(value)
     if problem:
         raise PydanticCustomError("floe_rule", "{detail}", {"detail": problem})
     return value
 
 
-DbtVars = Annotated[dict[str, Any], AfterValidator(_check_dbt_vars)]
+DbtVars = dict[str, Annotated[Any, AfterValidator(_check_dbt_var)]]
 """A mapping of dbt var names to plain YAML values (checked by :func:`dbt_vars_problem`)."""
 
 

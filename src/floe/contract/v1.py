@@ -1,7 +1,10 @@
 """Version 1 of the compiled artifacts (``schema_version: 1``).
 
 This module is the public contract. Changing a field here is a new schema version: add
-``v2.py``, keep this one, and teach :mod:`floe.contract.io` to upgrade v1 documents.
+``v2.py``, keep this one, and teach :mod:`floe.contract.io` to upgrade v1 documents. Only an
+optional field whose absence means what older writers meant may join v1 (``ingestion``, the
+``vars`` of dbt, jobs and schedules, which are left out when empty so that a project using
+none still reads in an older floe).
 Paths are stored relative so the same artifacts work on a laptop, in an image and in a pod:
 ``project_root`` is relative to the artifacts file's folder, the rest to the project root or
 to that folder as documented per field.

@@ -36,7 +36,7 @@ def location(compiled_project: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     return compiled, build_code_location(compiled)
 
 
-@pytest.mark.parametrize("args", [["build"], ["build", "--full-refresh"]])
+@pytest.mark.parametrize("args", [["build"], ["build", "--full-refresh"], ["build", "--vars", '{"min_amount":10}']])
 def test_the_command_equals_dagster_dbts(location: Any, monkeypatch: pytest.MonkeyPatch, args: list[str]) -> None:
     import dagster_dbt.core.dbt_cli_invocation as invocation_module
     from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
@@ -136,7 +136,8 @@ def test_an_early_command_that_differs_is_replaced(compiled_project: Path, monke
 
 def test_an_early_dbt_no_step_takes_is_interrupted(compiled_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from floe.contract.project import open_compiled_project
-    from floe.orchestration.builder import build_code_location, dbt_build_args
+    from floe.orchestration.builder import build_code_location
+    from floe.orchestration.dbt_run_args import dbt_build_args
     from floe.orchestration.dbt_worker.start import DbtWorker
     from floe.orchestration.fastpath import dbt_step as fast_dbt_step
 
@@ -145,7 +146,7 @@ def test_an_early_dbt_no_step_takes_is_interrupted(compiled_project: Path, monke
     compiled = open_compiled_project(compiled_project / ".floe" / "artifacts.json")
     location = build_code_location(compiled)
     job_def = location.defs.resolve_job_def("all")
-    args = dbt_build_args(full_refresh=False)
+    args = dbt_build_args(full_refresh=False, dbt_vars={})
     with DbtWorker(compiled.artifacts.environment.compute.type):
         with fast_dbt_step.early_launch_for_run(compiled, job_def, location.dbt, "0123456789abcdef", args,
                                                 subset=False) as early:

@@ -18,14 +18,17 @@ from floe.cli.render import NodeProgress, outcome_document, print_summary
 @click.option("--exclude", default=None, metavar="SEL", help="dbt selection to leave out.")
 @click.option("--job", "-j", default=None, help="A job declared in floe.yaml [default: all].")
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
+@click.option("--vars", "dbt_vars_text", default=None, metavar="YAML",
+              help="dbt vars for this run, as dbt's --vars takes them, e.g. '{min_amount: 10}'; "
+                   "they override floe.yaml's vars by name.")
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
               help="Folder of the artifacts [default: .floe beside floe.yaml].")
 @artifacts_option
 @click.option("--json", "as_json", is_flag=True,
               help="Print the outcome as JSON on stdout (progress still goes to stderr).")
 def run(pipeline_file: Path, platform_file: Path | None, environment: str | None, select: str | None,
-        exclude: str | None, job: str | None, full_refresh: bool, output: Path | None,
-        artifacts_path: Path | None, as_json: bool) -> None:
+        exclude: str | None, job: str | None, full_refresh: bool, dbt_vars_text: str | None,
+        output: Path | None, artifacts_path: Path | None, as_json: bool) -> None:
     """Materialize the pipeline in this process.
 
     Compiles first when the artifacts are missing or stale (unless --artifacts or
@@ -40,7 +43,9 @@ def run(pipeline_file: Path, platform_file: Path | None, environment: str | None
     from floe.contract.project import open_compiled_project
     from floe.errors import PipelineError
     from floe.orchestration.runner import run_pipeline
+    from floe.spec.dbt_vars import dbt_vars_json, parse_dbt_vars
 
+    dbt_vars = parse_dbt_vars(dbt_vars_text, origin="--vars") if dbt_vars_text is not None else {}
     fresh = runtime_artifacts(pipeline_file, environment=environment, platform_file=platform_file,
                               output_dir=output, artifacts_path=artifacts_path)
     if fresh.compiled:
@@ -51,10 +56,11 @@ def run(pipeline_file: Path, platform_file: Path | None, environment: str | None
     artifacts = compiled.artifacts
     click.echo(f"running {artifacts.project.name} · environment {artifacts.environment_name} "
                f"({artifacts.environment.compute.type}) · job {job or 'all'}"
-               + (f" · select {select}" if select else ""), err=True)
+               + (f" · select {select}" if select else "")
+               + (f" · vars {dbt_vars_json(dbt_vars)}" if dbt_vars else ""), err=True)
     progress = NodeProgress()
     outcome = run_pipeline(compiled, job=job, select=select, exclude=exclude,
-                           full_refresh=full_refresh, on_node=progress)
+                           full_refresh=full_refresh, on_node=progress, dbt_vars=dbt_vars)
     if as_json:
         click.echo(json.dumps(outcome_document(outcome), indent=2))
     else:

@@ -25,6 +25,7 @@ from floe.compiler.profiles import PROFILE_NAME, profiles_document, profiles_tex
 from floe.contract.io import ARTIFACTS_FILE, write_artifacts, write_text_atomic
 from floe.contract.v1 import SCHEMA_VERSION, ArtifactsV1, DbtInfo, ProjectInfo
 from floe.errors import CompileError
+from floe.spec.dbt_vars import dbt_vars_json
 from floe.spec.pipeline import JobSpec
 from floe.spec.project import ALL_ASSETS_JOB, Project
 from floe.targets import require_adapter
@@ -142,6 +143,7 @@ def _parse(project: Project, staging: Path, secrets: list[str]) -> dict[str, Any
         "--profiles-dir", str(staging),
         "--profile", PROFILE_NAME,
         "--target", project.environment_name,
+        *_vars_args(project),
     ]
     result = run_dbt(args, cwd=project.dbt_project_dir, env=env)
     manifest_path = staging / "target" / MANIFEST
@@ -153,6 +155,12 @@ def _parse(project: Project, staging: Path, secrets: list[str]) -> dict[str, Any
         )
     loaded: dict[str, Any] = json.loads(manifest_path.read_text(encoding="utf-8"))
     return loaded
+
+
+def _vars_args(project: Project) -> list[str]:
+    """The transform's vars for ``dbt parse``: those read in dbt_project.yml shape the manifest."""
+    values = project.pipeline.model.transforms[0].vars
+    return ["--vars", dbt_vars_json(values)] if values else []
 
 
 def _check_asset_keys(project: Project, manifest: dict[str, Any]) -> list[str]:
@@ -195,6 +203,7 @@ def _artifacts(
             target=project.environment_name,
             adapter=project.environment.compute.type,
             dbt_version=package_version("dbt-core"),
+            vars=spec.transforms[0].vars,
         ),
         jobs=jobs,
         schedules=list(spec.schedules),

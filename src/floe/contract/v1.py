@@ -1,7 +1,10 @@
 """Version 1 of the compiled artifacts (``schema_version: 1``).
 
 This module is the public contract. Changing a field here is a new schema version: add
-``v2.py``, keep this one, and teach :mod:`floe.contract.io` to upgrade v1 documents.
+``v2.py``, keep this one, and teach :mod:`floe.contract.io` to upgrade v1 documents. Only an
+optional field whose absence means what older writers meant may join v1 (``ingestion``, the
+``vars`` of dbt, jobs and schedules, which are left out when empty so that a project using
+none still reads in an older floe).
 Paths are stored relative so the same artifacts work on a laptop, in an image and in a pod:
 ``project_root`` is relative to the artifacts file's folder, the rest to the project root or
 to that folder as documented per field.
@@ -14,6 +17,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from floe.spec.base import StrictModel
+from floe.spec.dbt_vars import DbtVars, dbt_vars_field
 from floe.spec.ingestion import IngestionSource
 from floe.spec.pipeline import JobSpec, PipelineObservability, ScheduleSpec
 from floe.spec.platform import EnvironmentSpec
@@ -47,6 +51,11 @@ class DbtInfo(StrictModel):
     target: str = Field(description="Target name (the environment).")
     adapter: str = Field(description="dbt adapter type, e.g. 'duckdb'.")
     dbt_version: str = Field(description="dbt-core version that parsed the manifest.")
+    vars: DbtVars = dbt_vars_field(
+        "The transform's dbt vars from floe.yaml: the manifest was parsed with them, and every run "
+        "passes them to dbt, overridden by name by the run's (job, schedule, 'floe run --vars'). "
+        "Absent when empty (and in artifacts written before floe had vars)."
+    )
 
 
 class ArtifactsV1(StrictModel):

@@ -8,7 +8,7 @@ honoured.
 # No "from __future__ import annotations": Dagster inspects the op signature at runtime.
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +33,7 @@ from dagster import (
 from floe.compiler.dbt_process import dbt_executable
 from floe.contract.project import PROJECT_DIR_ENV, CompiledProject
 from floe.orchestration.dbt_resource import FloeDbtResource
+from floe.orchestration.dbt_run_args import FULL_REFRESH_TAG, dbt_build_args, dbt_vars_tags, run_dbt_vars
 from floe.orchestration.dbt_selection import dbt_selection, remember_specs
 from floe.orchestration.dbt_specs import (
     DEFAULT_SELECT,
@@ -46,7 +47,6 @@ from floe.orchestration.ingestion_assets import build_ingestion_assets
 from floe.spec.project import ALL_ASSETS_JOB
 from floe.spec.secrets import resolve_secrets
 
-FULL_REFRESH_TAG = "floe/full_refresh"
 DBT_ASSETS_NAME = "dbt_models"
 TRIGGER_SENSOR = "demo_trigger"
 
@@ -119,6 +119,34 @@ def observed_step(compiled: CompiledProject, run_id: str, job: str,
         warn(warning)
 
 
+@contextmanager
+def explained_reparse(compiled: CompiledProject, dbt_vars: Mapping[str, Any]) -> Iterator[None]:
+    """Explain a dbt node the compiled manifest lacks when the run's vars differ from the parse's.
+
+    dbt parses again when its --vars differ from the compile's; a var read in dbt_project.yml
+    or a config() block can then enable a node the definitions (from the compiled manifest)
+    do not have, and dagster-dbt fails on its unique id with a bare KeyError.
+    """
+    try:
+        yield
+    except KeyError as exc:
+        node = exc.args[0] if exc.args else None
+        parsed_with = compiled.artifacts.dbt.vars
+        if dict(dbt_vars) == parsed_with or not (isinstance(node, str) and node.count(".") >= 2):
+            raise
+        from floe.errors import FloeError
+
+        changed = sorted(name for name, value in dbt_vars.items()
+                         if name not in parsed_with or parsed_with[name] != value)
+        raise FloeError(
+            f"dbt ran {node}, which the compiled project does not have: this run's vars "
+            f"({', '.join(changed)}) change what dbt parses (a var read in dbt_project.yml or a config() "
+            "block): set such vars on the transform in floe.yaml",
+            hint="'floe compile' parses the project with the transform's vars; a job's, a schedule's and "
+                 "'floe run --vars' are read at run time only",
+        ) from exc
+
+
 def build_dbt_assets(compiled: CompiledProject) -> AssetsDefinition:
     """One multi-asset over the whole dbt project, running ``dbt build``.
 
@@ -135,13 +163,15 @@ def build_dbt_assets(compiled: CompiledProject) -> AssetsDefinition:
             # The Iceberg tables may have moved on since the views were made (another run,
             # retention): dbt must read their current snapshots.
             refresh_project_views(compiled)
-        args = dbt_build_args(full_refresh=context.run.tags.get(FULL_REFRESH_TAG) == "true")
+        dbt_vars = run_dbt_vars(compiled, context.run.tags)
+        args = dbt_build_args(full_refresh=context.run.tags.get(FULL_REFRESH_TAG) == "true", dbt_vars=dbt_vars)
         from floe.observability.observer import current_span
         from floe.orchestration.dbt_step import stream_dbt_build
 
         with (observed_step(compiled, context.run_id, context.job_name, warn=context.log.warning),
               current_span(f"dagster.step {context.op_handle}", {"dagster.run_id": context.run_id,
-                                                                   "floe.step": "dbt build"})):
+                                                                   "floe.step": "dbt build"}),
+              explained_reparse(compiled, dbt_vars)):
             yield from stream_dbt_build(context, compiled, dbt, args)
 
     from floe.orchestration.fastpath import enabled
@@ -168,11 +198,6 @@ def build_dbt_assets(compiled: CompiledProject) -> AssetsDefinition:
     return fast
 
 
-def dbt_build_args(*, full_refresh: bool) -> list[str]:
-    """The dbt arguments of the dbt step (its selection comes from the op)."""
-    return ["build", "--full-refresh"] if full_refresh else ["build"]
-
-
 @dataclass(frozen=True)
 class CodeLocation:
     """The definitions, plus what the in-process runner needs to narrow a run."""
@@ -194,9 +219,11 @@ def build_code_location(compiled: CompiledProject) -> CodeLocation:
     selections = {job.name: _job_selection(compiled, ingestion, job.name, job.select, job.exclude)
                   for job in artifacts.jobs}
     jobs = {
-        job.name: define_asset_job(job.name, selection=selections[job.name], description=job.description)
+        job.name: define_asset_job(job.name, selection=selections[job.name], description=job.description,
+                                   run_tags=dbt_vars_tags(job.vars) or None)
         for job in artifacts.jobs
     }
+    job_vars = {job.name: job.vars for job in artifacts.jobs}
     schedules = [
         ScheduleDefinition(
             name=schedule.name,
@@ -205,6 +232,8 @@ def build_code_location(compiled: CompiledProject) -> CodeLocation:
             execution_timezone=schedule.timezone,
             default_status=DefaultScheduleStatus.RUNNING if schedule.enabled else DefaultScheduleStatus.STOPPED,
             description=schedule.description,
+            # A run's tags replace its job's tag of the same name: the schedule's holds both.
+            tags=dbt_vars_tags(job_vars[schedule.job], schedule.vars) or None,
         )
         for schedule in artifacts.schedules
     ]

@@ -16,8 +16,8 @@ import threading
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -60,6 +60,7 @@ def run_pipeline(
     exclude: str | None = None,
     full_refresh: bool = False,
     on_node: Callable[[NodeEvent], None] | None = None,
+    dbt_vars: Mapping[str, Any] | None = None,
 ) -> RunOutcome:
     """Materialize a job (default: every asset) in-process and report each dbt node.
 
@@ -73,6 +74,7 @@ def run_pipeline(
         exclude: dbt selection to leave out.
         full_refresh: Rebuild incremental models from scratch.
         on_node: Called for every dbt node start and finish.
+        dbt_vars: dbt vars for this run, overriding the job's and the transform's by name.
 
     Raises:
         FloeError: the job does not exist, or the selection matches nothing.
@@ -82,6 +84,7 @@ def run_pipeline(
     # First, before the heavy imports of the plan: dbt imports itself on the other core meanwhile.
     with DbtWorker(compiled.artifacts.environment.compute.type):
         plan = plan_run(compiled, job=job, select=select, exclude=exclude, full_refresh=full_refresh)
+        plan = replace(plan, dbt_vars=dict(dbt_vars or {}))
         executed = execute_run(plan, on_node)
     return summarize_run(plan, executed)
 
@@ -99,6 +102,7 @@ class RunPlan:
     started: float
     notices: list[str]
     dbt: Any  # the code location's dbt resource
+    dbt_vars: Mapping[str, Any] = field(default_factory=dict)  # 'floe run --vars'
 
 
 @dataclass(frozen=True)
@@ -152,7 +156,7 @@ def execute_run(plan: RunPlan, on_node: Callable[[NodeEvent], None] | None = Non
 
     On the fast path, dbt may start before Dagster sets the run up (``early_launch_for_run``).
     """
-    from floe.orchestration.builder import dbt_build_args
+    from floe.orchestration.dbt_run_args import dbt_build_args, run_dbt_vars
     from floe.orchestration.fastpath.dbt_step import early_launch_for_run
     from floe.orchestration.instance import open_instance, prepare_instance_home
 
@@ -167,8 +171,11 @@ def execute_run(plan: RunPlan, on_node: Callable[[NodeEvent], None] | None = Non
     # batch when this is set; floe's SQLite storage writes a batch in one transaction per file.
     os.environ.setdefault(EVENT_BATCH_ENV, str(EVENT_BATCH_SIZE))
     home = prepare_instance_home(compiled)  # exports what dagster.yaml reads, before dbt's environment is taken
-    with early_launch_for_run(compiled, plan.job_def, plan.dbt, plan.run_id,
-                              dbt_build_args(full_refresh=plan.full_refresh), subset=plan.asset_selection is not None):
+    # The step derives its args from the run's tags (its job's merged with the run's): the same here.
+    args = dbt_build_args(full_refresh=plan.full_refresh,
+                          dbt_vars=run_dbt_vars(compiled, {**plan.job_def.run_tags, **run_tags(plan)}))
+    with early_launch_for_run(compiled, plan.job_def, plan.dbt, plan.run_id, args,
+                              subset=plan.asset_selection is not None):
         result, log_path, nodes, observer = _execute(plan, open_instance(compiled, home), on_node)
     pruner.join()
     return ExecutedRun(result, log_path, nodes, observer)
@@ -178,7 +185,6 @@ def _execute(plan: RunPlan, instance: Any,
              on_node: Callable[[NodeEvent], None] | None) -> tuple[Any, Path, list[NodeEvent], RunObserver]:
     """The Dagster run itself, with floe's listeners, observers and run log around it."""
     from floe.observability.observer import RunObserver, observing
-    from floe.orchestration.builder import FULL_REFRESH_TAG
 
     compiled = plan.compiled
     # What is loaded now (Dagster, dbt-core's modules, the definitions, the instance) lives
@@ -195,7 +201,7 @@ def _execute(plan: RunPlan, instance: Any,
 
     observer = RunObserver(compiled)
     observer.start(plan.run_id, plan.job_name)
-    tags = {FULL_REFRESH_TAG: "true"} if plan.full_refresh else {}
+    tags = run_tags(plan)
     # dbt's and Dagster's own output, warnings included, goes to the run log, not the terminal.
     with (log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log),
           _warnings_to(log), listening(collect), listening(observer), observing(observer)):
@@ -208,6 +214,17 @@ def _execute(plan: RunPlan, instance: Any,
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         )
     return result, log_path, nodes, observer
+
+
+def run_tags(plan: RunPlan) -> dict[str, str]:
+    """The tags the run is started with, on top of its job's: --full-refresh, and --vars
+    merged over the job's vars (the run's tag replaces the job's)."""
+    from floe.orchestration.dbt_run_args import FULL_REFRESH_TAG, dbt_vars_tags, tagged_dbt_vars
+
+    tags = {FULL_REFRESH_TAG: "true"} if plan.full_refresh else {}
+    if plan.dbt_vars:
+        tags.update(dbt_vars_tags(tagged_dbt_vars(plan.job_def.run_tags), plan.dbt_vars))
+    return tags
 
 
 def summarize_run(plan: RunPlan, executed: ExecutedRun) -> RunOutcome:

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field
 
 from floe.spec.base import Identifier, StrictModel
+from floe.spec.dbt_vars import DbtVars, dbt_vars_field
 from floe.spec.ingestion import IngestionSource
 
 PIPELINE_FILE = "floe.yaml"
@@ -21,6 +22,11 @@ class DbtTransform(StrictModel):
     type: Literal["dbt"] = Field(default="dbt", description="Transform kind; only 'dbt' exists.")
     path: str = Field(
         description="Directory of the dbt project (holding dbt_project.yml), relative to floe.yaml."
+    )
+    vars: DbtVars = dbt_vars_field(
+        "dbt vars for the whole project, as dbt's --vars: given to 'dbt parse' at compile time (so "
+        "vars read in dbt_project.yml, e.g. '+enabled' or schema names, take effect) and to every run. "
+        "Values: text, numbers, booleans, null, lists and mappings."
     )
 
 
@@ -35,6 +41,11 @@ class JobSpec(StrictModel):
     )
     exclude: str | None = Field(default=None, description="dbt selection to leave out.")
     description: str | None = Field(default=None, description="Shown in the Dagster UI.")
+    vars: DbtVars = dbt_vars_field(
+        "dbt vars for this job's runs, overriding the transform's by name (a run tag, editable when "
+        "launching from the Dagster UI). Read at run time only: the project was parsed with the "
+        "transform's vars."
+    )
 
 
 class ScheduleSpec(StrictModel):
@@ -48,6 +59,9 @@ class ScheduleSpec(StrictModel):
         default=True, description="Whether the schedule starts running when deployed."
     )
     description: str | None = Field(default=None, description="Shown in the Dagster UI.")
+    vars: DbtVars = dbt_vars_field(
+        "dbt vars for the runs this schedule starts, overriding the job's and the transform's by name."
+    )
 
 
 class PipelineObservability(StrictModel):

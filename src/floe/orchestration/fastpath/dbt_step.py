@@ -220,7 +220,8 @@ def early_launch_for_run(compiled: CompiledProject, job_def: Any, dbt: Any, run_
         job_def: The job about to run.
         dbt: The code location's dbt resource (the one the step is given).
         run_id: The id the run will be created with.
-        args: The dbt arguments the step will pass (``build`` [``--full-refresh``]).
+        args: The dbt arguments the step will pass (``build`` [``--full-refresh``] [``--vars``],
+            ``floe.orchestration.dbt_run_args``).
         subset: Whether the run selects a subset of the job's assets.
     """
     from floe.orchestration.fastpath.seams import DAGSTER, verify

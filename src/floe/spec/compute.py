@@ -234,6 +234,18 @@ class DuckDBCompute(StrictModel):
         default_factory=list, description="dbt-duckdb plugins (sources and models read or written elsewhere).",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _lift_memory_limit(cls, data: Any) -> Any:
+        """settings.memory_limit means memory_limit: one field for what reads it (the run pods' fit check)."""
+        if not isinstance(data, dict) or not isinstance(data.get("settings"), dict):
+            return data
+        settings = data["settings"]
+        if "memory_limit" not in settings or data.get("memory_limit") not in (None, settings["memory_limit"]):
+            return data  # absent, or a conflict the settings check reports where it is
+        rest = {name: value for name, value in settings.items() if name != "memory_limit"}
+        return {**data, "memory_limit": settings["memory_limit"], "settings": rest}
+
     @field_validator("extensions")
     @classmethod
     def _unique_extensions(cls, value: list[str]) -> list[str]:

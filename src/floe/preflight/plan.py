@@ -107,13 +107,17 @@ CLIENT_MODULES: dict[str, tuple[str, ...]] = {
 
 
 def _duckdb_extensions(target: PreflightTarget) -> list[str]:
-    """The extensions a run of this pipeline loads into DuckDB."""
-    if not isinstance(target.environment.compute, DuckDBCompute) or not target.ingests:
+    """The extensions a run of this pipeline loads into DuckDB: the declared ones, those ingestion reads with."""
+    compute = target.environment.compute
+    if not isinstance(compute, DuckDBCompute):
         return []
-    from floe.targets.duckdb import EXTENSIONS
+    wanted = compute.extensions_to_load()
+    if target.ingests:
+        from floe.targets.duckdb import EXTENSIONS
 
-    local = isinstance(target.environment.storage, LocalStorage)
-    return [name for name in EXTENSIONS if not (local and name == "httpfs")]
+        local = isinstance(target.environment.storage, LocalStorage)
+        wanted += [name for name in EXTENSIONS if not (local and name == "httpfs") and name not in wanted]
+    return wanted
 
 
 def _catalog_check(env: EnvironmentSpec) -> Check:

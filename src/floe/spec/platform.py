@@ -1,6 +1,7 @@
 """``platform.yaml``: what the platform team declares — one block per environment.
 
 Each pluggable part is a union tagged by ``type``. Credentials are :class:`SecretRef` only.
+The compute targets live in :mod:`floe.spec.compute` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -12,106 +13,20 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from floe.spec.base import StrictModel
+from floe.spec.compute import (
+    BigQueryCompute,
+    Compute,
+    DuckDBCompute,
+    PostgresCompute,
+    PostgresConnection,
+    SnowflakeCompute,
+    SslMode,
+    TrinoCompute,
+)
 from floe.spec.observability import PlatformObservability
 from floe.spec.secrets import SecretRef, url_has_password
 
 PLATFORM_FILE = "platform.yaml"
-
-Threads = Annotated[int, Field(ge=1, le=256, description="dbt threads (models built at once).")]
-Port = Annotated[int, Field(ge=1, le=65535)]
-
-
-class DuckDBCompute(StrictModel):
-    """Embedded DuckDB: a single file, no server. The default."""
-
-    type: Literal["duckdb"] = Field(description="Compute target kind.")
-    path: str = Field(
-        default=".floe/warehouse.duckdb",
-        description="Database file, relative to the project directory (or absolute).",
-    )
-    threads: Threads = 4
-    memory_limit: str | None = Field(
-        default=None, pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
-        description="DuckDB memory_limit setting, e.g. '4GB'.",
-    )
-
-
-SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
-
-
-class PostgresConnection(StrictModel):
-    """How to reach a PostgreSQL server; shared by the compute target and Dagster's storage."""
-
-    host: str = Field(description="Server host name.")
-    port: Port = Field(default=5432, description="Server port.")
-    user: str = Field(description="Login role.")
-    password: SecretRef | None = Field(default=None, description="Password, as a secret reference.")
-    database: str = Field(description="Database name.")
-    sslmode: SslMode | None = Field(default=None, description="libpq sslmode.")
-
-
-class PostgresCompute(PostgresConnection):
-    """PostgreSQL through dbt-postgres (extra 'postgres')."""
-
-    type: Literal["postgres"] = Field(description="Compute target kind.")
-    schema_: str = Field(default="public", alias="schema", description="Schema models build in.")
-    threads: Threads = 4
-
-
-class SnowflakeCompute(StrictModel):
-    """Snowflake through dbt-snowflake (extra 'snowflake')."""
-
-    type: Literal["snowflake"] = Field(description="Compute target kind.")
-    account: str = Field(description="Account identifier, e.g. 'xy12345.eu-west-1'.")
-    user: str = Field(description="Login name.")
-    password: SecretRef | None = Field(default=None, description="Password, as a secret reference.")
-    private_key: SecretRef | None = Field(
-        default=None, description="PEM private key for key-pair auth, as a secret reference."
-    )
-    role: str | None = Field(default=None, description="Role to assume.")
-    warehouse: str = Field(description="Virtual warehouse.")
-    database: str = Field(description="Database.")
-    schema_: str = Field(alias="schema", description="Schema models build in.")
-    threads: Threads = 4
-
-
-class BigQueryCompute(StrictModel):
-    """Google BigQuery through dbt-bigquery (extra 'bigquery')."""
-
-    type: Literal["bigquery"] = Field(description="Compute target kind.")
-    project: str = Field(description="GCP project id.")
-    dataset: str = Field(description="Dataset models build in.")
-    method: Literal["oauth", "service-account"] = Field(
-        default="oauth", description="Authentication: application-default 'oauth' or a key file."
-    )
-    keyfile: SecretRef | None = Field(
-        default=None, description="Path of the service-account key file, as a secret reference."
-    )
-    location: str | None = Field(default=None, description="Dataset location, e.g. 'EU'.")
-    threads: Threads = 4
-
-
-class TrinoCompute(StrictModel):
-    """Trino through dbt-trino (extra 'trino')."""
-
-    type: Literal["trino"] = Field(description="Compute target kind.")
-    host: str = Field(description="Coordinator host name.")
-    port: Port = Field(default=443, description="Coordinator port.")
-    user: str = Field(description="User name.")
-    password: SecretRef | None = Field(
-        default=None, description="Password for LDAP authentication, as a secret reference."
-    )
-    database: str = Field(description="Trino catalog models build in.")
-    schema_: str = Field(alias="schema", description="Schema models build in.")
-    http_scheme: Literal["http", "https"] = Field(default="https", description="Protocol.")
-    threads: Threads = 4
-
-
-Compute = Annotated[
-    DuckDBCompute | PostgresCompute | SnowflakeCompute | BigQueryCompute | TrinoCompute,
-    Field(discriminator="type"),
-]
-
 
 _HTTP_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
 # Schemes a warehouse URL may use, by the storage kind that serves them.
@@ -467,3 +382,11 @@ class PlatformSpec(StrictModel):
     environments: dict[
         Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=63)], EnvironmentSpec
     ] = Field(min_length=1, description="Environments by name, e.g. dev, staging, prod.")
+
+
+__all__ = [
+    "PLATFORM_FILE", "AdlsStorage", "BigQueryCompute", "Catalog", "Compute", "DuckDBCompute",
+    "EnvironmentSpec", "GcsStorage", "LocalStorage", "OrchestratorSpec", "PlatformSpec", "PostgresCompute",
+    "PostgresConnection", "PostgresOrchestratorStorage", "RestCatalog", "S3Storage", "SnowflakeCompute",
+    "SqlCatalog", "SqliteOrchestratorStorage", "SslMode", "Storage", "TrinoCompute",
+]

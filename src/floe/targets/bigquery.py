@@ -21,6 +21,13 @@ def profile_output(compute: BigQueryCompute) -> dict[str, Any]:
     }
     if compute.keyfile:
         output["keyfile"] = compute.keyfile.dbt_reference()
-    if compute.location:
-        output["location"] = compute.location
+    for key in OPTIONAL_KEYS:
+        value = getattr(compute, key)
+        if value is not None:
+            output[key] = value
     return output
+
+
+# dbt-bigquery profile keys written only when set (dbt's defaults apply otherwise).
+OPTIONAL_KEYS = ("location", "execution_project", "impersonate_service_account", "priority",
+                 "job_execution_timeout_seconds", "job_retries", "maximum_bytes_billed")

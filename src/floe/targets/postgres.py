@@ -23,9 +23,16 @@ def profile_output(compute: PostgresCompute) -> dict[str, Any]:
         "schema": compute.schema_,
         "threads": compute.threads,
     }
-    if compute.sslmode:
-        output["sslmode"] = compute.sslmode
+    for key in OPTIONAL_KEYS:
+        value = getattr(compute, key)
+        if value is not None:
+            output[key] = value
     return output
+
+
+# dbt-postgres profile keys written only when set (dbt's defaults apply otherwise).
+OPTIONAL_KEYS = ("sslmode", "sslrootcert", "role", "search_path", "connect_timeout", "keepalives_idle", "retries",
+                 "application_name")
 
 
 def count_rows(compute: PostgresCompute, project_root: Path, relations: list[str]) -> dict[str, int]:

@@ -21,10 +21,17 @@ def profile_output(compute: SnowflakeCompute) -> dict[str, Any]:
         "schema": compute.schema_,
         "threads": compute.threads,
     }
-    if compute.role:
-        output["role"] = compute.role
-    if compute.password:
-        output["password"] = compute.password.dbt_reference()
-    if compute.private_key:
-        output["private_key"] = compute.private_key.dbt_reference()
+    for key in ("password", "private_key", "private_key_passphrase", "token"):
+        secret = getattr(compute, key)
+        if secret is not None:
+            output[key] = secret.dbt_reference()
+    for key in OPTIONAL_KEYS:
+        value = getattr(compute, key)
+        if value is not None:
+            output[key] = value
     return output
+
+
+# dbt-snowflake profile keys written only when set (dbt's defaults apply otherwise).
+OPTIONAL_KEYS = ("role", "authenticator", "query_tag", "client_session_keep_alive", "connect_retries",
+                 "connect_timeout")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from floe.spec.platform import TrinoCompute
+from floe.spec.secrets import SecretRef
 
 ADAPTER_MODULE = "dbt.adapters.trino"
 EXTRA: str | None = "trino"
@@ -25,4 +26,15 @@ def profile_output(compute: TrinoCompute) -> dict[str, Any]:
     }
     if compute.password:
         output["password"] = compute.password.dbt_reference()
+    if compute.session_properties:
+        output["session_properties"] = {
+            name: value.dbt_reference() if isinstance(value, SecretRef) else value
+            for name, value in compute.session_properties.items()
+        }
+    for key in ("roles", "client_tags"):
+        if getattr(compute, key):
+            output[key] = getattr(compute, key)
+    for key in ("timezone", "cert", "retries"):
+        if getattr(compute, key) is not None:
+            output[key] = getattr(compute, key)
     return output

@@ -191,12 +191,15 @@ def test_round_trip_gives_an_equal_model(tmp_path: Path) -> None:
     write_artifacts(original, path)
     again = load_artifacts(path)
     assert again == original
-    # The golden file predates optional v1 fields added since ('ingestion', observability and
-    # catalog settings, all with defaults): the writer adds them and keeps everything else.
+    # The golden file predates optional v1 fields added since ('ingestion', observability, catalog
+    # and compute settings, all with defaults): the writer adds them and keeps everything else.
     written = json.loads(path.read_text(encoding="utf-8"))
     golden = _golden_document()
     assert written["ingestion"] == [] and written["dbt"] == golden["dbt"] and written["jobs"] == golden["jobs"]
-    assert written["environment"]["compute"] == golden["environment"]["compute"]
+    # Compute settings added since (schema, extensions, settings, ...) are written with their defaults.
+    compute_added = {"schema": "main", "extensions": [], "settings": {}, "external_root": None, "attach": [],
+                     "plugins": []}
+    assert written["environment"]["compute"] == {**golden["environment"]["compute"], **compute_added}
     assert {k: v for k, v in written.items() if k not in ("ingestion", "environment")} == \
         {k: v for k, v in golden.items() if k != "environment"}
     assert path.read_text(encoding="utf-8").endswith("}\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from importlib import import_module
+from pathlib import Path
 from typing import Any
 
 from floe.preflight.checks.pg import PgAddress, connect, server_version
@@ -64,11 +65,11 @@ def _duckdb(compute: DuckDBCompute, extensions: Sequence[str], context: CheckCon
         connection = duckdb.connect()
     try:
         connection.execute("SELECT 1").fetchone()
-        if compute.memory_limit:
-            connection.execute(f"SET memory_limit = '{compute.memory_limit}'")
         if extensions:
             _load_extensions(connection, extensions)
             details["extensions"] = ", ".join(extensions)
+        _apply_settings(connection, compute, context)
+        _attach_databases(connection, compute, context)
     finally:
         connection.close()
     loaded = f"; extensions {', '.join(extensions)} load" if extensions else ""
@@ -78,14 +79,55 @@ def _duckdb(compute: DuckDBCompute, extensions: Sequence[str], context: CheckCon
     return Outcome(f"SELECT 1 works; {folder}{loaded}", details=details)
 
 
+def _apply_settings(connection: Any, compute: DuckDBCompute, context: CheckContext) -> None:
+    """SET each setting as dbt's sessions will: a name DuckDB does not know fails here, not mid-run."""
+    from floe.spec.secrets import SecretRef
+
+    for name, value in compute.effective_settings().items():
+        field = f"{FIELD}.settings.{name}" if name in compute.settings else f"{FIELD}.{name}"
+        if isinstance(value, SecretRef):
+            value = context.secrets.get(value, field)
+        try:
+            connection.execute(f"SET {name} = '" + str(value).replace("'", "''") + "'")
+        except Exception as exc:  # noqa: BLE001 - duckdb raises its own error classes
+            raise CheckFailed(f"DuckDB refuses {field}: {str(exc).splitlines()[0]}",
+                              f"fix or remove {field} in platform.yaml (a setting of an extension needs "
+                              "that extension in compute.extensions)") from None
+
+
+def _attach_databases(connection: Any, compute: DuckDBCompute, context: CheckContext) -> None:
+    """ATTACH each DuckDB file read-only: a missing file dbt may not create, a damaged one, fail here."""
+    for index, attachment in enumerate(compute.attach):
+        if attachment.type != "duckdb" or "://" in attachment.path or ":" in attachment.path.split("/", 1)[0]:
+            continue
+        path = Path(attachment.path) if Path(attachment.path).is_absolute() else context.project_root / attachment.path
+        if not path.is_file():
+            if attachment.read_only:
+                raise CheckFailed(f"{FIELD}.attach[{index}]: {path} does not exist and is attached read-only",
+                                  "create the database first, or point path at an existing file")
+            continue
+        try:
+            connection.execute("ATTACH '" + str(path).replace("'", "''") + "' AS floe_preflight_attach (READ_ONLY)")
+            connection.execute("DETACH floe_preflight_attach")
+        except Exception as exc:  # noqa: BLE001 - duckdb raises its own error classes
+            if "lock" in str(exc).lower():
+                continue  # in use by a run: dbt will wait for it as for the main file
+            raise CheckFailed(f"{FIELD}.attach[{index}]: cannot open {path}: {str(exc).splitlines()[0]}",
+                              "the file is not a DuckDB database of this version, or is damaged") from None
+
+
 def _load_extensions(connection: Any, names: Sequence[str]) -> None:
     """LOAD each extension straight from its wheel's file: proves it loads here, installs nothing."""
+    from floe.spec.duckdb_extensions import is_built_in
     from floe.targets.duckdb import extension_file
 
     row = connection.execute("PRAGMA version").fetchone()
     version = str(row[0]) if row else ""
     pin = version.lstrip("v")
     for name in names:
+        if is_built_in(name):
+            connection.execute(f'LOAD "{name}"')
+            continue
         binary = extension_file(name, version)
         if binary is None:
             raise CheckFailed(f"the DuckDB extension '{name}' for DuckDB {version} is not installed",

@@ -106,7 +106,7 @@ def test_force_replaces_floe_yaml_and_keeps_platform_yaml(tmp_path: Path) -> Non
     platform = "environments:\n  prod:\n    compute:\n      type: duckdb\n      path: prod.duckdb\n"
     (root / "platform.yaml").write_text(platform)
     (root / "floe.yaml").write_text((root / "floe.yaml").read_text() + "# my edit\n")
-    with pytest.raises(FloeError, match="would overwrite floe.yaml") as raised:
+    with pytest.raises(FloeError, match=r"would overwrite floe\.yaml") as raised:
         init_project(root, from_dbt=source)
     assert "--force" in (raised.value.hint or "")
     other = _dbt_project(tmp_path / "other_dbt", name="other")

@@ -99,7 +99,7 @@ def test_a_hub_package_without_network_says_what_dbt_said_and_what_to_do(
 
 
 class _NoIndex(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+    def do_GET(self) -> None:
         self.send_error(404)
 
     def log_message(self, *args: object) -> None:

@@ -105,6 +105,9 @@ def init_project(
     """
     if template is not None and template not in TEMPLATES:
         raise FloeError(f"unknown template '{template}'", hint=f"choose one of: {', '.join(TEMPLATES)}")
+    if template is not None and from_dbt is not None:
+        raise FloeError("--template and --from-dbt exclude each other: a template brings its own dbt project",
+                        hint="drop --template to wrap the dbt project, or drop --from-dbt to start from the template")
     root = target.resolve()
     if from_dbt is None and is_dbt_project(root):
         if template is not None:

@@ -76,6 +76,13 @@ def test_a_template_inside_a_dbt_project_is_refused(tmp_path: Path) -> None:
     assert not (source / "floe.yaml").exists()
 
 
+def test_a_template_and_a_dbt_project_to_wrap_exclude_each_other(tmp_path: Path) -> None:
+    source = _dbt_project(tmp_path / "shop_dbt")
+    with pytest.raises(FloeError, match="exclude each other"):
+        init_project(tmp_path / "shop", template="ecommerce", from_dbt=source)
+    assert not (tmp_path / "shop").exists()
+
+
 @pytest.mark.parametrize(("existing", "expected"), [
     ("target/\n*.duckdb\n", "target/\n*.duckdb\n.floe/\n"),
     ("target/\n*.duckdb", "target/\n*.duckdb\n.floe/\n"),  # no final newline

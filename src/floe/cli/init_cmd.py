@@ -53,5 +53,7 @@ def init(name: Path | None, template: str | None, from_dbt: Path | None, force: 
     if result.wrapped:
         click.echo(f"  wraps the dbt project in {result.dbt_project_dir} as 'path: {result.dbt_path}' "
                    "(nothing copied; its files are unchanged)")
+    for note in result.notes:
+        click.secho(f"note: {note}", fg="yellow", err=True)
     where = "" if result.root == Path.cwd().resolve() else f"cd {name} && "
     click.echo(f"\nnext: {where}floe validate && floe compile && floe run")

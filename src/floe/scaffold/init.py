@@ -59,6 +59,7 @@ class InitResult:
         dbt_project_dir: The dbt project the pipeline runs (absolute).
         dbt_path: Its path as floe.yaml names it, relative to floe.yaml.
         wrapped: The dbt project was there before (``--from-dbt``, or init inside it).
+        notes: What the user should know about files init left alone.
     """
 
     root: Path
@@ -69,6 +70,7 @@ class InitResult:
     dbt_project_dir: Path | None = None
     dbt_path: str = "./dbt"
     wrapped: bool = False
+    notes: list[str] = field(default_factory=list)
 
 
 def project_name_for(directory: Path) -> str:
@@ -134,6 +136,11 @@ def init_project(
         planned[root / "floe.yaml"] = _wrapping_pipeline(name, dbt_path)
         result.dbt_project_dir, result.dbt_path, result.wrapped = dbt_dir, dbt_path, True
         gitignore = _wrapped_gitignore(dbt_dir, root)
+        stale = root / "dbt"
+        if is_dbt_project(stale) and stale.resolve() != dbt_dir.resolve():
+            # What an earlier floe init copied, or the template's project: no longer run.
+            result.notes.append(f"{stale} is not used any more (floe.yaml runs {dbt_path}); "
+                                "delete it if it was an earlier copy")
     platform = root / PLATFORM_FILE
     if platform.exists():
         planned.pop(platform)

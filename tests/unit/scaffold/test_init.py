@@ -124,6 +124,15 @@ def test_force_replaces_floe_yaml_and_keeps_platform_yaml(tmp_path: Path) -> Non
     assert "# my edit" not in (root / "floe.yaml").read_text()
 
 
+def test_force_over_an_earlier_copy_says_it_is_not_used(tmp_path: Path) -> None:
+    source = _dbt_project(tmp_path / "shop_dbt")
+    init_project(tmp_path / "shop")  # the template's dbt/ (an earlier copy looks the same)
+    result = init_project(tmp_path / "shop", from_dbt=source, force=True)
+    assert _transform_path(tmp_path / "shop") == "../shop_dbt"
+    assert (tmp_path / "shop" / "dbt" / "dbt_project.yml").is_file(), "the user's files are not deleted"
+    assert any("is not used any more" in note for note in result.notes)
+
+
 def test_platform_yaml_of_the_user_is_kept_without_force(tmp_path: Path) -> None:
     source = _dbt_project(tmp_path / "shop_dbt")
     (source / "platform.yaml").write_text("environments:\n  mine: {}\n")

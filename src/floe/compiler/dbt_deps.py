@@ -31,6 +31,7 @@ PACKAGE_FILES = ("dependencies.yml", "packages.yml")
 LOCK_FILE = "package-lock.yml"
 DEFAULT_INSTALL_PATH = "dbt_packages"
 DEFAULT_HUB_URL = "https://hub.getdbt.com/"
+HUB_DOWNLOAD_HOST = "codeload.github.com"
 # Kinds of package entries dbt knows, by the key that names the package.
 _SOURCE_KEYS = ("package", "git", "local", "tarball", "private")
 # How long a host may take to accept a connection before floe calls it unreachable, and how
@@ -178,15 +179,16 @@ def package_hosts(entries: Sequence[Mapping[str, Any]], env: Mapping[str, str]) 
     """(host, port) pairs dbt deps downloads ``entries`` from; local packages need none."""
     hosts: list[tuple[str, int]] = []
     for entry in entries:
-        found: tuple[str, int] | None = None
+        found: list[tuple[str, int] | None] = []
         if "package" in entry:
-            found = _url_host(env.get("DBT_PACKAGE_HUB_URL") or DEFAULT_HUB_URL)
+            hub = env.get("DBT_PACKAGE_HUB_URL")
+            # dbt Hub lists versions; the packages themselves download from GitHub.
+            found = [_url_host(hub)] if hub else [_url_host(DEFAULT_HUB_URL), (HUB_DOWNLOAD_HOST, 443)]
         elif isinstance(entry.get("git"), str):
-            found = _git_host(entry["git"])
+            found = [_git_host(entry["git"])]
         elif isinstance(entry.get("tarball"), str):
-            found = _url_host(entry["tarball"])
-        if found is not None and found not in hosts:
-            hosts.append(found)
+            found = [_url_host(entry["tarball"])]
+        hosts.extend(host for host in found if host is not None and host not in hosts)
     return hosts
 
 

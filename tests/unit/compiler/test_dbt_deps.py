@@ -90,8 +90,8 @@ def test_local_packages_resolve_from_the_project(tmp_path: Path) -> None:
 def test_hosts_to_download_from(tmp_path: Path) -> None:
     entries = [{"package": "a/b"}, {"git": "https://github.com/a/b.git"}, {"git": "git@gitlab.com:a/b.git"},
                {"tarball": "http://example.org/x.tgz"}, {"local": "../x"}, {"git": "{{ env_var('URL') }}"}]
-    assert package_hosts(entries, {}) == [("hub.getdbt.com", 443), ("github.com", 443), ("gitlab.com", 22),
-                                          ("example.org", 80)]
+    assert package_hosts(entries, {}) == [("hub.getdbt.com", 443), ("codeload.github.com", 443),
+                                          ("github.com", 443), ("gitlab.com", 22), ("example.org", 80)]
     assert package_hosts([{"package": "a/b"}], {"DBT_PACKAGE_HUB_URL": "http://hub.local:8080/"}) == [
         ("hub.local", 8080)]
 

@@ -187,8 +187,8 @@ CASES: dict[str, Case] = {
     ),
     "dbt_path_escapes_the_project": Case(
         replace("floe.yaml", "path: ./dbt", "path: ../elsewhere"), "floe.yaml", "../elsewhere",
-        "transforms[0].path", "path '../elsewhere' is outside the project directory",
-        "inside the directory of floe.yaml",
+        "transforms[0].path", "directory '../elsewhere' does not exist",
+        "outside the folder of floe.yaml",
     ),
     "dbt_path_with_nul_byte": Case(
         replace("floe.yaml", "path: ./dbt", 'path: "dbt\\0"'), "floe.yaml", '"dbt', "transforms[0].path",

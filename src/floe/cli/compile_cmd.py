@@ -34,6 +34,8 @@ def compile_(pipeline_file: Path, platform_file: Path | None, environment: str |
     click.echo(f"wrote {_shown(result.artifacts_path)}: {result.model_count} models, "
                f"{result.node_count} dbt nodes, {len(result.artifacts.jobs)} jobs, "
                f"{len(result.artifacts.schedules)} schedules ({time.perf_counter() - started:.1f}s)")
+    for note in result.notes:
+        click.echo(f"  {note}")
     for warning in result.warnings:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import floe
+from floe.compiler.dbt_deps import NO_PACKAGES_HINT, DepsOutcome, ensure_dbt_packages
 from floe.compiler.dbt_process import dbt_environment, dbt_error_summary, run_dbt
 from floe.compiler.hashing import source_hash
 from floe.compiler.profiles import PROFILE_NAME, profiles_document, profiles_text, secret_names
@@ -44,6 +45,7 @@ class CompileResult:
     model_count: int
     node_count: int
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 Stage = Callable[[str], AbstractContextManager[Any]]
@@ -98,8 +100,8 @@ def _compile(project: Project, output_dir: Path | None, stage: Stage) -> Compile
                                          iceberg_storage=project.environment.storage if lands_iceberg else None)
             (staging / "profiles.yml").write_text(profiles_text(profiles), encoding="utf-8")
         with stage("floe.compile.dbt_parse"):
-            manifest = _parse(project, staging, secrets)
-        notes = _check_asset_keys(project, manifest)
+            manifest, packages = _parse(project, staging, secrets)
+        asset_warnings = _check_asset_keys(project, manifest)
         digest = source_hash(
             spec_files=[project.pipeline_path, project.platform_path],
             dbt_project_dir=project.dbt_project_dir,
@@ -123,11 +125,12 @@ def _compile(project: Project, output_dir: Path | None, stage: Stage) -> Compile
         shutil.rmtree(staging, ignore_errors=True)
     nodes = manifest.get("nodes", {})
     models = sum(1 for node in nodes.values() if node.get("resource_type") == "model")
-    return CompileResult(artifacts, artifacts_path, models, len(nodes), notes)
+    return CompileResult(artifacts, artifacts_path, models, len(nodes), warnings=asset_warnings,
+                         notes=packages.notes())
 
 
-def _parse(project: Project, staging: Path, secrets: list[str]) -> dict[str, Any]:
-    """Run ``dbt parse`` into the staging folder and return the manifest."""
+def _parse(project: Project, staging: Path, secrets: list[str]) -> tuple[dict[str, Any], DepsOutcome]:
+    """Install missing dbt packages, run ``dbt parse`` into the staging folder, return the manifest."""
     # Parsing renders the profile, so every env_var() must exist; real values are not needed
     # (parse never connects), so absent secrets get a placeholder in dbt's environment only.
     placeholders = {name: "floe-compile-placeholder" for name in secrets if name not in os.environ}
@@ -145,16 +148,21 @@ def _parse(project: Project, staging: Path, secrets: list[str]) -> dict[str, Any
         "--target", project.environment_name,
         *_vars_args(project),
     ]
+    # dbt deps gets what dbt parse gets: the project, floe's profile, the same environment.
+    packages = ensure_dbt_packages(project.dbt_project_dir, dbt_args=args[args.index("parse") + 1:], env=env)
     result = run_dbt(args, cwd=project.dbt_project_dir, env=env)
     manifest_path = staging / "target" / MANIFEST
     if result.returncode != 0 or not manifest_path.is_file():
         summary = dbt_error_summary(result.stdout + "\n" + result.stderr)
+        if packages.failure is not None:
+            raise CompileError(f"dbt parse failed for {project.dbt_project_dir}:\n{summary}\n{packages.failure}",
+                               hint=NO_PACKAGES_HINT)
         raise CompileError(
-            f"dbt parse failed for {project.dbt_project_dir.name}:\n{summary}",
+            f"dbt parse failed for {project.dbt_project_dir}:\n{summary}",
             hint="fix the dbt project (run 'dbt parse' in it for details) and compile again",
         )
     loaded: dict[str, Any] = json.loads(manifest_path.read_text(encoding="utf-8"))
-    return loaded
+    return loaded, packages
 
 
 def _vars_args(project: Project) -> list[str]:

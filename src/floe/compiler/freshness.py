@@ -48,7 +48,7 @@ def ensure_compiled(
 
     project = load_project(pipeline_file, environment=environment, platform_path=platform_file)
     result = compile_project(project, out)
-    return Freshness(result.artifacts_path, True, reason)
+    return Freshness(result.artifacts_path, True, "; ".join([reason, *result.notes]))
 
 
 def runtime_artifacts(

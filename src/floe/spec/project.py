@@ -126,15 +126,20 @@ def check_pipeline(pipeline: LoadedSpec[PipelineSpec], root: Path) -> list[SpecI
                                              f"{getattr(exc, 'strerror', None) or exc}",
                                        "give the relative directory of the dbt project, e.g. ./dbt"))
             continue
-        if Path(transform.path).is_absolute() or not target.is_relative_to(root):
-            issues.append(source.issue(path, f"path '{transform.path}' is outside the project directory",
-                                       "keep the dbt project inside the directory of floe.yaml"))
+        if Path(transform.path).is_absolute():
+            issues.append(source.issue(path, f"path '{transform.path}' is absolute",
+                                       "give the dbt project's folder relative to floe.yaml (e.g. ../shop_dbt), "
+                                       "so the project works wherever it is checked out"))
         elif not is_dir:
+            # A dbt project beside the floe project must be beside it wherever floe compiles.
+            outside = ("; it is outside the folder of floe.yaml, so it must sit at that relative place "
+                       "wherever floe compiles (an image build copies only the project folder)"
+                       if not target.is_relative_to(root) else "")
             issues.append(source.issue(
                 path,
                 f"'{transform.path}' is a file, not a directory" if exists
                 else f"directory '{transform.path}' does not exist",
-                "create it, or run 'floe init NAME --from-dbt PATH'"))
+                f"create it, or run 'floe init NAME --from-dbt PATH'{outside}"))
         elif not (target / "dbt_project.yml").is_file():
             issues.append(source.issue(path, f"'{transform.path}' has no dbt_project.yml",
                                        "point 'path' at the folder that holds dbt_project.yml"))

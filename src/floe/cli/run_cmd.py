@@ -62,6 +62,7 @@ def run(pipeline_file: Path, platform_file: Path | None, environment: str | None
     for warning in outcome.warnings:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
     if not outcome.success:
-        failed = ", ".join(node.name for node in outcome.failed_nodes) or "see the log"
+        failed = (", ".join(node.name for node in outcome.failed_nodes)
+                  or next((line for error in outcome.errors for line in error.splitlines()), "see the log"))
         raise PipelineError(f"run {outcome.run_id[:8]} failed: {failed}",
                             hint=f"details in {outcome.log_path}")

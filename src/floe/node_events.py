@@ -148,7 +148,7 @@ def _dbt_message(name: object, info: Mapping[str, Any], data: Mapping[str, Any],
 
 def clean_dbt_message(text: str) -> str:
     """dbt's message as a terminal should show it: no colour codes, no blank lines, no traceback."""
-    text = _ANSI.sub("", text).replace("\r", "")
+    text = _ANSI.sub("", text).replace("\r", "").expandtabs(4)
     text = text.split("Traceback (most recent call last):", 1)[0]
     lines = [line.rstrip() for line in text.splitlines() if line.strip()]
     # The caller already says an error happened: dbt's "Encountered an error:" repeats it.

@@ -79,8 +79,9 @@ def print_summary(outcome: RunOutcome) -> None:
     tests = [n for n in outcome.nodes if n.resource_type in ("test", "unit_test")]
     width = max([len(n.name) for n in built] + [5])
     click.echo("")
-    click.echo(f"{'asset':<{width}}  {'type':<9}  {'status':<8}  {'rows':>10}  {'duration':>8}")
-    click.echo(f"{'-' * width}  {'-' * 9}  {'-' * 8}  {'-' * 10}  {'-' * 8}")
+    if built or not outcome.errors:
+        click.echo(f"{'asset':<{width}}  {'type':<9}  {'status':<8}  {'rows':>10}  {'duration':>8}")
+        click.echo(f"{'-' * width}  {'-' * 9}  {'-' * 8}  {'-' * 10}  {'-' * 8}")
     for node in built:
         rows = f"{node.rows:,}" if node.rows is not None else "-"
         duration = f"{node.duration_s:.2f}s" if node.duration_s is not None and node.status != "skipped" else "-"
@@ -88,7 +89,8 @@ def print_summary(outcome: RunOutcome) -> None:
         click.secho(f"{node.status:<8}", fg=_colour(node.status), nl=False)
         click.echo(f"  {rows:>10}  {duration:>8}")
     passed = sum(1 for t in tests if t.status == "pass")
-    click.echo(f"\ntests: {passed} passed, {len(tests) - passed} not passed")
+    if tests or not outcome.errors:
+        click.echo(f"\ntests: {passed} passed, {len(tests) - passed} not passed")
     if any(n.resource_type != "ingestion" for n in outcome.nodes):
         click.echo(f"dbt: {counts_line(dbt_counts(outcome.nodes))}")
     for node in outcome.failed_nodes:

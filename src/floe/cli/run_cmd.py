@@ -68,6 +68,16 @@ def run(pipeline_file: Path, platform_file: Path | None, environment: str | None
     for warning in outcome.warnings:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
     if not outcome.success:
-        failed = ", ".join(node.name for node in outcome.failed_nodes) or "see the log"
+        failed = ", ".join(node.name for node in outcome.failed_nodes) or _headline(outcome.errors)
         raise PipelineError(f"run {outcome.run_id[:8]} failed: {failed}",
                             hint=f"details in {outcome.log_path}")
+
+
+def _headline(errors: list[str]) -> str:
+    """The first error in one line: dbt's bare heading ('Database Error') joined to the line under it."""
+    lines = [line.strip() for line in (errors[0] if errors else "").splitlines() if line.strip()]
+    if not lines:
+        return "see the log"
+    if len(lines) > 1 and ":" not in lines[0]:
+        return f"{lines[0]}: {lines[1]}"
+    return lines[0]

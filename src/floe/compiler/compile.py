@@ -21,6 +21,7 @@ from typing import Any
 import floe
 from floe.compiler.dbt_deps import NO_PACKAGES_HINT, DepsOutcome, ensure_dbt_packages
 from floe.compiler.dbt_process import dbt_environment, dbt_error_summary, run_dbt
+from floe.compiler.graph_check import check_no_ref_cycle
 from floe.compiler.hashing import source_hash
 from floe.compiler.profiles import PROFILE_NAME, profiles_document, profiles_text, secret_names
 from floe.contract.io import ARTIFACTS_FILE, write_artifacts, write_text_atomic
@@ -101,6 +102,7 @@ def _compile(project: Project, output_dir: Path | None, stage: Stage) -> Compile
             (staging / "profiles.yml").write_text(profiles_text(profiles), encoding="utf-8")
         with stage("floe.compile.dbt_parse"):
             manifest, packages = _parse(project, staging, secrets)
+        check_no_ref_cycle(manifest)  # first: building asset keys of a cyclic graph never ends
         asset_warnings = _check_asset_keys(project, manifest)
         digest = source_hash(
             spec_files=[project.pipeline_path, project.platform_path],

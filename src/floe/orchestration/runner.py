@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import re
 import shutil
 import threading
 import time
@@ -228,27 +229,56 @@ def run_tags(plan: RunPlan) -> dict[str, str]:
 
 
 def summarize_run(plan: RunPlan, executed: ExecutedRun) -> RunOutcome:
-    """The outcome: failed steps' errors, row counts of what was built, lineage and traces finished."""
-    result, nodes = executed.result, executed.nodes
+    """The outcome: each node with dbt's own message, failed steps' errors, row counts, lineage and traces finished."""
+    from floe.node_events import merge_dbt_messages
+
+    result = executed.result
+    nodes, dbt_errors = merge_dbt_messages(executed.nodes)
+    failed = [n for n in nodes if n.status in ("error", "fail", "runtime error")]
     errors = [
-        _step_error(event.step_failure_data.error)
+        message
         for event in result.get_step_failure_events()
         if event.step_failure_data and event.step_failure_data.error
+        for message in _step_error(event.step_failure_data.error, dbt_errors, nodes_failed=bool(failed))
     ]
     _fill_row_counts(plan.compiled, nodes)
-    failed = [n for n in nodes if n.status in ("error", "fail", "runtime error")]
     reason = errors[0] if errors else (f"{failed[0].name}: {failed[0].message or failed[0].status}" if failed else None)
     export_warnings = executed.observer.finish(result.success, None if result.success else reason)
     return RunOutcome(result.run_id, result.success, time.perf_counter() - plan.started, nodes, errors,
                       executed.log_path, [*plan.notices, *export_warnings])
 
 
-def _step_error(error: Any) -> str:
-    """What a failed step raised: Dagster wraps it ("Error occurred while executing op ..."), so the
-    cause is the message worth showing."""
+_DBT_EXIT = "DagsterDbtCliRuntimeError"
+_DBT_PARSED = "Errors parsed from dbt logs:"
+
+
+def _step_error(error: Any, dbt_errors: list[str], *, nodes_failed: bool) -> list[str]:
+    """What a failed step raised, as the user should read it (none when the nodes already say it).
+
+    Dagster wraps what the step raised ("Error occurred while executing op ..."): the cause is
+    the message worth showing. When that cause is dagster-dbt's "The dbt CLI process with
+    command ... failed", dbt's own error lines replace it: those it printed about no node (a
+    lock, a refused connection), else nothing when failed nodes explain the exit, else the
+    errors dagster-dbt parsed from dbt's output.
+    """
+    from floe.node_events import clean_dbt_message
+
     while error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
         error = error.cause
-    return str(error.message).strip()
+    message = str(error.message).strip()
+    if error.cls_name != _DBT_EXIT and _DBT_EXIT not in message.split(":", 1)[0]:
+        return [message]
+    if dbt_errors:
+        return dbt_errors
+    if nodes_failed:
+        return []
+    parsed = clean_dbt_message(message.split(_DBT_PARSED, 1)[1]) if _DBT_PARSED in message else ""
+    if parsed:
+        return [parsed]
+    code = re.search(r"exit code `?(-?\d+)", message)
+    log = re.search(r"dbt debug log: (\S+?)\.?$", message, re.MULTILINE)
+    return [f"dbt failed (exit code {code.group(1) if code else 'unknown'})"
+            + (f"; its log: {log.group(1)}" if log else "")]
 
 
 def _new_run_log(log_dir: Path) -> Path:

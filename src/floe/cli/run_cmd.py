@@ -50,6 +50,8 @@ def run(pipeline_file: Path, platform_file: Path | None, environment: str | None
                               output_dir=output, artifacts_path=artifacts_path)
     if fresh.compiled:
         click.echo(f"compiled ({fresh.reason})", err=True)
+        for warning in fresh.warnings:
+            click.secho(f"warning: {warning}", fg="yellow", err=True)
     elif fresh.reason != "up to date":
         click.echo(fresh.reason, err=True)
     compiled = open_compiled_project(fresh.artifacts_path)

@@ -19,6 +19,8 @@ class Freshness:
     artifacts_path: Path
     compiled: bool
     reason: str
+    # What the compile warned about (e.g. a source over a seed's table), for the user to see.
+    warnings: tuple[str, ...] = ()
 
 
 def ensure_compiled(
@@ -48,7 +50,7 @@ def ensure_compiled(
 
     project = load_project(pipeline_file, environment=environment, platform_path=platform_file)
     result = compile_project(project, out)
-    return Freshness(result.artifacts_path, True, "; ".join([reason, *result.notes]))
+    return Freshness(result.artifacts_path, True, "; ".join([reason, *result.notes]), tuple(result.warnings))
 
 
 def runtime_artifacts(

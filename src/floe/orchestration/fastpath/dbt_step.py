@@ -45,6 +45,8 @@ from floe.orchestration.dbt_worker.start import worker_launcher
 SELECT_TAG = "dagster_dbt/select"
 EXCLUDE_TAG = "dagster_dbt/exclude"
 SELECTOR_TAG = "dagster_dbt/selector"
+INDIRECT_SELECTION_ENV = "DBT_INDIRECT_SELECTION"
+EAGER = "eager"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 # How long an interrupted dbt may take to stop before it is killed.
 CANCEL_GRACE_S = 10
@@ -95,15 +97,19 @@ def _stream(context: Any, compiled: CompiledProject, dbt: Any, args: Sequence[st
         yield from stream_invocation(early.invocation(cli, manifest, translator), context)
         return
     tags = context.op.tags
-    selection, indirect = get_subset_selection_for_context(
-        context=context,
-        manifest=manifest,
-        select=tags.get(DAGSTER_DBT_SELECT_METADATA_KEY),
-        exclude=tags.get(DAGSTER_DBT_EXCLUDE_METADATA_KEY),
-        selector=tags.get(DAGSTER_DBT_SELECTOR_METADATA_KEY),
-        dagster_dbt_translator=translator,
-        current_dbt_indirect_selection_env=os.getenv(DBT_INDIRECT_SELECTION_ENV),
-    )
+    written = written_selection_args(context, compiled)
+    if written is not None:
+        selection, indirect = written
+    else:
+        selection, indirect = get_subset_selection_for_context(
+            context=context,
+            manifest=manifest,
+            select=tags.get(DAGSTER_DBT_SELECT_METADATA_KEY),
+            exclude=tags.get(DAGSTER_DBT_EXCLUDE_METADATA_KEY),
+            selector=tags.get(DAGSTER_DBT_SELECTOR_METADATA_KEY),
+            dagster_dbt_translator=translator,
+            current_dbt_indirect_selection_env=os.getenv(DBT_INDIRECT_SELECTION_ENV),
+        )
     # dagster-dbt sets DBT_INDIRECT_SELECTION for dbt when a subset needs it; the flag is the
     # same setting and, unlike the variable, overrides a user's own value just as it does.
     indirect_args = ["--indirect-selection", indirect] if indirect else []
@@ -114,6 +120,34 @@ def _stream(context: Any, compiled: CompiledProject, dbt: Any, args: Sequence[st
         target_path=cli._get_unique_target_path(context=context),  # dagster-dbt's own folder naming
     )
     yield from stream_invocation(invocation, context)
+
+
+def written_selection_args(context: Any, compiled: CompiledProject) -> tuple[list[str], str | None] | None:
+    """dbt's ``--select``/``--exclude`` as the user wrote them, when the step's subset is exactly
+    what they select; None otherwise (dagster-dbt then names every selected node).
+
+    ``floe run --select/--exclude`` puts the selection in the run's tags; dbt resolving it itself
+    costs nothing, where a thousand explicit selectors cost dbt tens of seconds. The subset is
+    checked against the selection (cached from the plan in the same process) because a run can
+    be re-executed with another subset and keep its tags. Tests are selected eagerly on both
+    sides: a user's other ``DBT_INDIRECT_SELECTION`` is overridden, as floe resolved it eagerly.
+
+    Returns:
+        The selection arguments and the indirect-selection mode to force (None: dbt's default).
+    """
+    from floe.orchestration.dbt_selection import tagged_selection
+    from floe.orchestration.dbt_specs import DEFAULT_SELECT
+
+    selection = tagged_selection(context.run.tags, compiled.manifest_path, compiled.dbt_project_dir)
+    if selection is None:
+        return None
+    assets, checks = selection.keys_and_checks()
+    if set(context.selected_asset_keys) != assets or set(context.selected_asset_check_keys) != checks:
+        return None
+    args = (["--select", selection.select] if selection.select != DEFAULT_SELECT else []) + (
+        ["--exclude", selection.exclude] if selection.exclude else [])
+    indirect = os.environ.get(INDIRECT_SELECTION_ENV)
+    return args, (EAGER if indirect and indirect.lower() != EAGER else None)
 
 
 @dataclass

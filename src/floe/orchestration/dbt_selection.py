@@ -181,7 +181,7 @@ def _unique_ids(manifest_json: Mapping[str, Any], selection: DbtSelection) -> Ab
     """The unique ids dbt's selector picks, as ``dbt ls`` and ``dbt build`` would."""
     if selection.select == DEFAULT_SELECT and not selection.exclude and not selection.state:
         return {uid for name in _FQN_STAR_COLLECTIONS for uid in manifest_json.get(name) or {}}
-    with _dbt_errors_explained(selection):
+    with _root_logging_kept(), _dbt_errors_explained(selection):
         manifest = None
         if not selection.state:  # state comparison calls methods of dbt's node classes
             from floe.orchestration.fastpath.dbt_selection import light_manifest
@@ -193,7 +193,35 @@ def _unique_ids(manifest_json: Mapping[str, Any], selection: DbtSelection) -> Ab
 
             manifest = Manifest.from_writable_manifest(WritableManifest.read_and_check_versions(
                 selection.manifest_path))
+            manifest.nodes.update({uid: dbt_test_node(data) for uid, data in manifest_json["nodes"].items()
+                                   if data.get("resource_type") == "test"})
         return _run_dbt_selector(manifest, manifest_json, selection)
+
+
+def dbt_test_node(data: Mapping[str, Any]) -> Any:
+    """A test from manifest.json as dbt's parser makes it: generic when it has test metadata.
+
+    Read back through dbt's artifact classes, every test becomes a ``SingularTestNode`` (the
+    first test class of their union), and ``test_type:generic`` would match nothing.
+    """
+    from dbt.contracts.graph.nodes import GenericTestNode, SingularTestNode
+
+    return (GenericTestNode if data.get("test_metadata") else SingularTestNode).from_dict(data)
+
+
+@contextmanager
+def _root_logging_kept() -> Iterator[None]:
+    """Importing dbt-core imports snowplow_tracker, which calls ``logging.basicConfig()``: the
+    root logger would then print Dagster's step logs on stderr. Keep it as it was (as
+    dagster-dbt does around its own import of dbt)."""
+    import logging
+
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    try:
+        yield
+    finally:
+        root.handlers = handlers
 
 
 @contextmanager

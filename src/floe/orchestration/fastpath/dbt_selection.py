@@ -31,19 +31,12 @@ def light_manifest(manifest_json: Mapping[str, Any]) -> Any | None:
     if not enabled():
         return None
     from dbt.contracts.graph.manifest import Manifest
-    from dbt.contracts.graph.nodes import (
-        FunctionNode,
-        GenericTestNode,
-        SavedQuery,
-        SemanticModel,
-        SingularTestNode,
-        UnitTestDefinition,
-    )
+    from dbt.contracts.graph.nodes import FunctionNode, SavedQuery, SemanticModel, UnitTestDefinition
+
+    from floe.orchestration.dbt_selection import dbt_test_node
 
     def node(data: Mapping[str, Any]) -> Any:
-        if data.get("resource_type") != "test":
-            return _Attributes(data)
-        return (GenericTestNode if data.get("test_metadata") else SingularTestNode).from_dict(data)
+        return dbt_test_node(data) if data.get("resource_type") == "test" else _Attributes(data)
 
     def typed(name: str, kind: Any) -> dict[str, Any]:
         return {uid: kind.from_dict(data) for uid, data in (manifest_json.get(name) or {}).items()}

@@ -270,3 +270,23 @@ def test_selection_mistakes_are_user_errors(project: Path, args: tuple[str, ...]
     assert result.returncode == 1, result.stderr[-3000:]
     assert says in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_whole_run_with_state_and_defer_keeps_the_early_dbt(built: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--state/--defer are part of the command floe starts before the run: the step takes that process."""
+    from floe.contract.project import open_compiled_project
+    from floe.orchestration.fastpath import dbt_step
+    from floe.orchestration.instance import open_instance
+    from floe.orchestration.runner import run_pipeline
+
+    monkeypatch.setenv("FLOE_PROJECT_DIR", str(built))
+    monkeypatch.chdir(built.parent / "elsewhere")
+    compiled = open_compiled_project(built / ".floe" / "artifacts.json")
+    outcome = run_pipeline(compiled, state=Path("../state"), defer=True)
+    assert outcome.success, outcome.errors
+    messages = [entry.user_message for entry in open_instance(compiled).all_logs(outcome.run_id)]
+    assert any(dbt_step.STARTED_BEFORE_RUN in message for message in messages)
+    assert not any(dbt_step.COMMAND_DIFFERS in message for message in messages)
+    args = _dbt_args(built, outcome.run_id)
+    assert args["defer"] is True
+    assert Path(args["state"]) == (built.parent / "state").resolve()

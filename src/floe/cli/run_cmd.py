@@ -38,6 +38,9 @@ def run(pipeline_file: Path, platform_file: Path | None, environment: str | None
     'dbt build': every model and seed is an asset, every dbt test a check. Shows each node as
     it finishes and ends with a summary; exits 1 when a model or test fails.
 
+    --select/--exclude pick what 'dbt ls' would (paths relative to the dbt project, tests run as
+    checks) and reach dbt as written; 'state:' selectors and --defer compare with --state.
+
     FLOE_FAST_PATH=0 runs on stock Dagster and dagster-dbt with plain dbt (slower, same
     results): floe's shortcuts into their internals are off (see ARCHITECTURE.md).
     """

@@ -7,9 +7,10 @@ tags alone), :func:`launch_early` starts ``floe-dbt`` with exactly the command l
 environment and working directory ``DbtCliResource.cli`` would give it; dagster-dbt is then
 imported while dbt parses, and the running process is wrapped in dagster-dbt's own
 ``DbtCliInvocation``: event streaming and translation stay dagster-dbt's. Subsets take
-dagster-dbt's ``cli()``, with the selection its own ``get_subset_selection_for_context``
-computes from floe's specs (which carry the same op tags and unique-id metadata as
-``@dbt_assets``'s). ``tests/integration/test_dbt_early_launch.py`` checks the command equals
+dagster-dbt's ``cli()``: with the user's dbt selection as written when ``floe run`` narrowed
+the run by it (:func:`written_selection_args`), else with the selection dagster-dbt's own
+``get_subset_selection_for_context`` computes from floe's specs (which carry the same op tags
+and unique-id metadata as ``@dbt_assets``'s). ``tests/integration/test_dbt_early_launch.py`` checks the command equals
 dagster-dbt's.
 
 ``floe run`` goes one step further (:func:`early_launch_for_run`): when the command is knowable

@@ -302,7 +302,11 @@ def run_subset(selection: DbtSelection, job_selection: AssetSelection, asset_gra
     When the job keeps all of it (the 'all' job does), the run carries the selection as written
     in its tags, for dbt to resolve itself: it picks the very same nodes.
     """
-    assets, checks = selection.keys_and_checks()
+    # A test of a source is a check dagster-dbt's selection names but no definition has (the
+    # source's asset comes from ingestion, or from nowhere); dbt still runs it, Dagster records
+    # its result as an observation, as in a whole run.
+    assets = frozenset(selection.resolve(asset_graph))
+    checks = frozenset(selection.resolve_checks(asset_graph) & asset_graph.asset_check_keys)
     in_job = (frozenset(assets & job_selection.resolve(asset_graph)),
               frozenset(checks & job_selection.resolve_checks(asset_graph)))
     tags: dict[str, str] = {}

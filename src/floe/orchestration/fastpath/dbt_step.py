@@ -143,7 +143,8 @@ def written_selection_args(context: Any, compiled: CompiledProject) -> tuple[lis
     if selection is None:
         return None
     assets, checks = selection.keys_and_checks()
-    if set(context.selected_asset_keys) != assets or set(context.selected_asset_check_keys) != checks:
+    op_checks = {spec.key for spec in context.assets_def.node_check_specs_by_output_name.values()}
+    if set(context.selected_asset_keys) != assets or set(context.selected_asset_check_keys) != checks & op_checks:
         return None
     args = (["--select", selection.select] if selection.select != DEFAULT_SELECT else []) + (
         ["--exclude", selection.exclude] if selection.exclude else [])

@@ -134,6 +134,7 @@ def _floe_unique_ids(project: Path, select: str | None, exclude: str | None, sta
 
 
 SELECTIONS = [
+    ("stg_orders", None),
     ("path:models/staging", None),
     ("path:models/marts/customer_revenue.sql", None),
     ("path:seeds", None),
@@ -290,3 +291,15 @@ def test_whole_run_with_state_and_defer_keeps_the_early_dbt(built: Path, monkeyp
     args = _dbt_args(built, outcome.run_id)
     assert args["defer"] is True
     assert Path(args["state"]) == (built.parent / "state").resolve()
+
+
+def test_a_users_indirect_selection_does_not_split_dbt_from_dagster(built: Path, dbt_ls: dict[Case, set[str]]) -> None:
+    """floe selects tests eagerly, dbt's default; a cautious DBT_INDIRECT_SELECTION in the shell
+    would make dbt skip the relationship test Dagster expects a result for: dbt is told eager."""
+    outcome = _outcome(_floe("run", "--select", "stg_orders", "--json", cwd=built.parent / "elsewhere",
+                             project=built, env={"DBT_INDIRECT_SELECTION": "cautious"}))
+    ran = {node["unique_id"] for node in outcome["nodes"]}
+    assert ran == dbt_ls["stg_orders", None, None]
+    assert any(uid.startswith("test.shop.relationships_stg_orders") for uid in ran)
+    args = _dbt_args(built, outcome["run_id"])
+    assert (args["select"], args["indirect_selection"]) == (["stg_orders"], "eager")

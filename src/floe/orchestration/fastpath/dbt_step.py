@@ -10,8 +10,8 @@ imported while dbt parses, and the running process is wrapped in dagster-dbt's o
 dagster-dbt's ``cli()``: with the user's dbt selection as written when ``floe run`` narrowed
 the run by it (:func:`written_selection_args`), else with the selection dagster-dbt's own
 ``get_subset_selection_for_context`` computes from floe's specs (which carry the same op tags
-and unique-id metadata as ``@dbt_assets``'s). ``tests/integration/test_dbt_early_launch.py`` checks the command equals
-dagster-dbt's.
+and unique-id metadata as ``@dbt_assets``'s). ``tests/integration/test_dbt_early_launch.py``
+checks the command equals dagster-dbt's.
 
 ``floe run`` goes one step further (:func:`early_launch_for_run`): when the command is knowable
 before the run exists, it starts dbt before Dagster sets the run up, and the step takes that
@@ -46,7 +46,6 @@ from floe.orchestration.dbt_worker.start import worker_launcher
 SELECT_TAG = "dagster_dbt/select"
 EXCLUDE_TAG = "dagster_dbt/exclude"
 SELECTOR_TAG = "dagster_dbt/selector"
-INDIRECT_SELECTION_ENV = "DBT_INDIRECT_SELECTION"
 EAGER = "eager"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 # How long an interrupted dbt may take to stop before it is killed.
@@ -100,7 +99,9 @@ def _stream(context: Any, compiled: CompiledProject, dbt: Any, args: Sequence[st
     tags = context.op.tags
     written = written_selection_args(context, compiled)
     if written is not None:
-        selection, indirect = written
+        # floe resolved the selection with dbt's default, eager: a user's other setting must
+        # not make dbt run other tests than the checks Dagster expects.
+        selection, indirect = written, (EAGER if os.getenv(DBT_INDIRECT_SELECTION_ENV, EAGER) != EAGER else None)
     else:
         selection, indirect = get_subset_selection_for_context(
             context=context,
@@ -123,18 +124,14 @@ def _stream(context: Any, compiled: CompiledProject, dbt: Any, args: Sequence[st
     yield from stream_invocation(invocation, context)
 
 
-def written_selection_args(context: Any, compiled: CompiledProject) -> tuple[list[str], str | None] | None:
+def written_selection_args(context: Any, compiled: CompiledProject) -> list[str] | None:
     """dbt's ``--select``/``--exclude`` as the user wrote them, when the step's subset is exactly
     what they select; None otherwise (dagster-dbt then names every selected node).
 
     ``floe run --select/--exclude`` puts the selection in the run's tags; dbt resolving it itself
     costs nothing, where a thousand explicit selectors cost dbt tens of seconds. The subset is
     checked against the selection (cached from the plan in the same process) because a run can
-    be re-executed with another subset and keep its tags. Tests are selected eagerly on both
-    sides: a user's other ``DBT_INDIRECT_SELECTION`` is overridden, as floe resolved it eagerly.
-
-    Returns:
-        The selection arguments and the indirect-selection mode to force (None: dbt's default).
+    be re-executed with another subset and keep its tags.
     """
     from floe.orchestration.dbt_selection import tagged_selection
     from floe.orchestration.dbt_specs import DEFAULT_SELECT
@@ -146,10 +143,8 @@ def written_selection_args(context: Any, compiled: CompiledProject) -> tuple[lis
     op_checks = {spec.key for spec in context.assets_def.node_check_specs_by_output_name.values()}
     if set(context.selected_asset_keys) != assets or set(context.selected_asset_check_keys) != checks & op_checks:
         return None
-    args = (["--select", selection.select] if selection.select != DEFAULT_SELECT else []) + (
+    return (["--select", selection.select] if selection.select != DEFAULT_SELECT else []) + (
         ["--exclude", selection.exclude] if selection.exclude else [])
-    indirect = os.environ.get(INDIRECT_SELECTION_ENV)
-    return args, (EAGER if indirect and indirect.lower() != EAGER else None)
 
 
 @dataclass

@@ -127,10 +127,9 @@ def _floe_unique_ids(project: Path, select: str | None, exclude: str | None, sta
     by_check = {specs.check_key(uid): uid for uid in manifest["nodes"] if uid.startswith("test.")}
     every_test = {uid for uid in manifest["nodes"] if uid.startswith("test.")}
     assert None not in by_check and len(by_check) == len(every_test), "every test of this project is a check"
-    checks = plan.job_def.asset_layer.asset_graph.asset_check_keys
-    layer = plan.job_def.asset_layer
+    layer = plan.job_def.asset_layer  # the job, narrowed to the run's assets and checks
     assets = plan.asset_selection if plan.asset_selection is not None else layer.executable_asset_keys
-    return {by_key[key] for key in assets} | {by_check[key] for key in checks}
+    return {by_key[key] for key in assets} | {by_check[key] for key in layer.asset_graph.asset_check_keys}
 
 
 SELECTIONS = [

@@ -111,7 +111,8 @@ def test_loading_definitions_imports_neither_dagster_dbt_nor_dbt(compiled_projec
 @pytest.mark.parametrize("fast_path", ["on", "off"])
 def test_job_selections_equal_dagster_dbts(shop_manifest: Path, select: str, exclude: str | None, fast_path: str,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """On the fast path dbt's selector gives ids that floe maps; off it, dagster-dbt's public selection."""
+    """dbt's selector gives ids that floe maps to dagster-dbt's keys and checks (a light manifest on the
+    fast path, dbt's full one off it)."""
     from dagster import Definitions
     from dagster_dbt import build_dbt_asset_selection
 
@@ -126,7 +127,7 @@ def test_job_selections_equal_dagster_dbts(shop_manifest: Path, select: str, exc
     upstream, _ = _both(shop_manifest)
     graph = Definitions(assets=[upstream]).resolve_asset_graph()
     theirs = build_dbt_asset_selection([upstream], dbt_select=select, dbt_exclude=exclude)
-    mine = dbt_selection(shop_manifest, select, exclude)
+    mine = dbt_selection(shop_manifest, select, exclude, project_dir=shop_manifest.parents[2] / "dbt")
     assert mine.resolve(graph) == theirs.resolve(graph)
     assert mine.resolve_checks(graph) == theirs.resolve_checks(graph)
     assert mine.resolve(graph)

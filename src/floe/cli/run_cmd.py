@@ -16,6 +16,11 @@ from floe.cli.render import NodeProgress, outcome_document, print_summary
 @click.option("--select", "-s", default=None, metavar="SEL",
               help="dbt selection to build, e.g. 'stg_orders+' or 'tag:daily' [default: everything].")
 @click.option("--exclude", default=None, metavar="SEL", help="dbt selection to leave out.")
+@click.option("--state", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="dbt's --state: folder with manifest.json of an earlier build, for 'state:modified' and "
+                   "--defer (relative to the current folder).")
+@click.option("--defer", is_flag=True, help="dbt's --defer: read unselected parents where --state built them.")
+@click.option("--favor-state", is_flag=True, help="dbt's --favor-state: with --defer, prefer the state's relations.")
 @click.option("--job", "-j", default=None, help="A job declared in floe.yaml [default: all].")
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
 @click.option("--vars", "dbt_vars_text", default=None, metavar="YAML",
@@ -27,14 +32,18 @@ from floe.cli.render import NodeProgress, outcome_document, print_summary
 @click.option("--json", "as_json", is_flag=True,
               help="Print the outcome as JSON on stdout (progress still goes to stderr).")
 def run(pipeline_file: Path, platform_file: Path | None, environment: str | None, select: str | None,
-        exclude: str | None, job: str | None, full_refresh: bool, dbt_vars_text: str | None,
-        output: Path | None, artifacts_path: Path | None, as_json: bool) -> None:
+        exclude: str | None, state: Path | None, defer: bool, favor_state: bool, job: str | None,
+        full_refresh: bool, dbt_vars_text: str | None, output: Path | None, artifacts_path: Path | None,
+        as_json: bool) -> None:
     """Materialize the pipeline in this process.
 
     Compiles first when the artifacts are missing or stale (unless --artifacts or
     $FLOE_ARTIFACTS_PATH names compiled artifacts: those run as they are), then Dagster drives one
     'dbt build': every model and seed is an asset, every dbt test a check. Shows each node as
     it finishes and ends with a summary; exits 1 when a model or test fails.
+
+    --select/--exclude pick what 'dbt ls' would (paths relative to the dbt project, tests run as
+    checks) and reach dbt as written; 'state:' selectors and --defer compare with --state.
 
     FLOE_FAST_PATH=0 runs on stock Dagster and dagster-dbt with plain dbt (slower, same
     results): floe's shortcuts into their internals are off (see ARCHITECTURE.md).
@@ -62,7 +71,8 @@ def run(pipeline_file: Path, platform_file: Path | None, environment: str | None
                + (f" · vars {dbt_vars_json(dbt_vars)}" if dbt_vars else ""), err=True)
     progress = NodeProgress()
     outcome = run_pipeline(compiled, job=job, select=select, exclude=exclude,
-                           full_refresh=full_refresh, on_node=progress, dbt_vars=dbt_vars)
+                           full_refresh=full_refresh, on_node=progress, dbt_vars=dbt_vars,
+                           state=state, defer=defer, favor_state=favor_state)
     if as_json:
         click.echo(json.dumps(outcome_document(outcome), indent=2))
     else:

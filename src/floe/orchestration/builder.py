@@ -253,7 +253,8 @@ def build_code_location(compiled: CompiledProject) -> CodeLocation:
 def _job_selection(compiled: CompiledProject, ingestion: list[AssetsDefinition], name: str, select: str,
                    exclude: str | None) -> AssetSelection:
     """A job's dbt selection, plus the ingestion assets feeding it (all of them for 'all')."""
-    selection: AssetSelection = dbt_selection(compiled.manifest_path, select, exclude)
+    selection: AssetSelection = dbt_selection(compiled.manifest_path, select, exclude,
+                                              project_dir=compiled.dbt_project_dir)
     if not ingestion:
         return selection
     landed = AssetSelection.assets(*ingestion)

@@ -26,9 +26,14 @@ from floe.orchestration.dbt_resource import FloeDbtResource
 
 def stream_dbt_build(context: AssetExecutionContext, compiled: CompiledProject, dbt: FloeDbtResource,
                      args: Sequence[str]) -> Iterator[Any]:
-    """Run ``dbt <args>`` on the selected assets and checks; yield their Dagster events."""
+    """Run ``dbt <args>`` on the selected assets and checks; yield their Dagster events.
+
+    dbt's ``--state``/``--defer`` of ``floe run`` come with the run's tags.
+    """
+    from floe.orchestration.dbt_selection import state_args
     from floe.orchestration.fastpath import enabled
 
+    args = [*args, *state_args(context.run.tags)]
     if enabled():
         from floe.orchestration.fastpath.dbt_step import stream_fast_dbt_build
 

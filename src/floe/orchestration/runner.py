@@ -62,6 +62,9 @@ def run_pipeline(
     full_refresh: bool = False,
     on_node: Callable[[NodeEvent], None] | None = None,
     dbt_vars: Mapping[str, Any] | None = None,
+    state: Path | None = None,
+    defer: bool = False,
+    favor_state: bool = False,
 ) -> RunOutcome:
     """Materialize a job (default: every asset) in-process and report each dbt node.
 
@@ -76,6 +79,10 @@ def run_pipeline(
         full_refresh: Rebuild incremental models from scratch.
         on_node: Called for every dbt node start and finish.
         dbt_vars: dbt vars for this run, overriding the job's and the transform's by name.
+        state: dbt's --state: the folder of an earlier build's manifest.json, for ``state:``
+            selectors and deferral (relative: to the working directory).
+        defer: dbt's --defer: unselected parents are read where the state built them.
+        favor_state: dbt's --favor-state: with defer, prefer the state's relations.
 
     Raises:
         FloeError: the job does not exist, or the selection matches nothing.
@@ -84,7 +91,8 @@ def run_pipeline(
 
     # First, before the heavy imports of the plan: dbt imports itself on the other core meanwhile.
     with DbtWorker(compiled.artifacts.environment.compute.type):
-        plan = plan_run(compiled, job=job, select=select, exclude=exclude, full_refresh=full_refresh)
+        plan = plan_run(compiled, job=job, select=select, exclude=exclude, full_refresh=full_refresh,
+                        state=state, defer=defer, favor_state=favor_state)
         plan = replace(plan, dbt_vars=dict(dbt_vars or {}))
         executed = execute_run(plan, on_node)
     return summarize_run(plan, executed)
@@ -104,6 +112,8 @@ class RunPlan:
     notices: list[str]
     dbt: Any  # the code location's dbt resource
     dbt_vars: Mapping[str, Any] = field(default_factory=dict)  # 'floe run --vars'
+    # The user's dbt selection and state as run tags (floe.orchestration.dbt_selection).
+    dbt_tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -117,11 +127,15 @@ class ExecutedRun:
 
 
 def plan_run(compiled: CompiledProject, *, job: str | None = None, select: str | None = None,
-             exclude: str | None = None, full_refresh: bool = False) -> RunPlan:
-    """Build the definitions and pick the job and assets to run (no run is created yet).
+             exclude: str | None = None, full_refresh: bool = False, state: Path | None = None,
+             defer: bool = False, favor_state: bool = False) -> RunPlan:
+    """Build the definitions and pick the job, assets and checks to run (no run is created yet).
+
+    ``select``/``exclude`` pick what ``dbt ls`` would with them (``path:`` relative to the dbt
+    project, tests as checks); ``state``, ``defer`` and ``favor_state`` are dbt's options.
 
     Raises:
-        FloeError: the job does not exist, or the selection matches nothing.
+        FloeError: the job does not exist, the selection matches nothing or needs a state.
     """
     from floe.errors import FloeError
     from floe.orchestration.builder import build_code_location
@@ -135,21 +149,28 @@ def plan_run(compiled: CompiledProject, *, job: str | None = None, select: str |
     if job_name not in location.job_selections:
         raise FloeError(f"job '{job_name}' is not defined",
                         hint=f"defined jobs: {', '.join(location.job_selections)}")
-    asset_selection = None
-    if select or exclude:
-        from floe.orchestration.dbt_selection import dbt_selection
+    from floe.orchestration.dbt_selection import dbt_selection, run_subset, state_tags
 
+    job_def = location.defs.resolve_job_def(job_name)
+    asset_selection = None
+    dbt_tags = state_tags(state, defer=defer, favor_state=favor_state)
+    if select or exclude:
         graph = location.defs.resolve_asset_graph()
-        wanted = dbt_selection(compiled.manifest_path, select or "fqn:*", exclude).resolve(graph)
-        asset_selection = sorted(wanted & location.job_selections[job_name].resolve(graph))
-        if not asset_selection:
+        wanted = dbt_selection(compiled.manifest_path, select or "fqn:*", exclude,
+                               project_dir=compiled.dbt_project_dir, state=state)
+        subset = run_subset(wanted, location.job_selections[job_name], graph)
+        if not subset.assets and not subset.checks:
             raise FloeError(f"selection '{select or ''}' matches no asset of job '{job_name}'",
                             hint="use dbt selection syntax, e.g. 'stg_orders+' or 'tag:daily'")
+        # Tests are checks: a selection of tests alone runs checks alone.
+        asset_selection = sorted(subset.assets)
+        job_def = job_def.get_subset(asset_selection=set(subset.assets), asset_check_selection=set(subset.checks))
+        dbt_tags |= subset.tags
     gate = fast_path()
     notices = [gate.reason] if gate.fell_back and gate.reason else []
     # The run id is also the OpenLineage run id of the pipeline run.
-    return RunPlan(compiled, job_name, location.defs.resolve_job_def(job_name), asset_selection, str(uuid.uuid4()),
-                   full_refresh, started, notices, location.dbt)
+    return RunPlan(compiled, job_name, job_def, asset_selection, str(uuid.uuid4()),
+                   full_refresh, started, notices, location.dbt, dbt_tags)
 
 
 def execute_run(plan: RunPlan, on_node: Callable[[NodeEvent], None] | None = None) -> ExecutedRun:
@@ -158,6 +179,7 @@ def execute_run(plan: RunPlan, on_node: Callable[[NodeEvent], None] | None = Non
     On the fast path, dbt may start before Dagster sets the run up (``early_launch_for_run``).
     """
     from floe.orchestration.dbt_run_args import dbt_build_args, run_dbt_vars
+    from floe.orchestration.dbt_selection import state_args
     from floe.orchestration.fastpath.dbt_step import early_launch_for_run
     from floe.orchestration.instance import open_instance, prepare_instance_home
 
@@ -175,7 +197,7 @@ def execute_run(plan: RunPlan, on_node: Callable[[NodeEvent], None] | None = Non
     # The step derives its args from the run's tags (its job's merged with the run's): the same here.
     args = dbt_build_args(full_refresh=plan.full_refresh,
                           dbt_vars=run_dbt_vars(compiled, {**plan.job_def.run_tags, **run_tags(plan)}))
-    with early_launch_for_run(compiled, plan.job_def, plan.dbt, plan.run_id, args,
+    with early_launch_for_run(compiled, plan.job_def, plan.dbt, plan.run_id, [*args, *state_args(plan.dbt_tags)],
                               subset=plan.asset_selection is not None):
         result, log_path, nodes, observer = _execute(plan, open_instance(compiled, home), on_node)
     pruner.join()
@@ -209,8 +231,7 @@ def _execute(plan: RunPlan, instance: Any,
         result = plan.job_def.execute_in_process(
             run_id=plan.run_id,
             instance=instance,
-            tags=tags,
-            asset_selection=plan.asset_selection,
+            tags=tags,  # plan.job_def is already the run's subset of assets and checks
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         )
@@ -218,14 +239,14 @@ def _execute(plan: RunPlan, instance: Any,
 
 
 def run_tags(plan: RunPlan) -> dict[str, str]:
-    """The tags the run is started with, on top of its job's: --full-refresh, and --vars
-    merged over the job's vars (the run's tag replaces the job's)."""
+    """The tags the run is started with, on top of its job's: --full-refresh, --vars merged over
+    the job's vars (the run's tag replaces the job's), and the user's selection and state."""
     from floe.orchestration.dbt_run_args import FULL_REFRESH_TAG, dbt_vars_tags, tagged_dbt_vars
 
     tags = {FULL_REFRESH_TAG: "true"} if plan.full_refresh else {}
     if plan.dbt_vars:
         tags.update(dbt_vars_tags(tagged_dbt_vars(plan.job_def.run_tags), plan.dbt_vars))
-    return tags
+    return tags | plan.dbt_tags  # the user's selection and state (floe.orchestration.dbt_selection)
 
 
 def summarize_run(plan: RunPlan, executed: ExecutedRun) -> RunOutcome:

@@ -7,10 +7,11 @@ tags alone), :func:`launch_early` starts ``floe-dbt`` with exactly the command l
 environment and working directory ``DbtCliResource.cli`` would give it; dagster-dbt is then
 imported while dbt parses, and the running process is wrapped in dagster-dbt's own
 ``DbtCliInvocation``: event streaming and translation stay dagster-dbt's. Subsets take
-dagster-dbt's ``cli()``, with the selection its own ``get_subset_selection_for_context``
-computes from floe's specs (which carry the same op tags and unique-id metadata as
-``@dbt_assets``'s). ``tests/integration/test_dbt_early_launch.py`` checks the command equals
-dagster-dbt's.
+dagster-dbt's ``cli()``: with the user's dbt selection as written when ``floe run`` narrowed
+the run by it (:func:`written_selection_args`), else with the selection dagster-dbt's own
+``get_subset_selection_for_context`` computes from floe's specs (which carry the same op tags
+and unique-id metadata as ``@dbt_assets``'s). ``tests/integration/test_dbt_early_launch.py``
+checks the command equals dagster-dbt's.
 
 ``floe run`` goes one step further (:func:`early_launch_for_run`): when the command is knowable
 before the run exists, it starts dbt before Dagster sets the run up, and the step takes that
@@ -45,6 +46,7 @@ from floe.orchestration.dbt_worker.start import worker_launcher
 SELECT_TAG = "dagster_dbt/select"
 EXCLUDE_TAG = "dagster_dbt/exclude"
 SELECTOR_TAG = "dagster_dbt/selector"
+EAGER = "eager"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 # How long an interrupted dbt may take to stop before it is killed.
 CANCEL_GRACE_S = 10
@@ -95,15 +97,21 @@ def _stream(context: Any, compiled: CompiledProject, dbt: Any, args: Sequence[st
         yield from stream_invocation(early.invocation(cli, manifest, translator), context)
         return
     tags = context.op.tags
-    selection, indirect = get_subset_selection_for_context(
-        context=context,
-        manifest=manifest,
-        select=tags.get(DAGSTER_DBT_SELECT_METADATA_KEY),
-        exclude=tags.get(DAGSTER_DBT_EXCLUDE_METADATA_KEY),
-        selector=tags.get(DAGSTER_DBT_SELECTOR_METADATA_KEY),
-        dagster_dbt_translator=translator,
-        current_dbt_indirect_selection_env=os.getenv(DBT_INDIRECT_SELECTION_ENV),
-    )
+    written = written_selection_args(context, compiled)
+    if written is not None:
+        # floe resolved the selection with dbt's default, eager: a user's other setting must
+        # not make dbt run other tests than the checks Dagster expects.
+        selection, indirect = written, (EAGER if os.getenv(DBT_INDIRECT_SELECTION_ENV, EAGER) != EAGER else None)
+    else:
+        selection, indirect = get_subset_selection_for_context(
+            context=context,
+            manifest=manifest,
+            select=tags.get(DAGSTER_DBT_SELECT_METADATA_KEY),
+            exclude=tags.get(DAGSTER_DBT_EXCLUDE_METADATA_KEY),
+            selector=tags.get(DAGSTER_DBT_SELECTOR_METADATA_KEY),
+            dagster_dbt_translator=translator,
+            current_dbt_indirect_selection_env=os.getenv(DBT_INDIRECT_SELECTION_ENV),
+        )
     # dagster-dbt sets DBT_INDIRECT_SELECTION for dbt when a subset needs it; the flag is the
     # same setting and, unlike the variable, overrides a user's own value just as it does.
     indirect_args = ["--indirect-selection", indirect] if indirect else []
@@ -114,6 +122,29 @@ def _stream(context: Any, compiled: CompiledProject, dbt: Any, args: Sequence[st
         target_path=cli._get_unique_target_path(context=context),  # dagster-dbt's own folder naming
     )
     yield from stream_invocation(invocation, context)
+
+
+def written_selection_args(context: Any, compiled: CompiledProject) -> list[str] | None:
+    """dbt's ``--select``/``--exclude`` as the user wrote them, when the step's subset is exactly
+    what they select; None otherwise (dagster-dbt then names every selected node).
+
+    ``floe run --select/--exclude`` puts the selection in the run's tags; dbt resolving it itself
+    costs nothing, where a thousand explicit selectors cost dbt tens of seconds. The subset is
+    checked against the selection (cached from the plan in the same process) because a run can
+    be re-executed with another subset and keep its tags.
+    """
+    from floe.orchestration.dbt_selection import tagged_selection
+    from floe.orchestration.dbt_specs import DEFAULT_SELECT
+
+    selection = tagged_selection(context.run.tags, compiled.manifest_path, compiled.dbt_project_dir)
+    if selection is None:
+        return None
+    assets, checks = selection.keys_and_checks()
+    op_checks = {spec.key for spec in context.assets_def.node_check_specs_by_output_name.values()}
+    if set(context.selected_asset_keys) != assets or set(context.selected_asset_check_keys) != checks & op_checks:
+        return None
+    return (["--select", selection.select] if selection.select != DEFAULT_SELECT else []) + (
+        ["--exclude", selection.exclude] if selection.exclude else [])
 
 
 @dataclass

@@ -85,9 +85,6 @@ SEAMS: tuple[Seam, ...] = (
     Seam(DAGSTER_DBT, "dagster_dbt.asset_utils", "DAGSTER_DBT_EXCLUDE_METADATA_KEY"),
     Seam(DAGSTER_DBT, "dagster_dbt.asset_utils", "DAGSTER_DBT_SELECTOR_METADATA_KEY"),
     Seam(DAGSTER_DBT, "dagster_dbt.asset_utils", "DBT_INDIRECT_SELECTION_ENV"),
-    # dbt_selection: called
-    Seam(DAGSTER_DBT, "dagster_dbt.utils", "select_unique_ids",
-         ("select", "exclude", "selector", "project", "manifest_json")),
 )
 
 _verified: dict[str, bool] = {}

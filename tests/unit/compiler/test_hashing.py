@@ -7,14 +7,11 @@ from pathlib import Path
 import pytest
 
 from floe.compiler.hashing import dbt_source_files, source_hash
+from tests.support.small_dbt import write_small_dbt_project
 
 
 def _project(path: Path, extra: str = "") -> Path:
-    (path / "models" / "logs").mkdir(parents=True)
-    (path / "dbt_project.yml").write_text(f"name: shop\nconfig-version: 2\n{extra}")
-    (path / "models" / "orders.sql").write_text("select 1 as id")
-    (path / "models" / "logs" / "events.sql").write_text("select 2 as id")
-    return path
+    return write_small_dbt_project(path, extra=extra)
 
 
 def _hash(project: Path) -> str:

@@ -13,15 +13,11 @@ from floe.cli.init_cmd import init as init_command
 from floe.errors import FloeError
 from floe.scaffold import init_project
 from floe.spec.project import load_project
+from tests.support.small_dbt import write_small_dbt_project
 
 
 def _dbt_project(path: Path, name: str = "shop") -> Path:
-    (path / "models" / "logs").mkdir(parents=True)
-    (path / "dbt_project.yml").write_text(f"name: {name}\nversion: '1.0'\nconfig-version: 2\n")
-    (path / "models" / "orders.sql").write_text("select 1 as id")
-    # A folder named like a dbt output folder, inside the sources: it is a source too.
-    (path / "models" / "logs" / "events.sql").write_text("select 2 as id")
-    return path
+    return write_small_dbt_project(path, name)
 
 
 def _transform_path(root: Path) -> str:

@@ -47,6 +47,9 @@ class CompileResult:
     node_count: int
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # The warnings about the dbt project itself (``warnings`` also has the tracer's, about
+    # exporting the compile's spans, which a run reports again for its own).
+    project_warnings: list[str] = field(default_factory=list)
 
 
 Stage = Callable[[str], AbstractContextManager[Any]]
@@ -128,7 +131,7 @@ def _compile(project: Project, output_dir: Path | None, stage: Stage) -> Compile
     nodes = manifest.get("nodes", {})
     models = sum(1 for node in nodes.values() if node.get("resource_type") == "model")
     return CompileResult(artifacts, artifacts_path, models, len(nodes), warnings=asset_warnings,
-                         notes=packages.notes())
+                         notes=packages.notes(), project_warnings=asset_warnings)
 
 
 def _parse(project: Project, staging: Path, secrets: list[str]) -> tuple[dict[str, Any], DepsOutcome]:

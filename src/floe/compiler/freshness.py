@@ -50,7 +50,7 @@ def ensure_compiled(
 
     project = load_project(pipeline_file, environment=environment, platform_path=platform_file)
     result = compile_project(project, out)
-    return Freshness(result.artifacts_path, True, "; ".join([reason, *result.notes]), tuple(result.warnings))
+    return Freshness(result.artifacts_path, True, "; ".join([reason, *result.notes]), tuple(result.project_warnings))
 
 
 def runtime_artifacts(

@@ -170,7 +170,7 @@ def plan_run(compiled: CompiledProject, *, job: str | None = None, select: str |
     notices = [gate.reason] if gate.fell_back and gate.reason else []
     # The run id is also the OpenLineage run id of the pipeline run.
     return RunPlan(compiled, job_name, job_def, asset_selection, str(uuid.uuid4()),
-                   full_refresh, started, notices, location.dbt, dbt_tags)
+                   full_refresh, started, notices, location.dbt, dbt_tags=dbt_tags)
 
 
 def execute_run(plan: RunPlan, on_node: Callable[[NodeEvent], None] | None = None) -> ExecutedRun:

@@ -33,7 +33,7 @@ from dagster import (
 from floe.compiler.dbt_process import dbt_executable
 from floe.contract.project import PROJECT_DIR_ENV, CompiledProject
 from floe.orchestration.dbt_resource import FloeDbtResource
-from floe.orchestration.dbt_run_args import FULL_REFRESH_TAG, dbt_build_args, dbt_vars_tags, run_dbt_vars
+from floe.orchestration.dbt_run_args import dbt_vars_tags, run_dbt_vars, step_dbt_args
 from floe.orchestration.dbt_selection import dbt_selection, remember_specs
 from floe.orchestration.dbt_specs import (
     DEFAULT_SELECT,
@@ -163,8 +163,8 @@ def build_dbt_assets(compiled: CompiledProject) -> AssetsDefinition:
             # The Iceberg tables may have moved on since the views were made (another run,
             # retention): dbt must read their current snapshots.
             refresh_project_views(compiled)
-        dbt_vars = run_dbt_vars(compiled, context.run.tags)
-        args = dbt_build_args(full_refresh=context.run.tags.get(FULL_REFRESH_TAG) == "true", dbt_vars=dbt_vars)
+        args = step_dbt_args(compiled, context.run.tags)
+        dbt_vars = run_dbt_vars(compiled, context.run.tags)  # what dbt may re-parse with
         from floe.observability.observer import current_span
         from floe.orchestration.dbt_step import stream_dbt_build
 

@@ -48,3 +48,13 @@ def tagged_dbt_vars(tags: Mapping[str, str]) -> dict[str, Any]:
 def run_dbt_vars(compiled: CompiledProject, tags: Mapping[str, str]) -> dict[str, Any]:
     """The vars dbt runs with: the transform's, overridden by name by the run's tag."""
     return merge_dbt_vars(compiled.artifacts.dbt.vars, tagged_dbt_vars(tags))
+
+
+def step_dbt_args(compiled: CompiledProject, tags: Mapping[str, str]) -> list[str]:
+    """Everything the dbt step passes dbt besides its selection, from the run's tags: ``build``,
+    ``--full-refresh``, ``--vars`` and the ``--state``/``--defer`` of ``floe run``. The step and
+    the early launch both call this, so their commands cannot drift apart."""
+    from floe.orchestration.dbt_selection import state_args  # imports Dagster: only when a run starts
+
+    args = dbt_build_args(full_refresh=tags.get(FULL_REFRESH_TAG) == "true", dbt_vars=run_dbt_vars(compiled, tags))
+    return [*args, *state_args(tags)]

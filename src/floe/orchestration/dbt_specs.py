@@ -105,14 +105,15 @@ def source_keys_apart(manifest: Manifest) -> dict[str, AssetKey]:
 def sources_over_built_tables(manifest: Manifest) -> list[str]:
     """One line per source that reads a table the project builds (see :func:`source_keys_apart`)."""
     notes = []
+    apart = source_keys_apart(manifest)
     by_key = {asset_key(node): node for node in manifest.get("nodes", {}).values() if is_asset_node(node)}
-    for unique_id in sorted(source_keys_apart(manifest)):
+    for unique_id in sorted(apart):
         source = manifest["sources"][unique_id]
         node = by_key[asset_key(source)]
         notes.append(f"source '{source['source_name']}.{source['name']}' ({source['original_file_path']}) reads the"
                      f" table of {node['resource_type']} '{node['name']}', which dbt does not build before the"
                      f" source's readers: use ref('{node['name']}') instead of the source to have dbt build it first"
-                     f" (in Dagster the source is asset {'/'.join(source_keys_apart(manifest)[unique_id].path)})")
+                     f" (in Dagster the source is asset {'/'.join(apart[unique_id].path)})")
     return notes
 
 

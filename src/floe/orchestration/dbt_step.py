@@ -28,12 +28,10 @@ def stream_dbt_build(context: AssetExecutionContext, compiled: CompiledProject, 
                      args: Sequence[str]) -> Iterator[Any]:
     """Run ``dbt <args>`` on the selected assets and checks; yield their Dagster events.
 
-    dbt's ``--state``/``--defer`` of ``floe run`` come with the run's tags.
+    ``args`` come from ``dbt_run_args.step_dbt_args`` (flags, vars, ``--state``/``--defer``).
     """
-    from floe.orchestration.dbt_selection import state_args
     from floe.orchestration.fastpath import enabled
 
-    args = [*args, *state_args(context.run.tags)]
     if enabled():
         from floe.orchestration.fastpath.dbt_step import stream_fast_dbt_build
 

@@ -178,8 +178,7 @@ def execute_run(plan: RunPlan, on_node: Callable[[NodeEvent], None] | None = Non
 
     On the fast path, dbt may start before Dagster sets the run up (``early_launch_for_run``).
     """
-    from floe.orchestration.dbt_run_args import dbt_build_args, run_dbt_vars
-    from floe.orchestration.dbt_selection import state_args
+    from floe.orchestration.dbt_run_args import step_dbt_args
     from floe.orchestration.fastpath.dbt_step import early_launch_for_run
     from floe.orchestration.instance import open_instance, prepare_instance_home
 
@@ -195,9 +194,8 @@ def execute_run(plan: RunPlan, on_node: Callable[[NodeEvent], None] | None = Non
     os.environ.setdefault(EVENT_BATCH_ENV, str(EVENT_BATCH_SIZE))
     home = prepare_instance_home(compiled)  # exports what dagster.yaml reads, before dbt's environment is taken
     # The step derives its args from the run's tags (its job's merged with the run's): the same here.
-    args = dbt_build_args(full_refresh=plan.full_refresh,
-                          dbt_vars=run_dbt_vars(compiled, {**plan.job_def.run_tags, **run_tags(plan)}))
-    with early_launch_for_run(compiled, plan.job_def, plan.dbt, plan.run_id, [*args, *state_args(plan.dbt_tags)],
+    args = step_dbt_args(compiled, {**plan.job_def.run_tags, **run_tags(plan)})
+    with early_launch_for_run(compiled, plan.job_def, plan.dbt, plan.run_id, args,
                               subset=plan.asset_selection is not None):
         result, log_path, nodes, observer = _execute(plan, open_instance(compiled, home), on_node)
     pruner.join()

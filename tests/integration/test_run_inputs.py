@@ -95,6 +95,6 @@ def test_the_storage_check_refuses_a_closed_port_quickly(tmp_path: Path) -> None
     storage = PostgresOrchestratorStorage(type="postgres", host="127.0.0.1", port=1, user="dagster",
                                           database="dagster")
     started = time.monotonic()
-    with pytest.raises(PreflightError, match="connection refused by 127.0.0.1:1"):
+    with pytest.raises(PreflightError, match=r"connection refused by 127\.0\.0\.1:1"):
         check_postgres_storage(storage, "dev", tmp_path)
     assert time.monotonic() - started < CONNECT_TIMEOUT_S * 6  # loose: refused is immediate

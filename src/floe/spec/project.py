@@ -52,7 +52,7 @@ def project_root(pipeline_path: Path | str) -> Path:
     folder = Path(pipeline_path).absolute().parent
     try:
         return folder.resolve()
-    except (OSError, ValueError):  # a loop of links, a NUL byte: loading floe.yaml reports it
+    except (OSError, RuntimeError, ValueError):  # a loop of links (RuntimeError before 3.13), a NUL byte
         return folder
 
 
@@ -154,7 +154,7 @@ def check_pipeline(pipeline: LoadedSpec[PipelineSpec], root: Path) -> list[SpecI
         try:
             target = (root / transform.path).resolve()
             is_dir, exists = target.is_dir(), target.exists()
-        except (OSError, ValueError) as exc:  # a NUL byte, a name too long for the file system
+        except (OSError, RuntimeError, ValueError) as exc:  # a NUL byte, a name too long, a loop of links
             issues.append(source.issue(path, f"path {transform.path!r} is not usable: "
                                              f"{getattr(exc, 'strerror', None) or exc}",
                                        "give the relative directory of the dbt project, e.g. ./dbt"))

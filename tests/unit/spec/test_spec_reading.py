@@ -136,7 +136,7 @@ def test_a_nul_byte_in_the_file_is_located(tmp_path: Path) -> None:
     path = tmp_path / "platform.yaml"
     path.write_bytes(b"environments:\n  dev: {compute: {path: a\0b}}\n")
     issue = _only_issue(path)
-    assert (issue.line, issue.column) == (2, 25)
+    assert (issue.line, issue.column) == (2, 26)
     assert issue.message == "unacceptable character U+0000: special characters are not allowed"
 
 
@@ -144,7 +144,7 @@ def test_a_nul_escape_in_a_value_is_refused_where_it_is() -> None:
     with pytest.raises(SpecError) as caught:
         load_yaml_text('environments:\n  dev:\n    compute: {type: duckdb, path: "a\\0b"}\n', "platform.yaml")
     (issue,) = caught.value.issues
-    assert (issue.line, issue.column, issue.path) == (3, 39, "environments.dev.compute.path")
+    assert (issue.line, issue.column, issue.path) == (3, 35, "environments.dev.compute.path")
     assert issue.message == "the text contains a NUL character (\\0)"
 
 

@@ -8,7 +8,10 @@ Conventions in docs/*.md:
   blocks are written to PATH (relative to that folder) when reached;
 * a ```bash / ```sh block is shown only, and must say why right above it:
   ``<!-- not run: needs a Kubernetes cluster -->``;
-* every ```yaml block with a top-level ``environments:`` is a platform.yaml and must be valid.
+* every ```yaml block with a top-level ``environments:`` is a platform.yaml and must be valid
+  (the README's too).
+
+Every ```yaml block of the README, docs/ and examples/README.md must parse.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from tests.conftest import REPO_ROOT, run_floe
 
 DOCS = sorted((REPO_ROOT / "docs").glob("*.md"))
 SHOWN_ONLY_PAGES = [REPO_ROOT / "examples" / "README.md"]
+README = REPO_ROOT / "README.md"
 _BLOCK = re.compile(
     r"(?:^[ \t]*<!--\s*(?P<marker>[^>]*?)\s*-->\s*\n)?"  # an optional marker comment right above
     r"^[ \t]*```(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)^[ \t]*```",
@@ -54,14 +58,43 @@ def blocks(page: Path) -> list[Block]:
     return found
 
 
+def yaml_blocks() -> list[Block]:
+    return [b for page in [README, *DOCS, *SHOWN_ONLY_PAGES] for b in blocks(page) if b.lang in {"yaml", "yml"}]
+
+
+def yaml_problem(text: str) -> str | None:
+    """floe's own message when a YAML text does not parse (None when it does)."""
+    from floe.errors import SpecError
+    from floe.spec.yaml_source import load_yaml_text
+
+    try:
+        yaml.safe_load(text)
+    except yaml.YAMLError:
+        try:
+            load_yaml_text(text, "example")
+        except SpecError as exc:
+            return str(exc)
+        raise  # PyYAML refuses what floe's loader accepts: show PyYAML's own error
+    return None
+
+
 def platform_blocks() -> list[Block]:
-    return [b for page in DOCS for b in blocks(page)
-            if b.lang in {"yaml", "yml"} and isinstance(yaml.safe_load(b.body), dict)
-            and "environments" in yaml.safe_load(b.body)]
+    return [b for b in yaml_blocks() if b.page in (README, *DOCS) and "environments" in _mapping(b.body)]
+
+
+def _mapping(text: str) -> dict:
+    """The block's top-level mapping; empty when it is none or does not parse (that test says so)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def load_platform(text: str, tmp_path: Path) -> list[str]:
-    """Problems floe finds in a platform.yaml text (empty when valid), via floe's own loader."""
+    """Problems floe finds in a platform.yaml text (empty when valid), via floe's own loader.
+
+    Each ${VAR} the text refers to is set to a placeholder, as a reader would export it."""
     from floe.errors import SpecError
     from floe.spec.loading import load_spec
     from floe.spec.platform import PlatformSpec
@@ -69,8 +102,9 @@ def load_platform(text: str, tmp_path: Path) -> list[str]:
 
     path = tmp_path / "platform.yaml"
     path.write_text(text, encoding="utf-8")
+    environ = {name: "example" for name in re.findall(r"\$\{(\w+)", text)}
     try:
-        loaded = load_spec(path, PlatformSpec, {}, display_name="platform.yaml", pipeline_file=False)
+        loaded = load_spec(path, PlatformSpec, environ, display_name="platform.yaml", pipeline_file=False)
     except SpecError as exc:
         return [str(issue) for issue in exc.issues]
     return [str(issue) for issue in check_platform(loaded)]
@@ -89,6 +123,20 @@ def test_the_docs_exist_and_link_each_other():
                 assert (page.parent / target).exists(), f"{page.name}: broken link {target}"
 
 
+@pytest.mark.parametrize("block", yaml_blocks(), ids=lambda b: f"{b.page.relative_to(REPO_ROOT)}:{b.line}")
+def test_every_yaml_example_parses(block):
+    problem = yaml_problem(block.body)
+    assert problem is None, f"{block.page.name}:{block.line}: this YAML example does not parse:\n{problem}"
+
+
+def test_the_parse_check_fails_on_an_unquoted_variable_in_braces():
+    """The check is real: the README's storage example with ${PGHOST} unquoted is a YAML error."""
+    block = next(b for b in yaml_blocks() if b.page == README and 'host: "${PGHOST}"' in b.body)
+    assert yaml_problem(block.body) is None
+    problem = yaml_problem(block.body.replace('"${PGHOST}"', "${PGHOST}"))
+    assert problem is not None and 'quote a ${VAR} reference: "${PGHOST}"' in problem
+
+
 @pytest.mark.parametrize("block", platform_blocks(), ids=lambda b: f"{b.page.name}:{b.line}")
 def test_every_platform_yaml_example_is_valid(block, tmp_path):
     problems = load_platform(block.body, tmp_path)
@@ -98,7 +146,7 @@ def test_every_platform_yaml_example_is_valid(block, tmp_path):
 def test_there_are_platform_examples_for_every_compute_engine_and_service():
     kinds = {"compute": set(), "catalog": set(), "storage": set()}
     for block in platform_blocks():
-        for environment in yaml.safe_load(block.body)["environments"].values():
+        for environment in _mapping(block.body)["environments"].values():
             for part in kinds:
                 if part in environment:
                     kinds[part].add(environment[part]["type"])

@@ -192,7 +192,7 @@ CASES: dict[str, Case] = {
     ),
     "dbt_path_with_nul_byte": Case(
         replace("floe.yaml", "path: ./dbt", 'path: "dbt\\0"'), "floe.yaml", '"dbt', "transforms[0].path",
-        "path 'dbt\\x00' is not usable: embedded null byte",
+        "the text contains a NUL character (\\0)", "remove the \\0 escape",
     ),
     "literal_password": Case(
         replace("platform.yaml", "      type: duckdb\n      path: .floe/warehouse.duckdb\n      threads: 4\n",

@@ -59,8 +59,9 @@ def dev(pipeline_file: Path, platform_file: Path | None, environment: str | None
         return
     from floe.errors import FloeError
     from floe.orchestration.dev_docker import docker_engine_answers, find_compose_file
+    from floe.spec.project import project_root
 
-    compose_file = find_compose_file(pipeline_file.resolve().parent)
+    compose_file = find_compose_file(project_root(pipeline_file))
     engine = mode != "native" and docker_engine_answers()
     if mode == "docker" and not engine:
         raise FloeError("no Docker engine answers ('docker info' failed)",

@@ -75,6 +75,13 @@ def main(argv: list[str] | None = None) -> Any:
     """Run the CLI, turning floe's errors into exit code 1 and crashes into exit code 2."""
     from floe.errors import FloeError
 
+    # No shell can pass a NUL byte, but a program calling floe can; every path would fail on it.
+    for arg in sys.argv[1:] if argv is None else argv:
+        if "\0" in arg:
+            click.secho(f"error: the argument {arg!r} contains a NUL character (\\0)\n"
+                        "  hint: no path or name can hold one; check how the command line is built",
+                        err=True, fg="red")
+            sys.exit(1)
     try:
         return cli.main(args=argv, prog_name="floe", standalone_mode=False)
     except click.exceptions.Abort:

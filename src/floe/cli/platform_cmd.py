@@ -26,7 +26,9 @@ def _find_charts(given: Path | None, pipeline_file: Path) -> Path:
     """``--charts``, else the nearest ``charts/`` holding floe-runtime, from the project upwards."""
     if given is not None:
         return given
-    start = pipeline_file.resolve().parent
+    from floe.spec.project import project_root
+
+    start = project_root(pipeline_file)
     for folder in [start, *start.parents]:
         if (folder / "charts" / "floe-runtime" / "Chart.yaml").is_file():
             return folder / "charts"

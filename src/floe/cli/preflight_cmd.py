@@ -91,7 +91,9 @@ def _target(pipeline_file: Path, platform_file: Path | None, environment: str | 
     # $FLOE_ARTIFACTS_PATH is the runtime's contract (an image, a pod, the Helm hook): it wins
     # over a floe.yaml that merely sits in the working directory, as it does for the runtime.
     artifacts_path = artifacts_path or mounted_artifacts_path()
-    if artifacts_path is None and pipeline_file.is_file():
+    from floe.spec.project import spec_present
+
+    if artifacts_path is None and spec_present(pipeline_file):  # a folder or a pipe: loading says what it is
         return target_from_specs(pipeline_file, environment=environment, platform_file=platform_file)
     path = artifacts_path or pipeline_file.parent / ".floe" / ARTIFACTS_FILE
     if artifacts_path is None and not path.is_file():

@@ -43,6 +43,7 @@ def validate(pipeline_file: Path, platform_file: Path | None, environment: str |
         click.echo(json.dumps(summary, indent=2))
         return
     click.secho("✓ ", fg="green", nl=False)
-    click.echo(f"{pipeline_file} and {project.platform_path.name} are valid "
+    # The names as messages show them: '--platform <(cat platform.yaml)' is /dev/fd/63, not '63'.
+    click.echo(f"{project.pipeline.source.file} and {project.platform.source.file} are valid "
                f"(pipeline {summary['pipeline']}, environment {summary['environment']}: "
                f"{summary['compute']})")

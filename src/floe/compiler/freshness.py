@@ -35,14 +35,18 @@ def ensure_compiled(
     When floe.yaml is absent but artifacts exist, the artifacts are used as they are: the
     runtime needs nothing else.
     """
+    from floe.spec.project import spec_present
+
     out = output_dir or pipeline_file.parent / ".floe"
     artifacts_path = out / ARTIFACTS_FILE
     reason = _stale_reason(pipeline_file, platform_file, artifacts_path, environment)
-    if not pipeline_file.is_file() and artifacts_path.is_file() and reason is None:
+    # A floe.yaml that is there but is no file (a folder, a pipe) is loaded, to say what it is.
+    present = spec_present(pipeline_file)
+    if not present and artifacts_path.is_file() and reason is None:
         return Freshness(artifacts_path, False, f"{pipeline_file} not found; using compiled artifacts")
     if reason is None:
         return Freshness(artifacts_path, False, "up to date")
-    if not pipeline_file.is_file():
+    if not present:
         raise FloeError(f"{pipeline_file}: not found, and no compiled artifacts in {out}",
                         hint="run 'floe init NAME' to create a project, or cd into one")
     from floe.compiler.compile import compile_project
@@ -97,10 +101,18 @@ def _without_path(message: str, path: Path) -> str:
 def _stale_reason(
     pipeline_file: Path, platform_file: Path | None, artifacts_path: Path, environment: str | None
 ) -> str | None:
+    from floe.spec.project import default_platform_path, spec_present
+
     if not artifacts_path.is_file():
         return "no compiled artifacts yet"
-    if not pipeline_file.is_file():
+    if not spec_present(pipeline_file):
         return None if environment is None else _environment_only(artifacts_path, environment)
+    spec_files = [pipeline_file, platform_file or default_platform_path(pipeline_file)]
+    for spec_file in spec_files:
+        if spec_present(spec_file) and not spec_file.is_file():
+            # A pipe (--platform <(...)) can be read once, by the compile: never hashed, so never
+            # known to be unchanged. A folder fails the compile with its own message.
+            return f"{spec_file} is not a regular file"
     try:
         artifacts = load_artifacts(artifacts_path)
     except ContractError as exc:
@@ -108,11 +120,9 @@ def _stale_reason(
     chosen = environment or os.environ.get("FLOE_ENV")
     if chosen is not None and chosen != artifacts.environment_name:
         return f"compiled for '{artifacts.environment_name}', running '{chosen}'"
-    from floe.spec.project import default_platform_path
-
     root = (artifacts_path.parent / artifacts.project.root).resolve()
     current = source_hash(
-        spec_files=[pipeline_file, platform_file or default_platform_path(pipeline_file)],
+        spec_files=spec_files,
         dbt_project_dir=(root / artifacts.dbt.project_dir).resolve(),
         environment=artifacts.environment_name,
         variables=artifacts.variables,

@@ -246,6 +246,14 @@ class DuckDBCompute(StrictModel):
         rest = {name: value for name, value in settings.items() if name != "memory_limit"}
         return {**data, "memory_limit": settings["memory_limit"], "settings": rest}
 
+    @field_validator("path")
+    @classmethod
+    def _path_not_blank(cls, value: str) -> str:
+        # An empty path would reach dbt-duckdb, whose failure blames the dbt project.
+        if not value.strip():
+            raise _rule("path must not be empty; give the database file (omit it for .floe/warehouse.duckdb)")
+        return value
+
     @field_validator("extensions")
     @classmethod
     def _unique_extensions(cls, value: list[str]) -> list[str]:

@@ -334,6 +334,14 @@ class SqliteOrchestratorStorage(StrictModel):
     type: Literal["sqlite"] = Field(description="Storage kind.")
     path: str = Field(default=".floe/dagster", description="Directory, relative to the project.")
 
+    @field_validator("path")
+    @classmethod
+    def _path_not_blank(cls, value: str) -> str:
+        # An empty path would put Dagster's files among the project's own.
+        if not value.strip():
+            raise _rule("path must not be empty; give a folder (omit it for .floe/dagster)")
+        return value
+
 
 class PostgresOrchestratorStorage(PostgresConnection):
     """Dagster storage in PostgreSQL (extra 'postgres')."""

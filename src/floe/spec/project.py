@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,36 @@ class Project:
     def variables(self) -> frozenset[str]:
         """Every environment variable the specs interpolated."""
         return self.pipeline.variables | self.platform.variables
+
+
+def project_root(pipeline_path: Path | str) -> Path:
+    """The project folder: where floe.yaml is, as named, even when floe.yaml is a symbolic link.
+
+    Only the folder is resolved, never the file: a floe.yaml linked from elsewhere (a shared
+    spec) belongs to the folder it is linked into, the one that holds platform.yaml, .floe/
+    and the paths floe.yaml gives. Resolving the link would split the project in two.
+    """
+    folder = Path(pipeline_path).absolute().parent
+    try:
+        return folder.resolve()
+    except (OSError, RuntimeError, ValueError):  # a loop of links (RuntimeError before 3.13), a NUL byte
+        return folder
+
+
+def spec_present(path: Path) -> bool:
+    """Whether ``path`` names anything at all (a file, a folder, a pipe, a dangling link).
+
+    Commands that can run from compiled artifacts alone ask this rather than ``is_file()``: a
+    floe.yaml that is there but is not a readable file must be reported as what it is (a
+    folder, a pipe), not as missing.
+    """
+    try:
+        os.lstat(path)
+    except ValueError:  # a NUL byte in the path: loading it says so
+        return True
+    except OSError:
+        return False
+    return True
 
 
 def default_platform_path(pipeline_path: Path) -> Path:
@@ -84,7 +115,7 @@ def load_project(
                                           "or pass --platform PATH or set FLOE_PLATFORM_FILE")
     except SpecError as exc:
         issues.extend(exc.issues)
-    root = pipeline_file.resolve().parent
+    root = project_root(pipeline_file)
     chosen = environment or env.get("FLOE_ENV")
     env_spec: EnvironmentSpec | None = None
     if platform is not None:
@@ -100,6 +131,8 @@ def load_project(
             ))
     if platform is not None:
         issues.extend(check_platform(platform))
+        if env_spec is not None:
+            issues.extend(check_local_paths(platform, chosen or "", env_spec, root))
     if pipeline is not None:
         issues.extend(check_pipeline(pipeline, root))
         if env_spec is not None:
@@ -121,7 +154,7 @@ def check_pipeline(pipeline: LoadedSpec[PipelineSpec], root: Path) -> list[SpecI
         try:
             target = (root / transform.path).resolve()
             is_dir, exists = target.is_dir(), target.exists()
-        except (OSError, ValueError) as exc:  # a NUL byte, a name too long for the file system
+        except (OSError, RuntimeError, ValueError) as exc:  # a NUL byte, a name too long, a loop of links
             issues.append(source.issue(path, f"path {transform.path!r} is not usable: "
                                              f"{getattr(exc, 'strerror', None) or exc}",
                                        "give the relative directory of the dbt project, e.g. ./dbt"))
@@ -206,6 +239,39 @@ def check_platform(platform: LoadedSpec[PlatformSpec]) -> list[SpecIssue]:
     return issues
 
 
+def check_local_paths(platform: LoadedSpec[PlatformSpec], name: str, environment: EnvironmentSpec,
+                      root: Path) -> list[SpecIssue]:
+    """The chosen environment's local files must be of the right kind where they already exist.
+
+    floe creates them on first use; a folder where the DuckDB file goes, or a file where
+    Dagster's SQLite folder goes, would fail the run later, far from its cause.
+    """
+    issues: list[SpecIssue] = []
+    where = ("environments", name)
+    compute = environment.compute
+    if compute.type == "duckdb" and _kind(root, compute.path) == "folder":
+        issues.append(platform.source.issue(
+            (*where, "compute", "path"), f"'{compute.path}' is a folder; DuckDB needs a database file here",
+            "give the path of the database file, e.g. .floe/warehouse.duckdb"))
+    storage = environment.orchestrator.storage
+    if storage.type == "sqlite" and _kind(root, storage.path) == "file":
+        issues.append(platform.source.issue(
+            (*where, "orchestrator", "storage", "path"),
+            f"'{storage.path}' is a file; Dagster keeps its SQLite storage in a folder here",
+            "give a folder (the default is .floe/dagster), or move the file away"))
+    return issues
+
+
+def _kind(root: Path, path: str) -> str | None:
+    """'folder', 'file' (anything else that exists) or None, for a path relative to the project."""
+    candidate = Path(path) if Path(path).is_absolute() else root / path
+    try:
+        info = candidate.stat()
+    except (OSError, ValueError):  # absent, or a name the file system refuses: created (or refused) later
+        return None
+    return "folder" if stat.S_ISDIR(info.st_mode) else "file"
+
+
 def check_ingestion_target(pipeline: LoadedSpec[PipelineSpec], environment: EnvironmentSpec,
                            name: str) -> list[SpecIssue]:
     """Ingestion lands Iceberg tables that dbt reads through DuckDB: other targets cannot yet."""
@@ -227,7 +293,12 @@ def check_ingestion_target(pipeline: LoadedSpec[PipelineSpec], environment: Envi
 
 
 def _display(path: Path) -> str:
+    """The path as messages show it: relative to the working folder when inside it.
+
+    The file itself is not resolved: a linked floe.yaml is shown by the name it was given, and
+    ``--platform <(...)`` as /dev/fd/63, not as the pipe the link points at.
+    """
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
+        return str((project_root(path) / path.name).relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
         return str(path)

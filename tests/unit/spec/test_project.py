@@ -190,12 +190,15 @@ def test_dbt_path_may_be_nested_and_unnormalised(project: Path) -> None:
     assert load_project(project / "floe.yaml", environ={}).dbt_project_dir == (project / "a" / "b").resolve()
 
 
-@pytest.mark.parametrize(("path", "reason"), [('"dbt\\0x"', "embedded null byte"), ("a" * 5000, "File name too long")])
+@pytest.mark.parametrize(("path", "reason"), [
+    ('"dbt\\0x"', "the text contains a NUL character"),  # refused by the loader, for every field
+    ("a" * 5000, "is not usable: File name too long"),
+])
 def test_unusable_dbt_path_is_an_issue_not_a_crash(project: Path, path: str, reason: str) -> None:
     _edit(project / "floe.yaml", "path: ./dbt", f"path: {path}")
     issue = _one(project)
     assert (issue.line, issue.column, issue.path) == (4, 11, "transforms[0].path")
-    assert "is not usable" in issue.message and reason in issue.message
+    assert reason in issue.message
 
 
 # --- names and references -------------------------------------------------------------------

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from floe.cli.one_writer import one_writer, project_root, wait_option
 from floe.cli.options import artifacts_option, spec_options
 from floe.cli.render import NodeProgress, outcome_document, print_summary
+
+if TYPE_CHECKING:
+    from floe.project_lock import ProjectBusyError
 
 
 @click.command()

@@ -232,9 +232,10 @@ def test_a_second_demo_takes_its_turn_or_says_whose_it_is(floe, tmp_path: Path) 
 
 RUN_OUTSIDE_FLOE_RUN = """\
 import json, sys
+from pathlib import Path
 from floe.contract.project import open_compiled_project
 from floe.orchestration.runner import run_pipeline
-outcome = run_pipeline(open_compiled_project(sys.argv[1]))
+outcome = run_pipeline(open_compiled_project(Path(sys.argv[1])))
 print(json.dumps({"success": outcome.success, "run_id": outcome.run_id, "errors": outcome.errors}))
 """
 

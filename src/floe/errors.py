@@ -16,6 +16,10 @@ prints its message (never a traceback). Anything else is a bug and exits 2.
     │                              (floe.lakehouse.errors)
     ├── ObservabilityError         strict observability and a destination is unreachable
     │                              (floe.observability.observer)
+    ├── ProjectBusyError           another process writes the project now; names it
+    │                              (floe.project_lock)
+    ├── WarehouseLockedError       another program has the DuckDB warehouse file open
+    │                              (floe.targets.duckdb_lock)
     └── SyntheticConfigError       a synthetic-data generator argument cannot be honoured;
                                    also a ValueError (floe.synthetic.errors)
 

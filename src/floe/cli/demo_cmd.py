@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from floe.cli.one_writer import one_writer, wait_option
 from floe.cli.options import artifacts_option, spec_options
 
 if TYPE_CHECKING:
@@ -26,14 +28,17 @@ RATES = click.Choice(["burst", "realistic"])
               help="Batches to land (one pipeline run each).")
 @click.option("--rate", type=RATES, default=None, help="Rows per batch: burst (fixed) or realistic (follows "
               "the time of day) [default: the project's, burst for a new demo].")
+@wait_option
 @click.pass_context
-def demo(ctx: click.Context, directory: Path, batches: int, rate: str | None) -> None:
+def demo(ctx: click.Context, directory: Path, batches: int, rate: str | None, wait: bool) -> None:
     """Run the live demo: synthetic orders → Iceberg bronze → dbt medallion → marts.
 
     \b
     Without a subcommand: creates the demo project in --dir if needed, lands --batches
     batches (each: generate, append to Iceberg, build staging, intermediate and marts
-    incrementally, test) and prints the marts.
+    incrementally, test) and prints the marts. A failed batch does not stop the loop; exits 1
+    if any batch failed. Each batch holds the project (one writer per project): a batch that
+    finds another floe command writing it fails, unless --wait.
 
     \b
     floe demo                      create ./floe-demo, land 3 batches, print the marts
@@ -49,9 +54,12 @@ def demo(ctx: click.Context, directory: Path, batches: int, rate: str | None) ->
         click.echo(f"created the demo project in {directory} (template: ecommerce)", err=True)
     # The demo folder is a project of its own: it is compiled, whatever $FLOE_ARTIFACTS_PATH says.
     compiled = _compiled(pipeline, None, None, rate, mounted=False)
-    _loop(compiled, batches, 0.0)
-    _print_marts(compiled)
-    _semantic_layer(compiled)
+    results = _loop(compiled, batches, 0.0, wait=wait)
+    # The marts are read as this demo left them: after another writer, if one came in between.
+    with one_writer(compiled.root, wait=True, doing="reading the marts"):
+        _print_marts(compiled)
+        _semantic_layer(compiled)
+    _raise_on_failures(results)
 
 
 @demo.command("run")
@@ -63,25 +71,39 @@ def demo(ctx: click.Context, directory: Path, batches: int, rate: str | None) ->
 @click.option("--rate", type=RATES, default=None, help="burst or realistic [default: the project's].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document per batch on stdout.")
 @artifacts_option
+@wait_option
 def run_(pipeline_file: Path, platform_file: Path | None, environment: str | None, batches: int,
-         interval: float, rate: str | None, as_json: bool, artifacts_path: Path | None) -> None:
+         interval: float, rate: str | None, as_json: bool, artifacts_path: Path | None, wait: bool) -> None:
     """Land batches in a loop, printing how bronze and the marts grow after each.
 
     Runs from --artifacts or $FLOE_ARTIFACTS_PATH as they are when given (a pod), else
     compiles floe.yaml first when its artifacts are missing or stale.
 
     A failed batch does not stop the loop: the marts keep their data and the next run
-    retries the batch. Exits 1 if any batch failed.
+    retries the batch. That includes a warehouse another program has open (a DuckDB shell,
+    Cube): the batch fails saying which program, and the loop goes on. Exits 1 if any batch
+    failed, 0 when every batch landed (even if the marts could not be read after it).
+
+    One writer per project: each batch holds the project while it runs; a batch that finds
+    another floe command writing it (a run, another demo) fails naming it, unless --wait.
     """
     compiled = _compiled(pipeline_file, platform_file, environment, rate, artifacts_path=artifacts_path)
-    results = _loop(compiled, batches, interval, as_json=as_json)
-    failed = [growth for growth in results if not growth.success]
-    if failed:
-        from floe.errors import PipelineError
+    results = _loop(compiled, batches, interval, as_json=as_json, wait=wait)
+    _raise_on_failures(results)
 
-        raise PipelineError(f"{len(failed)} of {len(results)} batch run(s) failed: "
-                            + ", ".join(growth.run_id[:8] for growth in failed),
-                            hint="see .floe/logs for each run's log; the next run retries the batch")
+
+def _raise_on_failures(results: list[BatchGrowth]) -> None:
+    failed = [growth for growth in results if not growth.success]
+    if not failed:
+        return
+    from floe.errors import PipelineError
+
+    busy = any(not growth.started for growth in failed)
+    raise PipelineError(f"{len(failed)} of {len(results)} batch run(s) failed: "
+                        + ", ".join(f"batch {growth.index} " + (f"(run {growth.run_id[:8]})" if growth.started
+                                                                 else "(not started)") for growth in failed),
+                        hint=("pass --wait to take turns with the project's other writer; " if busy else "")
+                        + "see .floe/logs for each run's log; the next run retries the batch")
 
 
 @demo.command()
@@ -136,7 +158,8 @@ def _compiled(pipeline_file: Path, platform_file: Path | None, environment: str 
     return compiled
 
 
-def _loop(compiled: CompiledProject, batches: int, interval: float, *, as_json: bool = False) -> list[BatchGrowth]:
+def _loop(compiled: CompiledProject, batches: int, interval: float, *, as_json: bool = False,
+          wait: bool = False) -> list[BatchGrowth]:
     from floe.demo.loop import run_batches
     from floe.orchestration.runner import run_pipeline
 
@@ -147,16 +170,31 @@ def _loop(compiled: CompiledProject, batches: int, interval: float, *, as_json: 
         if as_json:
             click.echo(json.dumps(_growth_document(growth)))
             return
-        new = growth.new_bronze_rows
-        orders = next((rows for table, rows in new.items() if table.endswith(".orders")), 0)
-        items = next((rows for table, rows in new.items() if table.endswith(".order_items")), 0)
         mark = click.style("✓", fg="green") if growth.success else click.style("✗", fg="red")
-        click.echo(f"{mark} batch run {growth.index:>3}  +{orders:,} orders, +{items:,} lines landed  "
-                   f"marts: {growth.after.orders:,} orders (+{growth.new_orders:,}), "
-                   f"revenue {growth.after.revenue:,.2f} (+{growth.after.revenue - growth.before.revenue:,.2f})  "
-                   f"{growth.duration_s:.1f}s" + ("" if growth.success else f"  FAILED: {_first(growth.errors)}"))
+        if not growth.started:
+            click.echo(f"{mark} batch run {growth.index:>3}  not started: {_first(growth.errors)}")
+            return
+        click.echo(f"{mark} batch run {growth.index:>3}  {_growth_line(growth)}  {growth.duration_s:.1f}s"
+                   + ("" if growth.success else f"  FAILED: {_first(growth.errors)}"))
+        for note in growth.notes:
+            click.secho(f"  warning: {note}", fg="yellow", err=True)
 
-    return run_batches(compiled, batches, run_pipeline, interval_s=interval, on_batch=report)
+    def writer_lock(number: int) -> AbstractContextManager[None]:
+        return one_writer(compiled.root, wait=wait, doing=f"demo batch {number} of {batches}")
+
+    return run_batches(compiled, batches, run_pipeline, interval_s=interval, on_batch=report,
+                       writer_lock=writer_lock)
+
+
+def _growth_line(growth: BatchGrowth) -> str:
+    if growth.before is None or growth.after is None:
+        return "marts not measured (see the warning)"
+    new = growth.new_bronze_rows
+    orders = next((rows for table, rows in new.items() if table.endswith(".orders")), 0)
+    items = next((rows for table, rows in new.items() if table.endswith(".order_items")), 0)
+    return (f"+{orders:,} orders, +{items:,} lines landed  "
+            f"marts: {growth.after.orders:,} orders (+{growth.new_orders:,}), "
+            f"revenue {growth.after.revenue:,.2f} (+{growth.after.revenue - growth.before.revenue:,.2f})")
 
 
 def _first(errors: list[str]) -> str:
@@ -164,11 +202,15 @@ def _first(errors: list[str]) -> str:
 
 
 def _growth_document(growth: BatchGrowth) -> dict[str, object]:
+    """One batch as JSON; the warehouse's numbers are null when it could not be read (see "notes")."""
+    after = growth.after
     return {
-        "run": growth.index, "run_id": growth.run_id, "success": growth.success,
-        "duration_s": round(growth.duration_s, 3), "bronze_rows": growth.after.bronze_rows,
-        "bronze_new_rows": growth.new_bronze_rows, "orders": growth.after.orders,
-        "new_orders": growth.new_orders, "revenue": str(growth.after.revenue), "errors": growth.errors,
+        "run": growth.index, "run_id": growth.run_id or None, "started": growth.started,
+        "success": growth.success, "duration_s": round(growth.duration_s, 3),
+        "bronze_rows": after.bronze_rows if after else None,
+        "bronze_new_rows": growth.new_bronze_rows if growth.measured else None,
+        "orders": after.orders if after else None, "new_orders": growth.new_orders if growth.measured else None,
+        "revenue": str(after.revenue) if after else None, "errors": growth.errors, "notes": growth.notes,
     }
 
 

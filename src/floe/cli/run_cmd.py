@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+from floe.cli.one_writer import one_writer, project_root, wait_option
 from floe.cli.options import artifacts_option, spec_options
 from floe.cli.render import NodeProgress, outcome_document, print_summary
+
+if TYPE_CHECKING:
+    from floe.project_lock import ProjectBusyError
 
 
 @click.command()
@@ -31,10 +36,11 @@ from floe.cli.render import NodeProgress, outcome_document, print_summary
 @artifacts_option
 @click.option("--json", "as_json", is_flag=True,
               help="Print the outcome as JSON on stdout (progress still goes to stderr).")
+@wait_option
 def run(pipeline_file: Path, platform_file: Path | None, environment: str | None, select: str | None,
         exclude: str | None, state: Path | None, defer: bool, favor_state: bool, job: str | None,
         full_refresh: bool, dbt_vars_text: str | None, output: Path | None, artifacts_path: Path | None,
-        as_json: bool) -> None:
+        as_json: bool, wait: bool) -> None:
     """Materialize the pipeline in this process.
 
     Compiles first when the artifacts are missing or stale (unless --artifacts or
@@ -45,9 +51,34 @@ def run(pipeline_file: Path, platform_file: Path | None, environment: str | None
     --select/--exclude pick what 'dbt ls' would (paths relative to the dbt project, tests run as
     checks) and reach dbt as written; 'state:' selectors and --defer compare with --state.
 
+    One writer per project: while another floe command writes this project (a run, a demo
+    batch), exits 1 naming it (command, pid, since when); --wait waits for it instead.
+
     FLOE_FAST_PATH=0 runs on stock Dagster and dagster-dbt with plain dbt (slower, same
     results): floe's shortcuts into their internals are off (see ARCHITECTURE.md).
     """
+    from floe.project_lock import ProjectBusyError
+
+    try:
+        with one_writer(project_root(pipeline_file, artifacts_path), wait=wait):
+            _run(pipeline_file, platform_file, environment, select, exclude, state, defer, favor_state, job,
+                 full_refresh, dbt_vars_text, output, artifacts_path, as_json)
+    except ProjectBusyError as busy:
+        if as_json:
+            click.echo(json.dumps(busy_document(busy), indent=2))
+        raise
+
+
+def busy_document(busy: ProjectBusyError) -> dict[str, object]:
+    """--json's document of a run that did not start because another writer holds the project."""
+    return {"run_id": None, "success": False, "busy": True, "project": str(busy.root),
+            "holder": busy.holder.document() if busy.holder else None, "errors": [str(busy)]}
+
+
+def _run(pipeline_file: Path, platform_file: Path | None, environment: str | None, select: str | None,
+         exclude: str | None, state: Path | None, defer: bool, favor_state: bool, job: str | None,
+         full_refresh: bool, dbt_vars_text: str | None, output: Path | None, artifacts_path: Path | None,
+         as_json: bool) -> None:
     from floe.compiler.freshness import runtime_artifacts
     from floe.contract.project import open_compiled_project
     from floe.errors import PipelineError

@@ -31,12 +31,17 @@ class WarehouseSnapshot:
 
 
 def read_snapshot(compiled: CompiledProject) -> WarehouseSnapshot:
-    """Read the bronze views and the marts of the demo's DuckDB warehouse."""
+    """Read the bronze views and the marts of the demo's DuckDB warehouse.
+
+    Raises:
+        WarehouseLockedError: another program has the warehouse open for writing.
+    """
     import duckdb
 
     from floe.lakehouse import create_storage_secret, install_extensions
     from floe.spec.platform import DuckDBCompute
     from floe.targets.duckdb import EXTENSION_DIR, warehouse_path
+    from floe.targets.duckdb_lock import explained_lock_errors
 
     compute = compiled.artifacts.environment.compute
     if not isinstance(compute, DuckDBCompute):
@@ -44,7 +49,8 @@ def read_snapshot(compiled: CompiledProject) -> WarehouseSnapshot:
     database = warehouse_path(compute, compiled.root)
     if not database.is_file():
         return WarehouseSnapshot()
-    with duckdb.connect(str(database), read_only=True) as connection:
+    # A program with the file open for writing (a DuckDB shell, Cube) refuses this reader.
+    with explained_lock_errors(database), duckdb.connect(str(database), read_only=True) as connection:
         install_extensions(connection, Path(compiled.root) / EXTENSION_DIR)
         # The bronze views scan Iceberg files in the environment's storage (S3: its endpoint and keys).
         create_storage_secret(connection, compiled.artifacts.environment.storage)

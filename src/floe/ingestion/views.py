@@ -37,6 +37,7 @@ def refresh_views(
 
     from floe.lakehouse import create_storage_secret, iceberg_views, install_extensions
     from floe.lakehouse.duckdb_read import quote_identifier, quote_literal
+    from floe.targets.duckdb_lock import explained_lock_errors
 
     compute = environment.compute
     if not isinstance(compute, DuckDBCompute):
@@ -52,7 +53,7 @@ def refresh_views(
     database = warehouse_path(compute, root)
     database.parent.mkdir(parents=True, exist_ok=True)
     created = []
-    with duckdb.connect(str(database)) as connection:
+    with explained_lock_errors(database), duckdb.connect(str(database)) as connection:
         install_extensions(connection, root / EXTENSION_DIR)
         create_storage_secret(connection, environment.storage)
         for view, (_, complete) in zip(views, planned, strict=True):

@@ -156,23 +156,27 @@ def build_dbt_assets(compiled: CompiledProject) -> AssetsDefinition:
     """
 
     def dbt_models(context: AssetExecutionContext, dbt: FloeDbtResource) -> Iterator[Any]:
-        export_runtime_environment(compiled)
-        if compiled.artifacts.ingestion:
-            from floe.orchestration.lakehouse import refresh_project_views
+        from floe.orchestration.step_lock import project_writer
 
-            # The Iceberg tables may have moved on since the views were made (another run,
-            # retention): dbt must read their current snapshots.
-            refresh_project_views(compiled)
-        args = step_dbt_args(compiled, context.run.tags)
-        dbt_vars = run_dbt_vars(compiled, context.run.tags)  # what dbt may re-parse with
-        from floe.observability.observer import current_span
-        from floe.orchestration.dbt_step import stream_dbt_build
+        # One writer per project: a run floe dev launched waits here for a floe run (ARCHITECTURE.md).
+        with project_writer(context, compiled):
+            export_runtime_environment(compiled)
+            if compiled.artifacts.ingestion:
+                from floe.orchestration.lakehouse import refresh_project_views
 
-        with (observed_step(compiled, context.run_id, context.job_name, warn=context.log.warning),
-              current_span(f"dagster.step {context.op_handle}", {"dagster.run_id": context.run_id,
-                                                                   "floe.step": "dbt build"}),
-              explained_reparse(compiled, dbt_vars)):
-            yield from stream_dbt_build(context, compiled, dbt, args)
+                # The Iceberg tables may have moved on since the views were made (another run,
+                # retention): dbt must read their current snapshots.
+                refresh_project_views(compiled)
+            args = step_dbt_args(compiled, context.run.tags)
+            dbt_vars = run_dbt_vars(compiled, context.run.tags)  # what dbt may re-parse with
+            from floe.observability.observer import current_span
+            from floe.orchestration.dbt_step import stream_dbt_build
+
+            with (observed_step(compiled, context.run_id, context.job_name, warn=context.log.warning),
+                  current_span(f"dagster.step {context.op_handle}", {"dagster.run_id": context.run_id,
+                                                                       "floe.step": "dbt build"}),
+                  explained_reparse(compiled, dbt_vars)):
+                yield from stream_dbt_build(context, compiled, dbt, args)
 
     from floe.orchestration.fastpath import enabled
 

@@ -53,9 +53,11 @@ def _source_assets(compiled: CompiledProject, source: SyntheticSource) -> Assets
             context.log.warning(f"batch attempt {attempt} failed, retrying in {delay:.1f} s: {error}")
 
         from floe.observability.observer import current_span
+        from floe.orchestration.step_lock import project_writer
 
-        with current_span(f"dagster.step {context.op_handle}", {"dagster.run_id": context.run_id,
-                                                                 "floe.step": "ingestion"}):
+        # One writer per project: a run floe dev launched waits here for a floe run (ARCHITECTURE.md).
+        with project_writer(context, compiled), current_span(
+                f"dagster.step {context.op_handle}", {"dagster.run_id": context.run_id, "floe.step": "ingestion"}):
             with current_span("floe.ingestion.batch", {"floe.source": source.name, "floe.dataset": source.dataset}):
                 landing = land_with_retry(lambda: open_project_catalog(compiled), source, on_retry=warn,
                                           span=current_span)

@@ -64,13 +64,15 @@ def verify_cube_model(cubes: CubeModel | Sequence[Mapping[str, Any]], database: 
     """
     import duckdb
 
+    from floe.targets.duckdb_lock import explained_lock_errors
+
     documents = ([cube.to_document()["cubes"][0] for cube in cubes.cubes] if isinstance(cubes, CubeModel)
                  else [dict(cube) for cube in cubes])
     if not database.is_file():
         raise FloeError(f"{database}: no DuckDB database here", hint="build the marts first (floe run)")
     resolver = _Resolver({str(document.get("name")): document for document in documents})
     problems: list[Problem] = []
-    with duckdb.connect(str(database), read_only=True) as connection:
+    with explained_lock_errors(database), duckdb.connect(str(database), read_only=True) as connection:
         for document in documents:
             problems.extend(_CubeCheck(connection, resolver, document).run())
     return problems

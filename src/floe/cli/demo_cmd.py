@@ -124,10 +124,11 @@ def trigger(pipeline_file: Path, platform_file: Path | None, environment: str | 
     from floe.contract.project import mounted_artifacts_path
     from floe.errors import FloeError
     from floe.ingestion.triggers import queue_trigger, trigger_dir
+    from floe.spec.project import project_root
 
     # In a pod the sensor watches the folder of the mounted artifacts, so the request goes there.
     mounted = mounted_artifacts_path()
-    folder = output or (mounted.parent if mounted else pipeline_file.resolve().parent / ".floe")
+    folder = output or (mounted.parent if mounted else project_root(pipeline_file) / ".floe")
     if not (folder / "artifacts.json").is_file():
         raise FloeError(f"no compiled artifacts in {folder}", hint="run 'floe compile' (or 'floe demo') first")
     request = queue_trigger(folder, batches)

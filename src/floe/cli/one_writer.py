@@ -35,7 +35,9 @@ def project_root(pipeline_file: Path, artifacts_path: Path | None = None) -> Pat
     given = artifacts_path or mounted_artifacts_path()
     if given is not None:
         return open_compiled_project(given).root if given.is_file() else None
-    return pipeline_file.resolve().parent if pipeline_file.is_file() else None
+    from floe.spec.project import project_root as spec_project_root
+
+    return spec_project_root(pipeline_file) if pipeline_file.is_file() else None
 
 
 @contextlib.contextmanager

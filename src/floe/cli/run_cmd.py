@@ -51,6 +51,7 @@ def run(pipeline_file: Path, platform_file: Path | None, environment: str | None
     from floe.compiler.freshness import runtime_artifacts
     from floe.contract.project import open_compiled_project
     from floe.errors import PipelineError
+    from floe.orchestration.lakehouse import relocate_project_lakehouse
     from floe.orchestration.runner import run_pipeline
     from floe.spec.dbt_vars import dbt_vars_json, parse_dbt_vars
 
@@ -64,6 +65,8 @@ def run(pipeline_file: Path, platform_file: Path | None, environment: str | None
     elif fresh.reason != "up to date":
         click.echo(fresh.reason, err=True)
     compiled = open_compiled_project(fresh.artifacts_path)
+    if moved := relocate_project_lakehouse(compiled):
+        click.echo(moved, err=True)
     artifacts = compiled.artifacts
     click.echo(f"running {artifacts.project.name} · environment {artifacts.environment_name} "
                f"({artifacts.environment.compute.type}) · job {job or 'all'}"

@@ -37,11 +37,12 @@ def _names_only(root: Path, other: Path) -> None:
     with sqlite3.connect(root / ".floe" / "catalog.db") as connection:
         locations = [row[0] for row in connection.execute("select metadata_location from iceberg_tables")]
     assert locations and all(location.startswith(f"{root}/") for location in locations), locations
-    databases = [p for p in (root / ".floe").glob("*.duckdb")]
+    databases = list((root / ".floe").glob("*.duckdb"))
     assert databases
     for database in databases:
         with duckdb.connect(str(database), read_only=True) as connection:
-            views = [row[0] for row in connection.execute("select sql from duckdb_views() where not internal")]
+            views = [row[0] for row in connection.execute(
+                "select sql from duckdb_views() where not internal").fetchall()]
         assert views and not [sql for sql in views if f"{other}/" in sql], views
 
 

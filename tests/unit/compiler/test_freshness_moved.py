@@ -21,5 +21,5 @@ def test_a_compile_made_elsewhere_is_compiled_again_once(compiled_project: Path,
     fresh = ensure_compiled(compiled_project / "floe.yaml")
     assert fresh.compiled
     assert fresh.reason.startswith(f"the project moved since the last compile (dbt parsed it at {tmp_path}")
-    assert marker.read_text(encoding="utf-8").strip() == str(compiled_project.resolve())
+    assert marker.read_text(encoding="utf-8").strip() == str((compiled_project / "dbt").resolve())
     assert ensure_compiled(compiled_project / "floe.yaml").reason == "up to date"

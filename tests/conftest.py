@@ -70,8 +70,10 @@ def compiled_project(_compiled_template: Path, tmp_path: Path) -> Path:
     """A minimal project already compiled (a private copy; dbt parse runs once per session)."""
     target = tmp_path / "shop"
     shutil.copytree(_compiled_template, target)
-    # The artifacts are relative, but dbt's partial-parse file records absolute paths.
+    # The artifacts are relative, but dbt's partial-parse file records absolute paths; without
+    # it (and the record of where dbt parsed) the copy runs as compiled, with no second compile.
     (target / ".floe" / "dbt" / "target" / "partial_parse.msgpack").unlink(missing_ok=True)
+    (target / ".floe" / "dbt" / "target" / "parsed_root.txt").unlink(missing_ok=True)
     return target
 
 

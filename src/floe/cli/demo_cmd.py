@@ -156,6 +156,10 @@ def _compiled(pipeline_file: Path, platform_file: Path | None, environment: str 
     if not compiled.artifacts.ingestion:
         raise FloeError(f"{pipeline_file} declares no ingestion source, so there is no batch to land",
                         hint="run the demo in a project made with 'floe init NAME --template ecommerce'")
+    from floe.orchestration.lakehouse import relocate_project_lakehouse
+
+    if moved := relocate_project_lakehouse(compiled):
+        click.echo(moved, err=True)
     return compiled
 
 

@@ -88,6 +88,10 @@ def _native(pipeline_file: Path, platform_file: Path | None, environment: str | 
     if fresh.compiled:
         click.echo(f"compiled ({fresh.reason})", err=True)
     compiled = open_compiled_project(fresh.artifacts_path)
+    from floe.orchestration.lakehouse import relocate_project_lakehouse
+
+    if moved := relocate_project_lakehouse(compiled):
+        click.echo(moved, err=True)
     artifacts = compiled.artifacts
     click.echo(f"floe dev · {artifacts.project.name} · environment {artifacts.environment_name} · native stack "
                f"({why})", err=True)

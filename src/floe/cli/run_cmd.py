@@ -82,6 +82,7 @@ def _run(pipeline_file: Path, platform_file: Path | None, environment: str | Non
     from floe.compiler.freshness import runtime_artifacts
     from floe.contract.project import open_compiled_project
     from floe.errors import PipelineError
+    from floe.orchestration.lakehouse import relocate_project_lakehouse
     from floe.orchestration.runner import run_pipeline
     from floe.spec.dbt_vars import dbt_vars_json, parse_dbt_vars
 
@@ -95,6 +96,8 @@ def _run(pipeline_file: Path, platform_file: Path | None, environment: str | Non
     elif fresh.reason != "up to date":
         click.echo(fresh.reason, err=True)
     compiled = open_compiled_project(fresh.artifacts_path)
+    if moved := relocate_project_lakehouse(compiled):
+        click.echo(moved, err=True)
     artifacts = compiled.artifacts
     click.echo(f"running {artifacts.project.name} · environment {artifacts.environment_name} "
                f"({artifacts.environment.compute.type}) · job {job or 'all'}"

@@ -21,6 +21,7 @@ from typing import Any
 import floe
 from floe.compiler.dbt_deps import NO_PACKAGES_HINT, DepsOutcome, ensure_dbt_packages
 from floe.compiler.dbt_process import dbt_environment, dbt_error_summary, run_dbt
+from floe.compiler.freshness import PARSED_ROOT
 from floe.compiler.graph_check import check_no_ref_cycle
 from floe.compiler.hashing import source_hash
 from floe.compiler.profiles import PROFILE_NAME, profiles_document, profiles_text, secret_names
@@ -124,6 +125,9 @@ def _compile(project: Project, output_dir: Path | None, stage: Stage) -> Compile
             partial = staging / "target" / PARTIAL_PARSE
             if partial.is_file():
                 partial.replace(dbt_dir / "target" / PARTIAL_PARSE)
+            # dbt's manifest and partial-parse file name the project by absolute path (a seed is
+            # read from there): a moved or copied project must compile again (see freshness).
+            write_text_atomic(dbt_dir / "target" / PARSED_ROOT, f"{project.dbt_project_dir.resolve()}\n")
             artifacts_path = out / ARTIFACTS_FILE
             write_artifacts(artifacts, artifacts_path)
     finally:

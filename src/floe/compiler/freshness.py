@@ -11,6 +11,9 @@ from floe.contract.io import ARTIFACTS_FILE, load_artifacts
 from floe.contract.project import ARTIFACTS_ENV, mounted_artifacts_path
 from floe.errors import ContractError, FloeError
 
+PARSED_ROOT = "parsed_root.txt"
+"""In the dbt target folder: the dbt project's absolute path when it was last parsed."""
+
 
 @dataclass(frozen=True)
 class Freshness:
@@ -121,6 +124,10 @@ def _stale_reason(
     if chosen is not None and chosen != artifacts.environment_name:
         return f"compiled for '{artifacts.environment_name}', running '{chosen}'"
     root = (artifacts_path.parent / artifacts.project.root).resolve()
+    moved = _moved_since_parse(artifacts_path.parent / artifacts.dbt.target_path / PARSED_ROOT,
+                               (root / artifacts.dbt.project_dir).resolve())
+    if moved is not None:
+        return moved
     current = source_hash(
         spec_files=spec_files,
         dbt_project_dir=(root / artifacts.dbt.project_dir).resolve(),
@@ -129,6 +136,18 @@ def _stale_reason(
         environ=os.environ,
     )
     return None if current == artifacts.source_hash else "sources changed since the last compile"
+
+
+def _moved_since_parse(marker: Path, dbt_project_dir: Path) -> str | None:
+    """A reason to compile when dbt parsed the project at another path (it was moved or copied):
+    dbt's parse results name files by absolute path. Artifacts without the marker are trusted."""
+    try:
+        parsed_at = marker.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    if not parsed_at or Path(parsed_at) == dbt_project_dir:
+        return None
+    return f"the project moved since the last compile (dbt parsed it at {parsed_at})"
 
 
 def _environment_only(artifacts_path: Path, environment: str) -> str | None:

@@ -8,6 +8,8 @@ platform must not change because of a file in someone's home directory.
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from pyiceberg.catalog import Catalog as IcebergCatalog
@@ -30,7 +32,10 @@ from floe.lakehouse.properties import (
     catalog_properties,
     redacted,
 )
+from floe.lakehouse.relocation import Relocation, relocate_catalog
 from floe.spec.platform import SqlCatalog
+
+logger = logging.getLogger(__name__)
 
 CATALOG_NAME = "floe"
 """The catalog name floe registers tables under (the SQL catalog's ``catalog_name`` column)."""
@@ -75,29 +80,45 @@ def open_catalog(
     storage: StorageSpec,
     project_root: Path,
     resolve: SecretResolver | None = None,
+    *,
+    on_relocated: Callable[[Relocation], object] | None = None,
 ) -> IcebergCatalog:
     """Open the Iceberg catalog the platform spec declares, resolving its secrets now.
+
+    A project-local SQLite catalog whose tables were created where the project was before
+    (it was moved or copied) is relocated first (:mod:`floe.lakehouse.relocation`), so a copy
+    never reads or writes the original's files.
 
     Args:
         catalog: The environment's catalog block.
         storage: The environment's storage block.
         project_root: Directory relative paths in the spec are resolved against.
         resolve: Secret lookup; defaults to :func:`floe.spec.secrets.resolve_secret`.
+        on_relocated: Told when tables were relocated; defaults to a warning in the log.
 
     Returns:
         A pyiceberg catalog: :class:`pyiceberg.catalog.sql.SqlCatalog` or :class:`FloeRestCatalog`.
 
     Raises:
         LakehouseError: A secret is missing, the catalog cannot be reached or refuses the
-            credentials, or the warehouse is not on the storage.
+            credentials, or the warehouse is not on the storage; or a moved project's tables
+            cannot be relocated.
         MissingExtraError: PostgreSQL is used without the 'postgres' extra.
     """
     props = catalog_properties(catalog, storage, project_root, resolve)
     if isinstance(catalog, SqlCatalog):
-        return _open_sql_catalog(props)
+        opened = _open_sql_catalog(props)
+        relocation = relocate_catalog(opened, project_root)
+        if relocation is not None:
+            (on_relocated or _log_relocation)(relocation)
+        return opened
     where = f"REST catalog {catalog.uri} (warehouse {catalog.warehouse})"
     with translated_errors(where=where, action="open the catalog"):
         return FloeRestCatalog(CATALOG_NAME, **props)
+
+
+def _log_relocation(relocation: Relocation) -> None:
+    logger.warning("%s", relocation.message)
 
 
 def _open_sql_catalog(props: dict[str, str]) -> PyIcebergSqlCatalog:

@@ -9,6 +9,8 @@ from floe.contract.project import CompiledProject
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
 
+    from floe.lakehouse import Relocation
+
 
 def open_project_catalog(compiled: CompiledProject) -> Catalog:
     """The environment's Iceberg catalog, paths resolved against the project root."""
@@ -26,3 +28,27 @@ def refresh_project_views(compiled: CompiledProject) -> list[str]:
 
     return refresh_views(open_project_catalog(compiled), compiled.artifacts.environment, compiled.root,
                          list(compiled.artifacts.ingestion))
+
+
+def relocate_project_lakehouse(compiled: CompiledProject) -> str | None:
+    """After the project was moved or copied: relocate its tables and re-point the DuckDB views.
+
+    Returns the one line to tell the user, or None when nothing had to move. Runs open the
+    catalog (and relocate) anyway; commands call this first so that nothing reads a view that
+    still names the old folder (the demo reads the warehouse before its first run) and the
+    user sees what happened.
+    """
+    if not compiled.artifacts.ingestion:
+        return None
+    from floe.lakehouse import open_catalog
+    from floe.spec.platform import SqlCatalog
+
+    environment = compiled.artifacts.environment
+    if not isinstance(environment.catalog, SqlCatalog):
+        return None
+    found: list[Relocation] = []
+    open_catalog(environment.catalog, environment.storage, compiled.root, on_relocated=found.append)
+    if not found:
+        return None
+    refresh_project_views(compiled)
+    return found[0].message

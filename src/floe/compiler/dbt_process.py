@@ -43,15 +43,15 @@ def run_dbt(
 ) -> subprocess.CompletedProcess[str]:
     """Run dbt and capture its output (text); ``timeout`` raises subprocess.TimeoutExpired.
 
-    dbt ends with this process (``kill -9`` of ``floe compile`` included): see :func:`_end_with_parent`.
+    dbt ends with this process (``kill -9`` of ``floe compile`` included): see :func:`child_ends_with_parent`.
     """
     return subprocess.run(
         [dbt_executable(), *args], cwd=cwd, env=dict(env), capture_output=True, text=True, check=False,
-        timeout=timeout, preexec_fn=_end_with_parent(),
+        timeout=timeout, preexec_fn=child_ends_with_parent(),
     )
 
 
-def _end_with_parent() -> Callable[[], None] | None:
+def child_ends_with_parent() -> Callable[[], None] | None:
     """What the forked child runs before exec: ``PR_SET_PDEATHSIG`` = SIGKILL (Linux; else None).
 
     The kernel signals the child when the *thread* that forked it ends; :func:`run_dbt` waits

@@ -69,6 +69,11 @@ class DbtWorker:
         return self._folder / "worker.sock" if self._folder else None
 
     @property
+    def pid(self) -> int | None:
+        """The worker's process id (None when none was started)."""
+        return self._process.pid if self._process is not None else None
+
+    @property
     def served(self) -> bool:
         """Whether a dbt invocation ran in the worker (known once the block has ended)."""
         return self._served

@@ -19,17 +19,19 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import signal
 import socket
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 # /proc's start times are in clock ticks since boot, boot time in whole seconds: allow for both.
 _START_SLACK_S = 2.0
 _PR_SET_PDEATHSIG = 1
+# How long a process told its parent is gone may take to end on the signal before it just exits.
+_SIGNAL_GRACE_S = 10.0
 # A scratch folder's name: <prefix><pid>.<start, whole seconds>-<random>.
 _OWNED = re.compile(r"^(\d+)\.(\d+)-")
 
@@ -106,7 +108,7 @@ def die_with_parent(signum: int = signal.SIGTERM) -> None:
     thread returns. floe starts these children from the thread that also waits for them (the
     main thread of ``floe run`` or ``floe compile``), so the two coincide. The setting survives
     ``exec`` (``floe-dbt`` becoming plain dbt). A parent that died before this call is caught
-    by the reparenting check below.
+    by the reparenting check below (not one that died before this process first looked).
     """
     if not sys.platform.startswith("linux"):
         return
@@ -118,8 +120,8 @@ def die_with_parent(signum: int = signal.SIGTERM) -> None:
         libc.prctl(_PR_SET_PDEATHSIG, int(signum), 0, 0, 0)
     except (OSError, AttributeError):
         return
-    if parent == 1 or os.getppid() != parent:
-        os.kill(os.getpid(), signum)  # the parent is already gone
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signum)  # the parent ended between the two looks: we were reparented
 
 
 def watch_parent_pipe(fd: int, signum: int = signal.SIGTERM) -> threading.Thread:
@@ -133,6 +135,9 @@ def watch_parent_pipe(fd: int, signum: int = signal.SIGTERM) -> threading.Thread
             while os.read(fd, 512):
                 pass
         os.kill(os.getpid(), signum)
+        # A handler that does not end the process (or an inherited SIG_IGN) does not keep it alive.
+        time.sleep(_SIGNAL_GRACE_S)
+        os._exit(128 + signum)
 
     thread = threading.Thread(target=watch, name="floe-parent-watch", daemon=True)
     thread.start()
@@ -153,6 +158,8 @@ def remove_orphaned(parent: Path, prefix: str) -> list[Path]:
 
     Folders of a live owner, and folders whose name records no owner, are left alone.
     """
+    import shutil
+
     removed: list[Path] = []
     try:
         candidates = [p for p in parent.iterdir() if p.name.startswith(prefix)]

@@ -95,8 +95,10 @@ def _native(pipeline_file: Path, platform_file: Path | None, environment: str | 
         _preflight(compiled)
     stack = NativeStack(compiled, DevOptions(host=host, port=port, daemon=not no_daemon, wait_s=wait_s))
     # Runs whose process is gone (a killed floe run) are marked failed, so the run queue moves on.
-    sweeper = StaleRunSweeper(compiled, lambda run: click.echo(
-        f"  · run {run.run_id[:8]} ({run.job_name}) marked failed: {run.reason}", err=True))
+    sweeper = StaleRunSweeper(
+        compiled, lambda run: click.echo(f"  · run {run.run_id[:8]} ({run.job_name}) marked failed: {run.reason}",
+                                         err=True),
+        lambda problem: click.secho(f"warning: cannot check runs for a dead process: {problem}", fg="yellow", err=True))
     with _ctrl_c() as stop_requested:
         try:
             state = stack.start(on_step=lambda step: click.echo(f"  · {step}", err=True))

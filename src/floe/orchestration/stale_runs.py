@@ -178,9 +178,11 @@ class StaleRunSweeper:
     """
 
     def __init__(self, compiled: CompiledProject, on_stale: Callable[[StaleRun], None],
+                 on_error: Callable[[str], None] = lambda _message: None,
                  interval_s: float = SWEEP_INTERVAL_S) -> None:
         self._compiled = compiled
         self._on_stale = on_stale
+        self._on_error = on_error  # told once, at the first failed sweep
         self._interval_s = interval_s
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="floe-stale-runs", daemon=True)
@@ -206,6 +208,8 @@ class StaleRunSweeper:
                     for run in close_stale_runs(self._compiled, instance)[0]:
                         self._on_stale(run)
                 except Exception as exc:  # noqa: BLE001 - a failed sweep is tried again next time
+                    if not self.errors:
+                        self._on_error(str(exc))
                     self.errors.append(str(exc))
                 self._stopped.wait(self._interval_s)
         finally:

@@ -132,7 +132,7 @@ def test_a_killed_run_leaves_nothing_running_and_is_marked_failed(slow_project: 
     dbt_pid = _wait_for_dbt(run, tmp_path / "dbt-running")
     assert dbt_pid != run.pid  # dbt runs in the worker (or plain dbt), a child of floe run
     run.send_signal(signal.SIGKILL)
-    run.communicate(timeout=END_DEADLINE_S)
+    run.wait(timeout=END_DEADLINE_S)  # not its pipes: they close when its children have ended
     _assert_session_ends(run.pid)  # the worker, floe-dbt and dbt ended with it
 
     (killed,) = _runs_of(slow_project, run.pid)

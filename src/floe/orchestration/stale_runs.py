@@ -131,8 +131,7 @@ def _why_stale(instance: DagsterInstance, run: Any, *, local_storage: bool) -> s
     if recorded is not None:
         if not is_this_host(recorded.host) or is_running(recorded.pid, recorded.started):
             return None
-        return (f"the process running it (pid {recorded.pid}, floe run) ended without finishing it "
-                "— killed? floe marked the run failed")
+        return f"the process running it (pid {recorded.pid}, floe run) ended without finishing it — killed?"
     if not (local_storage or _launched_here(run.tags)):
         return None
     worker = _run_worker(instance.all_logs(run.run_id, of_type=_engine_event_type()))
@@ -141,8 +140,7 @@ def _why_stale(instance: DagsterInstance, run: Any, *, local_storage: bool) -> s
     pid, recorded_at = worker
     if is_running(pid, recorded_at + _WORKER_START_SLACK_S):
         return None
-    return (f"the process running it (pid {pid}, Dagster run worker) ended without finishing it "
-            "— killed? floe marked the run failed")
+    return f"the process running it (pid {pid}, Dagster run worker) ended without finishing it — killed?"
 
 
 def _engine_event_type() -> Any:
@@ -200,7 +198,7 @@ class StaleRunSweeper:
     def _loop(self) -> None:
         from floe.orchestration.instance import open_instance
 
-        instance = None
+        instance: DagsterInstance | None = None
         try:
             while not self._stopped.is_set():
                 try:

@@ -239,15 +239,20 @@ def _execute(plan: RunPlan, instance: Any,
     # This process, recorded so that a later floe can tell the run is dead if it is killed.
     tags = run_tags(plan) | process_tags()
     # dbt's and Dagster's own output, warnings included, goes to the run log, not the terminal.
-    with (log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log),
-          _warnings_to(log), listening(collect), listening(observer), observing(observer)):
-        result = plan.job_def.execute_in_process(
-            run_id=plan.run_id,
-            instance=instance,
-            tags=tags,  # plan.job_def is already the run's subset of assets and checks
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-        )
+    try:
+        with (log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log),
+              _warnings_to(log), listening(collect), listening(observer), observing(observer)):
+            result = plan.job_def.execute_in_process(
+                run_id=plan.run_id,
+                instance=instance,
+                tags=tags,  # plan.job_def is already the run's subset of assets and checks
+                raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            )
+    except BaseException as stop:  # the lineage and trace end too, not only the Dagster run
+        with contextlib.suppress(Exception):
+            observer.finish(False, _stop_message(stop))
+        raise
     return result, log_path, nodes, observer
 
 
@@ -270,17 +275,22 @@ def _close_run(instance: Any, run_id: str, stop: BaseException) -> None:
         if run is None or run.is_finished:
             return
         if isinstance(stop, KeyboardInterrupt):
-            instance.report_run_canceled(run, message=f"floe run was interrupted ({_signal_name(stop)})")
+            instance.report_run_canceled(run, message=_stop_message(stop))
         else:
-            instance.report_run_failed(run, message=f"floe run stopped: {type(stop).__name__}: {stop}")
+            instance.report_run_failed(run, message=_stop_message(stop))
 
 
-def _signal_name(stop: KeyboardInterrupt) -> str:
+def _stop_message(stop: BaseException) -> str:
+    """Why a run ended without Dagster finishing it: the signal, or what was raised."""
     import signal
 
     from floe.process_exit import Interrupted
 
-    return signal.Signals(stop.signum).name if isinstance(stop, Interrupted) else "SIGINT"
+    if isinstance(stop, Interrupted):
+        return f"floe run was interrupted ({signal.Signals(stop.signum).name})"
+    if isinstance(stop, KeyboardInterrupt):
+        return "floe run was interrupted (SIGINT)"
+    return f"floe run stopped: {type(stop).__name__}: {stop}"
 
 
 def run_tags(plan: RunPlan) -> dict[str, str]:

@@ -100,7 +100,7 @@ def is_this_host(host: str) -> bool:
 # -- children that end with their parent ----------------------------------------------------
 
 
-def die_with_parent(signum: int = signal.SIGTERM) -> None:
+def die_with_parent(signum: int = signal.SIGTERM, parent: int | None = None) -> None:
     """Ask the kernel to send ``signum`` to this process when its parent ends (Linux only).
 
     ``PR_SET_PDEATHSIG`` fires when the *thread* that forked this process ends, not the whole
@@ -108,11 +108,13 @@ def die_with_parent(signum: int = signal.SIGTERM) -> None:
     thread returns. floe starts these children from the thread that also waits for them (the
     main thread of ``floe run`` or ``floe compile``), so the two coincide. The setting survives
     ``exec`` (``floe-dbt`` becoming plain dbt). A parent that died before this call is caught
-    by the reparenting check below (not one that died before this process first looked).
+    by the reparenting check below: ``parent`` is the pid the parent announced (else the parent
+    when this process first looks, which misses a parent that died even earlier).
     """
     if not sys.platform.startswith("linux"):
         return
-    parent = os.getppid()
+    if parent is None:
+        parent = os.getppid()
     try:
         import ctypes
 

@@ -37,6 +37,7 @@ PARENTS = {
         from floe.orchestration.dbt_worker.start import launcher_executable
         env = {k: v for k, v in os.environ.items() if k != "FLOE_DBT_WORKER"}
         env["FLOE_DBT_EXECUTABLE"] = "sleep"
+        env["FLOE_DBT_PARENT_PID"] = str(os.getpid())  # as floe run announces itself
         child = subprocess.Popen([launcher_executable(), "600"], env=env)
         print(child.pid, flush=True)
         child.wait()

@@ -31,6 +31,7 @@ def _dead_pid() -> int:
 def instance(tmp_path: Path) -> Any:
     from dagster import DagsterInstance
 
+    (tmp_path / "dagster").mkdir()
     instance = DagsterInstance.local_temp(str(tmp_path / "dagster"))
     yield instance
     instance.dispose()

@@ -69,9 +69,12 @@ def child_ends_with_parent() -> Callable[[], None] | None:
     except (OSError, AttributeError):
         return None
     pr_set_pdeathsig = 1
+    parent = os.getpid()
 
     def in_child() -> None:
         prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died between fork and prctl
+            os.kill(os.getpid(), signal.SIGKILL)
 
     return in_child
 

@@ -161,7 +161,7 @@ def _launched_here(tags: Any) -> bool:
 def _run_worker(entries: Iterable[Any]) -> tuple[int, float] | None:
     """The run worker's pid and when it recorded it, from Dagster's engine events."""
     for entry in entries:
-        found = _WORKER_EVENT.search(str(entry.user_message or ""))
+        found = _WORKER_EVENT.search(str(entry.message or ""))
         if found:
             return int(found.group(1)), float(entry.timestamp)
     return None

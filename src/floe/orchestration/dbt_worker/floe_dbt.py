@@ -19,7 +19,13 @@ import socket
 import sys
 from types import FrameType
 
-from floe.orchestration.dbt_worker.protocol import DBT_ENV, WORKER_ENV, receive_message, send_message
+from floe.orchestration.dbt_worker.protocol import (
+    DBT_ENV,
+    PARENT_PID_ENV,
+    WORKER_ENV,
+    receive_message,
+    send_message,
+)
 from floe.processes import die_with_parent
 
 
@@ -42,7 +48,8 @@ def main() -> None:
     """Entry point of ``floe-dbt``: never returns."""
     args = sys.argv[1:]
     # SIGTERM when the parent ends: forwarded to the worker below, or plain dbt's after exec.
-    die_with_parent(signal.SIGTERM)
+    announced = os.environ.get(PARENT_PID_ENV, "")
+    die_with_parent(signal.SIGTERM, parent=int(announced) if announced.isdigit() else None)
     path = os.environ.get(WORKER_ENV)
     if not path:
         exec_dbt(args)

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
-from floe.orchestration.dbt_worker.protocol import DBT_ENV, PARENT_FD_ENV, WORKER_ENV, taken_path
+from floe.orchestration.dbt_worker.protocol import DBT_ENV, PARENT_FD_ENV, PARENT_PID_ENV, WORKER_ENV, taken_path
 from floe.processes import owned_prefix, remove_orphaned
 
 LAUNCHER = "floe-dbt"
@@ -108,7 +108,7 @@ class DbtWorker:
             os.close(watched)
         from floe.compiler.dbt_process import dbt_executable
 
-        announced = {WORKER_ENV: str(self.socket_path), DBT_ENV: dbt_executable()}
+        announced = {WORKER_ENV: str(self.socket_path), DBT_ENV: dbt_executable(), PARENT_PID_ENV: str(os.getpid())}
         self._previous = {name: os.environ.get(name) for name in announced}
         os.environ.update(announced)
         return self

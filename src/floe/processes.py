@@ -11,7 +11,7 @@ nothing on another machine) and the process's start time; a live process with th
 that started later than the record is another process. Start times come from ``/proc`` (Linux);
 elsewhere only the pid is checked.
 
-Standard library only: ``floe-dbt`` and the dbt worker import it.
+Standard library only, and light: ``floe-dbt`` imports it (no dataclasses, no pathlib).
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # /proc's start times are in clock ticks since boot, boot time in whole seconds: allow for both.
 _START_SLACK_S = 2.0
@@ -36,8 +38,7 @@ _SIGNAL_GRACE_S = 10.0
 _OWNED = re.compile(r"^(\d+)\.(\d+)-")
 
 
-@dataclass(frozen=True)
-class ProcessRecord:
+class ProcessRecord(NamedTuple):
     """A process as recorded by itself: enough to tell later whether it still runs."""
 
     pid: int
@@ -56,8 +57,10 @@ def this_process() -> ProcessRecord:
 def process_started(pid: int) -> float | None:
     """When process ``pid`` started (seconds since the epoch), from /proc; None when unknown."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        boot = next(line for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime "))
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as stat_file:
+            stat = stat_file.read()
+        with open("/proc/stat", encoding="utf-8") as system_file:
+            boot = next(line for line in system_file if line.startswith("btime "))
         # The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
         ticks = int(stat.rsplit(")", 1)[1].split()[19])
         return int(boot.split()[1]) + ticks / os.sysconf("SC_CLK_TCK")

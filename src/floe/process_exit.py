@@ -31,3 +31,20 @@ def run_exit_handlers() -> None:
             stream.flush()
         except (OSError, ValueError):
             pass
+
+
+class Interrupted(KeyboardInterrupt):
+    """The command was stopped by a signal (SIGINT, SIGTERM): exit ``128 + signum`` as a shell would."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+def interrupt_exit_code(interrupt: KeyboardInterrupt) -> int:
+    """The exit status for an interrupt: 130 for Ctrl-C (a plain KeyboardInterrupt), 143 for SIGTERM."""
+    return interrupt.exit_code if isinstance(interrupt, Interrupted) else 130

@@ -82,6 +82,7 @@ def _native(pipeline_file: Path, platform_file: Path | None, environment: str | 
     from floe.compiler.freshness import ensure_compiled
     from floe.contract.project import open_compiled_project
     from floe.orchestration.dev import DevOptions, NativeStack
+    from floe.orchestration.stale_runs import StaleRunSweeper
 
     started = time.monotonic()
     fresh = ensure_compiled(pipeline_file, environment=environment, platform_file=platform_file, output_dir=output)
@@ -98,13 +99,20 @@ def _native(pipeline_file: Path, platform_file: Path | None, environment: str | 
     if not skip_preflight:
         _preflight(compiled)
     stack = NativeStack(compiled, DevOptions(host=host, port=port, daemon=not no_daemon, wait_s=wait_s))
+    # Runs whose process is gone (a killed floe run) are marked failed, so the run queue moves on.
+    sweeper = StaleRunSweeper(
+        compiled, lambda run: click.echo(f"  · run {run.run_id[:8]} ({run.job_name}) marked failed: {run.reason}",
+                                         err=True),
+        lambda problem: click.secho(f"warning: cannot check runs for a dead process: {problem}", fg="yellow", err=True))
     with _ctrl_c() as stop_requested:
         try:
             state = stack.start(on_step=lambda step: click.echo(f"  · {step}", err=True))
+            sweeper.start()
             _banner(compiled, state.url, stack.logs, time.monotonic() - started)
             died = stack.wait(stop_requested)
         finally:
             click.echo("stopping…", err=True)
+            sweeper.stop()
             killed = stack.stop()
     if killed:
         click.echo(f"did not stop on SIGTERM, killed: {', '.join(killed)}", err=True)

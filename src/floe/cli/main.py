@@ -84,9 +84,12 @@ def main(argv: list[str] | None = None) -> Any:
             sys.exit(1)
     try:
         return cli.main(args=argv, prog_name="floe", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
+    except click.exceptions.Abort as abort:  # click's form of KeyboardInterrupt (its cause)
+        from floe.process_exit import interrupt_exit_code
+
+        cause = abort.__cause__
+        click.echo("interrupted" if isinstance(cause, KeyboardInterrupt) else "aborted", err=True)
+        sys.exit(interrupt_exit_code(cause) if isinstance(cause, KeyboardInterrupt) else 130)
     except click.ClickException as exc:
         exc.show()
         sys.exit(1 if exc.exit_code == 2 else exc.exit_code)
@@ -95,9 +98,11 @@ def main(argv: list[str] | None = None) -> Any:
     except FloeError as exc:
         click.secho(f"error: {exc}", err=True, fg="red")
         sys.exit(1)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:  # Ctrl-C 130, SIGTERM during a run 143 (floe.process_exit.Interrupted)
+        from floe.process_exit import interrupt_exit_code
+
         click.echo("interrupted", err=True)
-        sys.exit(130)
+        sys.exit(interrupt_exit_code(stop))
     except Exception:  # noqa: BLE001 - the one place that catches everything
         if os.environ.get("FLOE_DEBUG"):
             traceback.print_exc()

@@ -28,6 +28,7 @@ from floe.compiler.profiles import PROFILE_NAME, profiles_document, profiles_tex
 from floe.contract.io import ARTIFACTS_FILE, write_artifacts, write_text_atomic
 from floe.contract.v1 import SCHEMA_VERSION, ArtifactsV1, DbtInfo, ProjectInfo
 from floe.errors import CompileError
+from floe.processes import owned_prefix, remove_orphaned
 from floe.spec.dbt_vars import dbt_vars_json
 from floe.spec.pipeline import JobSpec
 from floe.spec.project import ALL_ASSETS_JOB, Project
@@ -36,6 +37,8 @@ from floe.targets import require_adapter
 DBT_DIR = "dbt"
 MANIFEST = "manifest.json"
 PARTIAL_PARSE = "partial_parse.msgpack"
+# The staging folder of one compile, under the output folder: <prefix><pid>.<start>-<random>.
+STAGING_PREFIX = ".compile-"
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,9 @@ def _compile(project: Project, output_dir: Path | None, stage: Stage) -> Compile
     require_adapter(compute.type)
     secrets = secret_names(project.environment)
     out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".compile-", dir=out))
+    # Staging folders of compiles killed before they could remove theirs: the name records the owner.
+    remove_orphaned(out, STAGING_PREFIX)
+    staging = Path(tempfile.mkdtemp(prefix=owned_prefix(STAGING_PREFIX), dir=out))
     try:
         lands_iceberg = bool(project.pipeline.model.ingestion)
         with stage("floe.compile.profiles"):

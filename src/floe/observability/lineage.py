@@ -158,6 +158,17 @@ class RunLineage:
                 run_facets["errorMessage"] = facets.error_message(error or "the run failed", "PYTHON")
             self._emit("COMPLETE" if success else "FAIL", str(self._run_id), self._pipeline_job(), run_facets)
 
+    def abandon_run(self, run_id: str, job: str, error: str) -> None:
+        """FAIL of a pipeline run whose process died before it could send one (a killed ``floe run``)."""
+        if not self.enabled:
+            return
+        with self._lock:
+            self._run_id = _run_uuid(run_id)
+            self._job_name = f"{self._pipeline}.{job}"
+            run_facets = self._pipeline_run_facets(None)
+            run_facets["errorMessage"] = facets.error_message(error, "PYTHON")
+            self._emit("FAIL", str(self._run_id), self._pipeline_job(), run_facets)
+
     def close(self) -> list[str]:
         """Deliver what is pending (within the timeout) and return at most one warning per destination."""
         if self._transport is None:

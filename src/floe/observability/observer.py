@@ -99,6 +99,11 @@ class RunObserver:
         with self.tracer.span(name, attributes) as span:
             yield span
 
+    def abandoned(self, run_id: str, job: str, reason: str) -> list[str]:
+        """The lineage FAIL of an earlier run whose process died (no span: its trace is lost); warnings."""
+        self.lineage.abandon_run(run_id, job, reason)
+        return [*self.tracer.shutdown(), *self.lineage.close()]
+
     def finish(self, success: bool, error: str | None = None) -> list[str]:
         """Close the run, flush both destinations, and return their warnings.
 

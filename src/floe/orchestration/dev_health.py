@@ -61,4 +61,26 @@ def check_dev(folder: Path) -> DevHealth:
                                   "heartbeat fresh" if daemon.healthy else "no recent heartbeat"))
     except ProbeError as exc:
         parts.append(Part("ui", False, str(exc)))
+    runs = runs_part(folder.parent)
+    if runs is not None:
+        parts.append(runs)
     return DevHealth(running=True, url=state.url, parts=parts)
+
+
+def runs_part(output_dir: Path) -> Part | None:
+    """Runs left STARTED by a dead process hold the run queue: mark them failed, say which."""
+    from floe.contract.io import ARTIFACTS_FILE
+
+    artifacts = output_dir / ARTIFACTS_FILE
+    if not artifacts.is_file():
+        return None
+    from floe.contract.project import open_compiled_project
+    from floe.orchestration.stale_runs import close_stale_runs
+
+    try:
+        stale, _warnings = close_stale_runs(open_compiled_project(artifacts))
+    except Exception as exc:  # noqa: BLE001 - reported as an unhealthy part
+        return Part("runs", False, f"could not check the runs: {exc}")
+    if not stale:
+        return Part("runs", True, "none left running by a dead process")
+    return Part("runs", True, f"marked failed, their process was gone: {', '.join(r.run_id[:8] for r in stale)}")

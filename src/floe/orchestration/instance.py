@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from dagster import DagsterInstance
 
 POSTGRES_URL_ENV = "FLOE_DAGSTER_POSTGRES_URL"
+# A run launched but not started (or canceling) this long: its worker is taken as dead.
+RUN_START_TIMEOUT_S = 300
 
 
 def instance_home(compiled: CompiledProject) -> Path:
@@ -65,6 +67,10 @@ def instance_config(compiled: CompiledProject) -> dict[str, object]:
         # daemon's queue) go one at a time instead of failing on the file's lock.
         config["run_coordinator"] = {"module": "dagster", "class": "QueuedRunCoordinator",
                                      "config": {"max_concurrent_runs": 1}}
+    # Dagster's run monitoring (in floe dev's daemon) fails runs stuck STARTING or CANCELING. It
+    # cannot check a STARTED run's worker with the default launcher: floe.orchestration.stale_runs does.
+    config["run_monitoring"] = {"enabled": True, "start_timeout_seconds": RUN_START_TIMEOUT_S,
+                                "cancel_timeout_seconds": RUN_START_TIMEOUT_S}
     return config
 
 

@@ -86,16 +86,23 @@ def run_pipeline(
 
     Raises:
         FloeError: the job does not exist, or the selection matches nothing.
+        Interrupted: SIGINT or SIGTERM arrived (dbt was stopped and the run closed first).
     """
     from floe.orchestration.dbt_worker.start import DbtWorker
+    from floe.orchestration.run_signals import interruptible
+    from floe.process_exit import Interrupted
 
     # First, before the heavy imports of the plan: dbt imports itself on the other core meanwhile.
-    with DbtWorker(compiled.artifacts.environment.compute.type):
+    with interruptible() as interrupted, DbtWorker(compiled.artifacts.environment.compute.type):
         plan = plan_run(compiled, job=job, select=select, exclude=exclude, full_refresh=full_refresh,
                         state=state, defer=defer, favor_state=favor_state)
         plan = replace(plan, dbt_vars=dict(dbt_vars or {}))
         executed = execute_run(plan, on_node)
-    return summarize_run(plan, executed)
+        outcome = summarize_run(plan, executed)
+        signum = interrupted()  # Dagster caught it and ended the run failed: report the signal, not a failure
+    if signum is not None and not outcome.success:
+        raise Interrupted(signum)
+    return outcome
 
 
 @dataclass(frozen=True)
@@ -197,7 +204,13 @@ def execute_run(plan: RunPlan, on_node: Callable[[NodeEvent], None] | None = Non
     args = step_dbt_args(compiled, {**plan.job_def.run_tags, **run_tags(plan)})
     with early_launch_for_run(compiled, plan.job_def, plan.dbt, plan.run_id, args,
                               subset=plan.asset_selection is not None):
-        result, log_path, nodes, observer = _execute(plan, open_instance(compiled, home), on_node)
+        instance = open_instance(compiled, home)
+        plan.notices.extend(_close_stale_runs(compiled, instance))
+        try:
+            result, log_path, nodes, observer = _execute(plan, instance, on_node)
+        except BaseException as stop:  # an interrupt outside Dagster's own handling, or a crash
+            _close_run(instance, plan.run_id, stop)
+            raise
     pruner.join()
     return ExecutedRun(result, log_path, nodes, observer)
 
@@ -206,6 +219,7 @@ def _execute(plan: RunPlan, instance: Any,
              on_node: Callable[[NodeEvent], None] | None) -> tuple[Any, Path, list[NodeEvent], RunObserver]:
     """The Dagster run itself, with floe's listeners, observers and run log around it."""
     from floe.observability.observer import RunObserver, observing
+    from floe.orchestration.stale_runs import process_tags
 
     compiled = plan.compiled
     # What is loaded now (Dagster, dbt-core's modules, the definitions, the instance) lives
@@ -222,18 +236,61 @@ def _execute(plan: RunPlan, instance: Any,
 
     observer = RunObserver(compiled)
     observer.start(plan.run_id, plan.job_name)
-    tags = run_tags(plan)
+    # This process, recorded so that a later floe can tell the run is dead if it is killed.
+    tags = run_tags(plan) | process_tags()
     # dbt's and Dagster's own output, warnings included, goes to the run log, not the terminal.
-    with (log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log),
-          _warnings_to(log), listening(collect), listening(observer), observing(observer)):
-        result = plan.job_def.execute_in_process(
-            run_id=plan.run_id,
-            instance=instance,
-            tags=tags,  # plan.job_def is already the run's subset of assets and checks
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-        )
+    try:
+        with (log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log),
+              _warnings_to(log), listening(collect), listening(observer), observing(observer)):
+            result = plan.job_def.execute_in_process(
+                run_id=plan.run_id,
+                instance=instance,
+                tags=tags,  # plan.job_def is already the run's subset of assets and checks
+                raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            )
+    except BaseException as stop:  # the lineage and trace end too, not only the Dagster run
+        with contextlib.suppress(Exception):
+            observer.finish(False, _stop_message(stop))
+        raise
     return result, log_path, nodes, observer
+
+
+def _close_stale_runs(compiled: CompiledProject, instance: Any) -> list[str]:
+    """Mark runs whose process is gone (a killed floe run) failed; a notice for each."""
+    from floe.orchestration.stale_runs import close_stale_runs
+
+    try:
+        stale, warnings = close_stale_runs(compiled, instance)
+    except Exception as exc:  # noqa: BLE001 - tidying up earlier runs must not stop this one
+        return [f"could not check earlier runs for a dead process: {exc}"]
+    return [f"run {run.run_id[:8]} ({run.job_name}) was still {run.status}: {run.reason}"
+            for run in stale] + warnings
+
+
+def _close_run(instance: Any, run_id: str, stop: BaseException) -> None:
+    """The run's end when execution did not return: canceled on an interrupt, failed otherwise."""
+    with contextlib.suppress(Exception):
+        run = instance.get_run_by_id(run_id)
+        if run is None or run.is_finished:
+            return
+        if isinstance(stop, KeyboardInterrupt):
+            instance.report_run_canceled(run, message=_stop_message(stop))
+        else:
+            instance.report_run_failed(run, message=_stop_message(stop))
+
+
+def _stop_message(stop: BaseException) -> str:
+    """Why a run ended without Dagster finishing it: the signal, or what was raised."""
+    import signal
+
+    from floe.process_exit import Interrupted
+
+    if isinstance(stop, Interrupted):
+        return f"floe run was interrupted ({signal.Signals(stop.signum).name})"
+    if isinstance(stop, KeyboardInterrupt):
+        return "floe run was interrupted (SIGINT)"
+    return f"floe run stopped: {type(stop).__name__}: {stop}"
 
 
 def run_tags(plan: RunPlan) -> dict[str, str]:

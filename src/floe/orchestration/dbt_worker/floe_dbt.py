@@ -4,7 +4,9 @@ dagster-dbt runs this in place of ``dbt`` while a worker waits (:mod:`floe.orche
 announced by ``FLOE_DBT_WORKER``). It passes the worker its
 arguments, environment, working directory and its own standard streams, forwards SIGINT,
 SIGTERM and SIGHUP to it, and exits with dbt's status. Without a reachable worker it becomes
-plain dbt (``exec``), so it is never worse than ``dbt`` itself.
+plain dbt (``exec``), so it is never worse than ``dbt`` itself. It ends with its parent (the
+process running the dbt step, ``floe.processes.die_with_parent``): a ``floe run`` killed with
+``kill -9`` leaves no dbt building behind it.
 
 Kept to the standard library: it starts in milliseconds.
 """
@@ -17,7 +19,14 @@ import socket
 import sys
 from types import FrameType
 
-from floe.orchestration.dbt_worker.protocol import DBT_ENV, WORKER_ENV, receive_message, send_message
+from floe.orchestration.dbt_worker.protocol import (
+    DBT_ENV,
+    PARENT_PID_ENV,
+    WORKER_ENV,
+    receive_message,
+    send_message,
+)
+from floe.processes import die_with_parent
 
 
 def real_dbt() -> str:
@@ -38,6 +47,9 @@ def exec_dbt(args: list[str]) -> None:
 def main() -> None:
     """Entry point of ``floe-dbt``: never returns."""
     args = sys.argv[1:]
+    # SIGTERM when the parent ends: forwarded to the worker below, or plain dbt's after exec.
+    announced = os.environ.get(PARENT_PID_ENV, "")
+    die_with_parent(signal.SIGTERM, parent=int(announced) if announced.isdigit() else None)
     path = os.environ.get(WORKER_ENV)
     if not path:
         exec_dbt(args)

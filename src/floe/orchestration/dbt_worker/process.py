@@ -10,8 +10,9 @@ import os
 import socket
 import sys
 
-from floe.orchestration.dbt_worker.protocol import receive_message, send_message, taken_path
+from floe.orchestration.dbt_worker.protocol import PARENT_FD_ENV, receive_message, send_message, taken_path
 from floe.process_exit import exit_status, run_exit_handlers
+from floe.processes import die_with_parent, watch_parent_pipe
 
 
 def preload(adapter_type: str | None) -> None:
@@ -67,12 +68,25 @@ def run_dbt(dbt_path: str, args: list[str]) -> int:
     return 0
 
 
+def end_with_parent() -> None:
+    """The worker (and the dbt it runs in-process) ends when ``floe run`` does, ``kill -9`` included.
+
+    Two ways, as either may be missing: the kernel's parent-death signal (Linux), and EOF on
+    the pipe whose write end only the parent holds (``$FLOE_DBT_WORKER_PARENT_FD``).
+    """
+    die_with_parent()
+    fd = os.environ.pop(PARENT_FD_ENV, None)
+    if fd and fd.isdigit():
+        watch_parent_pipe(int(fd))
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m floe.orchestration.dbt_worker.process FD SOCKET [ADAPTER]`` (FD: the listening socket)."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) < 2:
         sys.stderr.write("usage: python -m floe.orchestration.dbt_worker.process FD SOCKET [ADAPTER]\n")
         return 2
+    end_with_parent()
     server = socket.socket(fileno=int(args[0]))
     return serve(server, args[1], args[2] if len(args) > 2 else None)
 

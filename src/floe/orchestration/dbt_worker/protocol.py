@@ -22,6 +22,10 @@ from typing import Any
 WORKER_ENV = "FLOE_DBT_WORKER"
 # The real dbt executable, for floe-dbt's fallback and for the worker's argv[0].
 DBT_ENV = "FLOE_DBT_EXECUTABLE"
+# The process that runs floe-dbt (floe run): floe-dbt ends with it, even one gone before it looked.
+PARENT_PID_ENV = "FLOE_DBT_PARENT_PID"
+# The worker's end of a pipe from its parent: EOF means the parent is gone (floe.processes).
+PARENT_FD_ENV = "FLOE_DBT_WORKER_PARENT_FD"
 
 MAX_MESSAGE = 16 * 1024 * 1024
 _LENGTH = struct.Struct("!I")

@@ -15,9 +15,12 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
-from floe.orchestration.dbt_worker.protocol import DBT_ENV, WORKER_ENV, taken_path
+from floe.orchestration.dbt_worker.protocol import DBT_ENV, PARENT_FD_ENV, PARENT_PID_ENV, WORKER_ENV, taken_path
+from floe.processes import owned_prefix, remove_orphaned
 
 LAUNCHER = "floe-dbt"
+# The worker's private folder (its socket): <prefix><owner pid>.<owner start>-<random>.
+FOLDER_PREFIX = "floe-dbt-"
 WORKER_MODULE = "floe.orchestration.dbt_worker.process"
 # sun_path holds 108 bytes on Linux (104 on macOS); a longer TMPDIR means no worker.
 MAX_SOCKET_PATH = 100
@@ -58,11 +61,17 @@ class DbtWorker:
         self._process: subprocess.Popen[bytes] | None = None
         self._previous: dict[str, str | None] = {}
         self._served = False
+        self._lifeline: int | None = None  # the write end of the pipe the worker watches
 
     @property
     def socket_path(self) -> Path | None:
         """Where the worker listens (None when none was started)."""
         return self._folder / "worker.sock" if self._folder else None
+
+    @property
+    def pid(self) -> int | None:
+        """The worker's process id (None when none was started)."""
+        return self._process.pid if self._process is not None else None
 
     @property
     def served(self) -> bool:
@@ -74,8 +83,10 @@ class DbtWorker:
 
         if not enabled() or launcher_executable() is None:
             return self
-        # A private folder: only this user may connect to the worker.
-        self._folder = Path(tempfile.mkdtemp(prefix="floe-dbt-"))
+        # Folders of earlier runs killed before they could remove theirs (their owner is gone).
+        remove_orphaned(Path(tempfile.gettempdir()), FOLDER_PREFIX)
+        # A private folder: only this user may connect to the worker. Its name records its owner.
+        self._folder = Path(tempfile.mkdtemp(prefix=owned_prefix(FOLDER_PREFIX)))
         if len(os.fsencode(self.socket_path)) > MAX_SOCKET_PATH:  # type: ignore[arg-type]
             shutil.rmtree(self._folder, ignore_errors=True)
             self._folder = None
@@ -84,15 +95,20 @@ class DbtWorker:
         args = [sys.executable, "-m", WORKER_MODULE, str(server.fileno()), str(self.socket_path)]
         if self._adapter_type:
             args.append(self._adapter_type)
-        env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+        # The worker ends when this process does, however it ends: it watches for EOF on a pipe
+        # whose write end only this process holds (not inheritable: no other child keeps it open).
+        watched, self._lifeline = os.pipe()
+        env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", PARENT_FD_ENV: str(watched)}
         try:
             self._process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                             stderr=subprocess.DEVNULL, env=env, pass_fds=(server.fileno(),))
+                                             stderr=subprocess.DEVNULL, env=env,
+                                             pass_fds=(server.fileno(), watched))
         finally:
-            server.close()  # the worker has its own copy
+            server.close()  # the worker has its own copies
+            os.close(watched)
         from floe.compiler.dbt_process import dbt_executable
 
-        announced = {WORKER_ENV: str(self.socket_path), DBT_ENV: dbt_executable()}
+        announced = {WORKER_ENV: str(self.socket_path), DBT_ENV: dbt_executable(), PARENT_PID_ENV: str(os.getpid())}
         self._previous = {name: os.environ.get(name) for name in announced}
         os.environ.update(announced)
         return self
@@ -122,5 +138,8 @@ class DbtWorker:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+        if self._lifeline is not None:
+            os.close(self._lifeline)
+            self._lifeline = None
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)

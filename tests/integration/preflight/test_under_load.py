@@ -56,3 +56,12 @@ def test_every_network_service_hung_ends_within_one_timeout_under_load(preflight
     # Concurrent: one timeout plus the loaded machine's imports and start-up, far from the six
     # timeouts (30 s) of checks one after another.
     assert report.duration_s < 3 * timeout_s, report.duration_s
+
+
+def test_floe_dev_starts_past_its_preflight_on_a_loaded_machine(compiled_project: Path) -> None:
+    from floe.cli.dev_cmd import _preflight
+    from floe.contract.project import open_compiled_project
+
+    compiled = open_compiled_project(compiled_project / ".floe" / "artifacts.json")
+    with cpu_hog():
+        _preflight(compiled)  # raises PreflightError (floe dev refuses to start) when a check fails

@@ -420,6 +420,6 @@ class PlatformSpec(StrictModel):
 __all__ = [
     "PLATFORM_FILE", "AdlsStorage", "BigQueryCompute", "Catalog", "Compute", "DuckDBCompute",
     "EnvironmentSpec", "GcsStorage", "LocalStorage", "OrchestratorRetention", "OrchestratorSpec", "PlatformSpec",
-    "PostgresCompute", "PostgresConnection", "PostgresOrchestratorStorage", "RestCatalog", "S3Storage", "SnowflakeCompute",
-    "SqlCatalog", "SqliteOrchestratorStorage", "SslMode", "Storage", "TrinoCompute",
+    "PostgresCompute", "PostgresConnection", "PostgresOrchestratorStorage", "RestCatalog", "S3Storage",
+    "SnowflakeCompute", "SqlCatalog", "SqliteOrchestratorStorage", "SslMode", "Storage", "TrinoCompute",
 ]

@@ -19,7 +19,6 @@ from floe.spec.yaml_source import (
     load_yaml_text,
 )
 
-
 # What "fails fast" means for hostile input: the behaviour is the error at the budget; time only
 # tells a bounded failure from an unbounded one (which would take hours or exhaust memory). The
 # bound is orders of magnitude above the ~0.1 s these take, so a loaded machine cannot fail it.

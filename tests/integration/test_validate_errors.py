@@ -25,7 +25,7 @@ Runner = Callable[..., subprocess.CompletedProcess[str]]
 Mutation = Callable[[Path], None]
 
 MIB = 1024 * 1024
-FAST_SECONDS = 5.0
+FAST_SECONDS = 20.0  # a whole `floe validate` process, on a machine that may be busy; unbounded input takes minutes
 
 
 # --- mutations ---------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ def free_port() -> int:
 closed_port = free_port  # bound and released: nothing listens there afterwards
 
 
-def wait_for_port(port: int, timeout_s: float = 20) -> None:
+def wait_for_port(port: int, timeout_s: float = 120) -> None:  # generous: a busy machine starts slowly
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:

@@ -33,7 +33,8 @@ def _legacy_flag(service: str) -> click.Option:
 @click.option("--json", "as_json", is_flag=True,
               help="Print the report as JSON (schemas/preflight.v1.schema.json) on stdout.")
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.1, max=600), default=None, metavar="SECONDS",
-              help="Time limit of each check; checks run at once [default: 2].")
+              help="Time limit of each network check; checks run at once, and local ones (DuckDB, a SQLite "
+                   "catalog, a folder) are not failed for slowness [default: 10].")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first error; unfinished checks show as skipped.")
 @click.option("--before-migrate", is_flag=True, envvar="FLOE_PREFLIGHT_BEFORE_MIGRATE",
               help="A Dagster schema migration runs next (the Helm hook before floe's migrate hook): an older "
@@ -47,8 +48,8 @@ def preflight(pipeline_file: Path, platform_file: Path | None, environment: str 
     what a run does: SELECT 1 on the compute target; write, read and delete a probe object
     in storage; list the Iceberg catalog's namespaces (REST: OAuth2 token, warehouse);
     connect to Dagster's PostgreSQL and compare its schema revision; reach the OTLP and
-    OpenLineage endpoints. All checks run at once, each within --timeout. Nothing is
-    created, and secret values never appear in the output.
+    OpenLineage endpoints. All checks run at once, each network check within --timeout.
+    Nothing is created, and secret values never appear in the output.
 
     Exits 1 when any check ends in error (warnings do not fail).
 

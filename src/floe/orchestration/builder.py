@@ -25,6 +25,7 @@ from dagster import (
     SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
+    SkipReason,
     define_asset_job,
     multi_asset,
     sensor,
@@ -49,6 +50,8 @@ from floe.spec.secrets import resolve_secrets
 
 DBT_ASSETS_NAME = "dbt_models"
 TRIGGER_SENSOR = "demo_trigger"
+RETENTION_SENSOR = "floe_retention"
+RETENTION_INTERVAL_S = 300
 
 
 # dagster-dbt sets DBT_LOG_FORMAT=json for the events it reads from dbt's output, and dbt's
@@ -249,6 +252,8 @@ def build_code_location(compiled: CompiledProject) -> CodeLocation:
         dbt_executable=dbt_executable(),
     )
     sensors = [_trigger_sensor(compiled, jobs[ALL_ASSETS_JOB])] if ingestion and ALL_ASSETS_JOB in jobs else []
+    retention = _retention_sensor(compiled)
+    sensors += [retention] if retention is not None else []
     defs = Definitions(assets=[*ingestion, assets], jobs=list(jobs.values()), schedules=schedules,
                        sensors=sensors, resources={"dbt": dbt})
     return CodeLocation(defs, assets, selections, dbt)
@@ -283,6 +288,29 @@ def _trigger_sensor(compiled: CompiledProject, job: Any) -> SensorDefinition:
         return SensorResult(run_requests=runs, cursor=requests[-1].name if requests else context.cursor)
 
     return demo_trigger
+
+
+def _retention_sensor(compiled: CompiledProject) -> SensorDefinition | None:
+    """Applies orchestrator.retention every few minutes to the runs Dagster's daemon, the UI and
+    Kubernetes start (``floe run`` applies it after each run itself); launches nothing."""
+    from floe.orchestration.history import apply_retention
+    from floe.orchestration.instance import instance_home
+    from floe.spec.platform import SqliteOrchestratorStorage
+
+    orchestrator = compiled.artifacts.environment.orchestrator
+    retention = orchestrator.retention
+    home = instance_home(compiled) if isinstance(orchestrator.storage, SqliteOrchestratorStorage) else None
+    if home is None and not retention.prunes_runs:
+        return None  # nothing to delete, no SQLite file to checkpoint
+
+    @sensor(name=RETENTION_SENSOR, minimum_interval_seconds=RETENTION_INTERVAL_S,
+            default_status=DefaultSensorStatus.RUNNING,
+            description="Deletes finished runs beyond platform.yaml's orchestrator.retention (with their events "
+            "and logs) and checkpoints SQLite write-ahead logs. Launches no run.")
+    def floe_retention(context: SensorEvaluationContext) -> SkipReason:
+        return SkipReason(apply_retention(context.instance, retention, sqlite_home=home).describe())
+
+    return floe_retention
 
 
 def build_definitions(compiled: CompiledProject) -> Definitions:

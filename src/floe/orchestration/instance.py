@@ -62,6 +62,9 @@ def instance_config(compiled: CompiledProject) -> dict[str, object]:
         config["storage"] = {"sqlite": {"base_dir": str(instance_home(compiled))}}
     else:
         config["storage"] = {"postgres": {"postgres_url": {"env": POSTGRES_URL_ENV}}}
+    retention = tick_retention(compiled.artifacts.environment.orchestrator.retention.tick_days)
+    if retention:
+        config["retention"] = retention
     if compiled.artifacts.environment.compute.type == "duckdb":
         # A DuckDB file has one writer: runs the UI, a schedule or a sensor start (through the
         # daemon's queue) go one at a time instead of failing on the file's lock.
@@ -72,6 +75,16 @@ def instance_config(compiled: CompiledProject) -> dict[str, object]:
     config["run_monitoring"] = {"enabled": True, "start_timeout_seconds": RUN_START_TIMEOUT_S,
                                 "cancel_timeout_seconds": RUN_START_TIMEOUT_S}
     return config
+
+
+def tick_retention(days: int | None) -> dict[str, object]:
+    """Dagster's ``retention`` block: schedule, sensor and auto-materialize ticks kept ``days`` days.
+
+    Dagster's daemon purges them; None keeps Dagster's defaults (an empty block).
+    """
+    if days is None:
+        return {}
+    return {kind: {"purge_after_days": days} for kind in ("schedule", "sensor", "auto_materialize")}
 
 
 def prepare_instance_home(compiled: CompiledProject) -> Path:

@@ -249,6 +249,9 @@ def _execute(plan: RunPlan, instance: Any,
                 raise_on_error=False,
                 run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
             )
+            from floe.orchestration.history import tidy_after_run
+
+            tidy_after_run(compiled, instance, plan.run_id)  # orchestrator.retention; its warnings to the run log
     except BaseException as stop:  # the lineage and trace end too, not only the Dagster run
         with contextlib.suppress(Exception):
             observer.finish(False, _stop_message(stop))

@@ -8,7 +8,8 @@
     framework    Check, Outcome, CheckFailed, SecretBook (resolves and scrubs secrets)
     failures     network errors (DNS, refused, TLS, timeout, ...) -> message + remediation
     http         a small HTTP client whose every status is an answer
-    runner       all checks at once, in daemon threads, each within the time limit
+    runner       all checks at once, in daemon threads, each within its time limit (network
+                 checks --timeout, local ones a generous fixed limit)
     report       CheckResult, PreflightReport: the ``--json`` document, schema-versioned
 
 Python callers (the Helm hook's image, ``floe dev``) use :func:`run_preflight`.
@@ -23,8 +24,11 @@ from floe.contract.preflight_report import SERVICES, CheckResult, PreflightRepor
 from floe.preflight.framework import SecretBook
 from floe.preflight.plan import PreflightTarget, plan_checks, target_from_artifacts, target_from_specs
 
-DEFAULT_TIMEOUT_S = 2.0
-"""Per-check limit. Checks run at once, so a run with every service down ends in about this long."""
+DEFAULT_TIMEOUT_S = 10.0
+"""Limit of each network check. Checks run at once, so a run with every service down ends in
+about this long. 10 s, not less: a service's first answer after a cold start (a TLS handshake, a
+token, a catalog waking up) on a loaded machine takes seconds. Local checks are never failed for
+slowness (``floe.preflight.runner.LOCAL_LIMIT_S``)."""
 
 
 def run_preflight(
@@ -36,12 +40,13 @@ def run_preflight(
     resolve_secret: Callable[[str], str | None] | None = None,
     on_result: Callable[[CheckResult], None] | None = None,
 ) -> PreflightReport:
-    """Check the services of one environment, all at once, each within ``timeout_s``.
+    """Check the services of one environment, all at once, each network check within ``timeout_s``.
 
     Args:
         target: The environment (see :func:`target_from_artifacts`, :func:`target_from_specs`).
         services: Which service kinds to check (default: all).
-        timeout_s: Limit of each check, in seconds.
+        timeout_s: Limit of each network check, in seconds (local checks: see
+            :func:`floe.preflight.runner.limit_of`).
         fail_fast: Stop at the first error; unfinished checks are reported as skipped.
         resolve_secret: Secret lookup by name (default: environment, then $FLOE_SECRETS_DIR).
         on_result: Called as each result arrives, for progress display.

@@ -124,6 +124,10 @@ class Check:
     # Client libraries the check uses, imported before any clock starts: in a fresh container
     # (the Helm hook) importing pyiceberg or botocore alone can take longer than the limit.
     imports: tuple[str, ...] = ()
+    # Only local files (a DuckDB file, a SQLite catalog, a folder): no network to wait for, so
+    # slowness is the machine's load, never an answer. Such a check gets the runner's local
+    # limit instead of --timeout (see floe.preflight.runner).
+    local: bool = False
 
 
 def writable_directory(directory: Path, what: str) -> str:

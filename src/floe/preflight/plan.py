@@ -92,7 +92,18 @@ def plan_checks(target: PreflightTarget, services: Sequence[Service] = SERVICES)
         else:
             checks.extend(observability_checks(env.observability, tracing_on=target.tracing_on,
                                                lineage_on=target.lineage_on))
-    return [replace(check, imports=CLIENT_MODULES.get(check.name, ())) for check in checks]
+    return [replace(check, imports=CLIENT_MODULES.get(check.name, ()), local=_is_local(check, env))
+            for check in checks]
+
+
+def _is_local(check: Check, env: EnvironmentSpec) -> bool:
+    """Whether the check touches local files only (see Check.local): DuckDB (its extensions load
+    from installed wheels), a local folder, a SQLite catalog. Skipped checks do nothing at all."""
+    if check.name in ("compute.duckdb", "storage.local"):
+        return True
+    if check.name == "catalog.sql":
+        return isinstance(env.catalog, SqlCatalog) and env.catalog.uri.lower().startswith("sqlite")
+    return False
 
 
 # The client libraries of each check (see Check.imports): a cold import is not the service's time.

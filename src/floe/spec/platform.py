@@ -354,12 +354,45 @@ OrchestratorStorage = Annotated[
 ]
 
 
+class OrchestratorRetention(StrictModel):
+    """How much Dagster history is kept, whichever way runs start (floe run, floe dev, Kubernetes).
+
+    A finished run beyond the newest ``runs`` or older than ``days`` is deleted with its events
+    and logs: after each ``floe run``, and every few minutes by the ``floe_retention`` sensor where
+    Dagster's daemon runs. Runs still queued or running are never touched.
+    """
+
+    runs: int | None = Field(
+        default=100, ge=1, le=1_000_000,
+        description="Newest finished runs kept; older ones are deleted with their events and logs. "
+        "null: no limit by count.",
+    )
+    days: int | None = Field(
+        default=None, ge=1, le=36_500,
+        description="Finished runs older than this many days are deleted too. null: no limit by age.",
+    )
+    tick_days: int | None = Field(
+        default=7, ge=1, le=36_500,
+        description="Schedule and sensor ticks older than this many days are deleted by Dagster's daemon "
+        "(its 'retention' setting). null: Dagster's own defaults (skipped sensor ticks 7 days, the rest kept).",
+    )
+
+    @property
+    def prunes_runs(self) -> bool:
+        """Whether any limit applies to runs."""
+        return self.runs is not None or self.days is not None
+
+
 class OrchestratorSpec(StrictModel):
     """How Dagster keeps its state."""
 
     storage: OrchestratorStorage = Field(
         default_factory=lambda: SqliteOrchestratorStorage(type="sqlite"),
         description="Run, event-log and schedule storage.",
+    )
+    retention: OrchestratorRetention = Field(
+        default_factory=OrchestratorRetention,
+        description="How much run, event and tick history Dagster keeps (every project, every way runs start).",
     )
 
 
@@ -394,7 +427,7 @@ class PlatformSpec(StrictModel):
 
 __all__ = [
     "PLATFORM_FILE", "AdlsStorage", "BigQueryCompute", "Catalog", "Compute", "DuckDBCompute",
-    "EnvironmentSpec", "GcsStorage", "LocalStorage", "OrchestratorSpec", "PlatformSpec", "PostgresCompute",
-    "PostgresConnection", "PostgresOrchestratorStorage", "RestCatalog", "S3Storage", "SnowflakeCompute",
-    "SqlCatalog", "SqliteOrchestratorStorage", "SslMode", "Storage", "TrinoCompute",
+    "EnvironmentSpec", "GcsStorage", "LocalStorage", "OrchestratorRetention", "OrchestratorSpec", "PlatformSpec",
+    "PostgresCompute", "PostgresConnection", "PostgresOrchestratorStorage", "RestCatalog", "S3Storage",
+    "SnowflakeCompute", "SqlCatalog", "SqliteOrchestratorStorage", "SslMode", "Storage", "TrinoCompute",
 ]

@@ -20,7 +20,7 @@ def preflight(tmp_path: Path) -> Preflight:
     """preflight(environment_dict, services=[...], secrets={...}, timeout_s=..., ingests=...) -> report."""
 
     def run(environment: dict[str, Any], *, services: list[str], secrets: dict[str, str] | None = None,
-            timeout_s: float = 5.0, ingests: bool = False, root: Path | None = None) -> PreflightReport:
+            timeout_s: float = 60.0, ingests: bool = False, root: Path | None = None) -> PreflightReport:
         target = PreflightTarget(environment_name="test", environment=EnvironmentSpec.model_validate(environment),
                                  project_root=root or tmp_path, source="test", ingests=ingests)
         return run_preflight(target, services=services,  # type: ignore[arg-type]

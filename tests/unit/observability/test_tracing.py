@@ -23,8 +23,10 @@ from tests.support.otlp_receiver import GrpcOtlpReceiver, HttpOtlpReceiver, Otlp
 
 RUN_ATTRIBUTES = {"floe.pipeline": "shop", "floe.environment": "dev", "floe.compute": "duckdb"}
 FAILURE = "Binder Error: column amount not found"
-# What a bounded shutdown may take beyond its timeout on a busy shared machine.
-SLACK_S = 0.75
+# What a bounded shutdown may take beyond its timeout on a busy shared machine: generous, since
+# the property is "bounded" (an unbounded one waits for the OS's minutes-long TCP timeout, or
+# forever on a trickling server), not "fast".
+SLACK_S = 10
 
 
 def make_tracer(spec: Any, tmp_path: Path, *, timeout_s: float = 5, environ: Mapping[str, str] | None = None,
@@ -130,7 +132,7 @@ def test_missing_header_secret_is_one_warning_not_an_error(tmp_path: Path) -> No
     tracer = make_tracer(spec, tmp_path, environ={"FLOE_SECRETS_DIR": str(tmp_path / "no-secrets")})
     started = time.monotonic()
     warnings = run_two_nodes(tracer)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 2 + SLACK_S
     assert len(warnings) == 1
     assert "FLOE_TEST_UNSET_TOKEN" in warnings[0] and "not sent" in warnings[0]
 

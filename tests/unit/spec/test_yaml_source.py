@@ -19,6 +19,11 @@ from floe.spec.yaml_source import (
     load_yaml_text,
 )
 
+# What "fails fast" means for hostile input: the behaviour is the error at the budget; time only
+# tells a bounded failure from an unbounded one (which would take hours or exhaust memory). The
+# bound is orders of magnitude above the ~0.1 s these take, so a loaded machine cannot fail it.
+BOUNDED_S = 30
+
 
 def _only_issue(text: str, file: str = "f.yaml") -> SpecIssue:
     with pytest.raises(SpecError) as caught:
@@ -173,7 +178,7 @@ def test_text_over_the_size_limit_is_refused_before_parsing() -> None:
     text = "a: [" * 10 + "x" * MAX_FILE_BYTES
     started = time.perf_counter()
     issue = _only_issue(text)
-    assert time.perf_counter() - started < 1
+    assert time.perf_counter() - started < BOUNDED_S
     assert issue.message == (
         f"file is {len(text):,} bytes; spec files are limited to {MAX_FILE_BYTES:,} bytes (1 MiB)"
     )
@@ -182,7 +187,7 @@ def test_text_over_the_size_limit_is_refused_before_parsing() -> None:
 def test_billion_laughs_stops_at_the_node_budget_quickly() -> None:
     started = time.perf_counter()
     issue = _only_issue(_billion_laughs())
-    assert time.perf_counter() - started < 2
+    assert time.perf_counter() - started < BOUNDED_S
     assert issue.message == f"the document expands to more than {MAX_NODES:,} values"
     assert "alias bomb" in (issue.hint or "")
     assert issue.line is not None
@@ -201,7 +206,7 @@ def test_nested_merges_of_empty_mappings_are_charged() -> None:
         lines.append(f"m{level}: &m{level} {{<<: [{refs}]}}")
     started = time.perf_counter()
     issue = _only_issue("\n".join(lines) + "\n")
-    assert time.perf_counter() - started < 2
+    assert time.perf_counter() - started < BOUNDED_S
     assert issue.message == f"the document expands to more than {MAX_NODES:,} values"
 
 
@@ -223,7 +228,7 @@ def test_deep_flow_nesting_fails_fast_without_recursion_error(levels: int) -> No
     text = "a: " + "[" * levels + "]" * levels + "\n"
     started = time.perf_counter()
     issue = _only_issue(text)
-    assert time.perf_counter() - started < 2
+    assert time.perf_counter() - started < BOUNDED_S
     assert issue.message == f"nesting deeper than {MAX_DEPTH} levels"
     assert (issue.line, issue.column) == (1, 4 + MAX_DEPTH)
 

@@ -71,8 +71,38 @@ def dagster_values(artifacts: ArtifactsV1, artifacts_text: str, chart_values: di
     if storage.sslmode:
         official["postgresqlParams"] = {"sslmode": storage.sslmode}
     _check_duckdb_fits(artifacts, dig(chart_values, "dagster", default={}), "dagster")
-    values = {"artifacts": {"json": artifacts_text}, "dagster": {"postgresql": official}}
+    official_block: dict[str, Any] = {"postgresql": official}
+    retention = _tick_retention(artifacts, dig(chart_values, "dagster", "retention"))
+    if retention:
+        official_block["retention"] = retention
+    values = {"artifacts": {"json": artifacts_text}, "dagster": official_block}
     return {**values, **_floe_owned_blocks(storage, chart_values)}
+
+
+def _tick_retention(artifacts: ArtifactsV1, declared: Any) -> dict[str, Any]:
+    """The official chart's ``retention`` (tick purging by the daemon) from orchestrator.retention.tick_days.
+
+    Each key keeps the shape of the chart's default (schedule a number, sensor and
+    auto-materialize one per tick status), so Helm merges without a type warning. Runs
+    themselves are pruned by floe's ``floe_retention`` sensor in the code location.
+
+    Raises:
+        FloeError: the values set ``dagster.retention`` too (two sources for one setting).
+    """
+    days = artifacts.environment.orchestrator.retention.tick_days
+    if days is None:
+        return {}
+    if declared is not None:
+        env = artifacts.environment_name
+        raise FloeError(
+            f"dagster.retention is set in the Helm values of '{env}' while platform.yaml sets "
+            f"environments.{env}.orchestrator.retention.tick_days ({days}): one setting, two sources",
+            hint="remove dagster.retention from the values (floe renders it from platform.yaml), or set "
+            "tick_days: null in platform.yaml to keep the values' own",
+        )
+    by_status = {status: days for status in ("skipped", "success", "failure", "started")}
+    return {"enabled": True, "schedule": {"purgeAfterDays": days}, "sensor": {"purgeAfterDays": by_status},
+            "autoMaterialize": {"purgeAfterDays": by_status}}
 
 
 def _floe_owned_blocks(storage: PostgresOrchestratorStorage, chart_values: dict[str, Any]) -> dict[str, Any]:

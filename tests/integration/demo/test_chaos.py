@@ -72,7 +72,7 @@ class _LineageServer(ThreadingHTTPServer):
 class _LineageHandler(BaseHTTPRequestHandler):
     server: _LineageServer
 
-    def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+    def do_POST(self) -> None:  # the name http.server calls
         event = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
         closing = event.get("eventType") in ("COMPLETE", "FAIL") and event.get("job", {}).get("name") == self.server.job
         if closing and self.server.armed:
@@ -85,7 +85,7 @@ class _LineageHandler(BaseHTTPRequestHandler):
         except OSError:  # the client was killed while its request was held
             pass
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's signature
+    def log_message(self, format: str, *args: object) -> None:  # http.server's signature
         return
 
 
@@ -110,7 +110,7 @@ class Kill:
     point: str
     pid: int = 0
     seconds_into_batch: float = 0.0
-    dbt_running: bool = False
+    dbt_nodes_started: int = 0
     half_landed: bool = False
     landed: bool = False
     processes_gone_s: float = 0.0
@@ -132,16 +132,6 @@ def _proc_table() -> dict[int, tuple[int, int, str, str]]:
         if state != "Z":
             table[int(entry.name)] = (int(ppid), int(sid), command, cwd)
     return table
-
-
-def _descendants(pid: int) -> list[str]:
-    table = _proc_table()
-    found, frontier = [], {pid}
-    while frontier:
-        children = {child for child, (ppid, *_rest) in table.items() if ppid in frontier}
-        found.extend(table[child][2] for child in children)
-        frontier = children
-    return found
 
 
 def _project_processes(root: Path, session: int) -> list[str]:
@@ -171,6 +161,9 @@ def _wait_until(batch: subprocess.Popen[bytes], output: Path, what: str, reached
         time.sleep(0.01)
     batch.kill()
     pytest.fail(f"[seed {SEED}] the batch did not reach {what} within {PHASE_DEADLINE_S}s")
+
+
+_DBT_NODE_START = re.compile(r"^\d+ of \d+ START ", re.MULTILINE)
 
 
 def _metadata_files(root: Path, table: str) -> int:
@@ -251,14 +244,19 @@ def _kill_in(phase: str, rng: random.Random, root: Path, server: _LineageServer,
         server.arm()
         reached = server.held.is_set
     output = work / f"kill-{phase}.out"
+    logs_before = set((root / ".floe" / "logs").glob("run-*.log"))
     started = time.monotonic()
     batch = _start_batch(root, output)
     kill.pid = batch.pid
     _wait_until(batch, output, f"the {phase} phase ({kill.point})", reached)
     if phase == "publishing":
         time.sleep(delay)
-    kill.dbt_running = any("floe-dbt" in command for command in _descendants(batch.pid))
+    log = _new_run_log(root, logs_before)
+    dbt_output = log.read_text(errors="replace") if log is not None else ""
     batch.send_signal(signal.SIGKILL)
+    # The phase, as the run log told it just before the kill: dbt nodes started, dbt done.
+    kill.dbt_nodes_started = len(_DBT_NODE_START.findall(dbt_output))
+    dbt_done = "Finished running" in dbt_output
     killed_at = time.monotonic()
     kill.seconds_into_batch = round(killed_at - started, 1)
     server.release.set()
@@ -269,6 +267,9 @@ def _kill_in(phase: str, rng: random.Random, root: Path, server: _LineageServer,
     left = _project_processes(root, batch.pid)
     assert not left, f"[seed {SEED}] {kill}: processes of floe left {END_DEADLINE_S}s after the kill: {left}"
     kill.processes_gone_s = round(time.monotonic() - killed_at, 1)
+    assert (kill.dbt_nodes_started > 0, dbt_done) == {"landing": (False, False), "dbt": (True, False),
+                                                      "publishing": (True, True)}[phase], \
+        f"[seed {SEED}] {kill}: the run log does not show the {phase} phase:\n{dbt_output[-2000:]}"
     return kill
 
 
@@ -344,5 +345,5 @@ def test_killed_batches_recover_and_land_every_batch_once(floe, tmp_path: Path,
     print(f"\nchaos (seed {SEED}): {landed} batches landed once each, warehouse equal to the control's")
     for kill in kills:
         print(f"  {kill.phase:<10} at {kill.point} ({kill.seconds_into_batch}s into the batch; "
-              f"floe-dbt running: {kill.dbt_running}; half-landed: {kill.half_landed}; "
+              f"dbt nodes started: {kill.dbt_nodes_started}; half-landed: {kill.half_landed}; "
               f"processes gone {kill.processes_gone_s}s after the kill; next batch {kill.next_batch_s:.1f}s)")

@@ -18,15 +18,31 @@ os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 pytest_plugins = ["tests.support.process_tier"]
 
 
+# What an in-process floe run exports for dbt and Dagster (builder, dbt step): a floe started
+# by a later test in the same worker must not inherit another project's target or log folder.
+RUNTIME_ENV = ("DBT_TARGET_PATH", "DBT_LOG_PATH", "DBT_PROJECT_DIR", "DBT_PROFILES_DIR", "DBT_LOG_FORMAT_FILE")
+
+
 def run_floe(*args: str, cwd: Path, env: dict[str, str] | None = None,
              timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Run the real `floe` command in a child process and capture its output."""
-    full_env = {**os.environ, **(env or {})}
+    inherited = {k: v for k, v in os.environ.items() if k not in RUNTIME_ENV}
+    full_env = {**inherited, **(env or {})}
     full_env.pop("FLOE_ENV", None) if env is None or "FLOE_ENV" not in env else None
     return subprocess.run(
         [sys.executable, "-m", "floe", *args], cwd=cwd, env=full_env, capture_output=True,
         text=True, timeout=timeout, check=False,
     )
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored() -> Iterator[None]:
+    """Each test ends with the environment it started with (in-process runs export variables)."""
+    saved = dict(os.environ)
+    yield
+    if dict(os.environ) != saved:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @pytest.fixture(autouse=True)

@@ -157,4 +157,8 @@ def test_a_serving_code_server_is_healthy(health: ModuleType, tmp_path: Path) ->
         assert message == "code server: gRPC connection successful"
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # a gRPC server that was still starting may not stop at once
+            process.kill()
+            process.wait(timeout=60)

@@ -58,11 +58,14 @@ def run(pipeline_file: Path, platform_file: Path | None, environment: str | None
     results): floe's shortcuts into their internals are off (see ARCHITECTURE.md).
     """
     from floe.project_lock import ProjectBusyError
+    from floe.spec.dbt_vars import parse_dbt_vars
 
+    # Refused before anything is written, the project's lock file included.
+    dbt_vars = parse_dbt_vars(dbt_vars_text, origin="--vars") if dbt_vars_text is not None else {}
     try:
         with one_writer(project_root(pipeline_file, artifacts_path), wait=wait):
             _run(pipeline_file, platform_file, environment, select, exclude, state, defer, favor_state, job,
-                 full_refresh, dbt_vars_text, output, artifacts_path, as_json)
+                 full_refresh, dbt_vars, output, artifacts_path, as_json)
     except ProjectBusyError as busy:
         if as_json:
             click.echo(json.dumps(busy_document(busy), indent=2))
@@ -77,16 +80,15 @@ def busy_document(busy: ProjectBusyError) -> dict[str, object]:
 
 def _run(pipeline_file: Path, platform_file: Path | None, environment: str | None, select: str | None,
          exclude: str | None, state: Path | None, defer: bool, favor_state: bool, job: str | None,
-         full_refresh: bool, dbt_vars_text: str | None, output: Path | None, artifacts_path: Path | None,
+         full_refresh: bool, dbt_vars: dict[str, object], output: Path | None, artifacts_path: Path | None,
          as_json: bool) -> None:
     from floe.compiler.freshness import runtime_artifacts
     from floe.contract.project import open_compiled_project
     from floe.errors import PipelineError
     from floe.orchestration.lakehouse import relocate_project_lakehouse
     from floe.orchestration.runner import run_pipeline
-    from floe.spec.dbt_vars import dbt_vars_json, parse_dbt_vars
+    from floe.spec.dbt_vars import dbt_vars_json
 
-    dbt_vars = parse_dbt_vars(dbt_vars_text, origin="--vars") if dbt_vars_text is not None else {}
     fresh = runtime_artifacts(pipeline_file, environment=environment, platform_file=platform_file,
                               output_dir=output, artifacts_path=artifacts_path)
     if fresh.compiled:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from floe.orchestration.dev import STATE_FILE, DevState
 from floe.platform.dagster_probe import ProbeError, daemons, locations, server_info
+from floe.processes import pid_alive
 
 
 @dataclass(frozen=True)
@@ -32,22 +32,12 @@ class DevHealth:
         return self.running and all(part.healthy for part in self.parts)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def check_dev(folder: Path) -> DevHealth:
     """Read ``folder/state.json`` and probe what it describes."""
     state = DevState.read(folder / STATE_FILE)
     if state is None:
         return DevHealth(running=False, url=None)
-    parts = [Part(f"process {name}", _alive(pid), f"pid {pid}" + ("" if _alive(pid) else " is gone"))
+    parts = [Part(f"process {name}", pid_alive(pid), f"pid {pid}" + ("" if pid_alive(pid) else " is gone"))
              for name, pid in state.pids.items()]
     try:
         info = server_info(state.url)

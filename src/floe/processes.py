@@ -27,6 +27,7 @@ import time
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
 # /proc's start times are in clock ticks since boot, boot time in whole seconds: allow for both.
@@ -103,30 +104,64 @@ def is_this_host(host: str) -> bool:
 # -- children that end with their parent ----------------------------------------------------
 
 
-def die_with_parent(signum: int = signal.SIGTERM, parent: int | None = None) -> None:
-    """Ask the kernel to send ``signum`` to this process when its parent ends (Linux only).
+def _pdeathsig_setter() -> Callable[[int], None] | None:
+    """``prctl(PR_SET_PDEATHSIG, signum)``, looked up now (Linux; else None).
 
     ``PR_SET_PDEATHSIG`` fires when the *thread* that forked this process ends, not the whole
     parent process: a child started from a short-lived thread would be signalled when that
     thread returns. floe starts these children from the thread that also waits for them (the
     main thread of ``floe run`` or ``floe compile``), so the two coincide. The setting survives
-    ``exec`` (``floe-dbt`` becoming plain dbt). A parent that died before this call is caught
-    by the reparenting check below: ``parent`` is the pid the parent announced (else the parent
-    when this process first looks, which misses a parent that died even earlier).
+    ``exec`` (``floe-dbt`` becoming plain dbt).
     """
     if not sys.platform.startswith("linux"):
-        return
-    if parent is None:
-        parent = os.getppid()
+        return None
     try:
         import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, int(signum), 0, 0, 0)
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
+        return None
+
+    def set_signal(signum: int) -> None:
+        prctl(_PR_SET_PDEATHSIG, int(signum), 0, 0, 0)
+
+    return set_signal
+
+
+def die_with_parent(signum: int = signal.SIGTERM, parent: int | None = None) -> None:
+    """Ask the kernel to send ``signum`` to this process when its parent ends (Linux only).
+
+    A parent that died before this call is caught by the reparenting check below: ``parent``
+    is the pid the parent announced (else the parent when this process first looks, which
+    misses a parent that died even earlier).
+    """
+    if parent is None:
+        parent = os.getppid()
+    set_signal = _pdeathsig_setter()
+    if set_signal is None:
         return
+    set_signal(signum)
     if os.getppid() != parent:
         os.kill(os.getpid(), signum)  # the parent ended between the two looks: we were reparented
+
+
+def child_ends_with_parent(signum: int = signal.SIGKILL) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the forked child end with this process (Linux; else None).
+
+    ``prctl`` is looked up here, in the parent: the child only calls it (no import, no lookup
+    between fork and exec). The caller waits for the child in the thread that started it.
+    """
+    set_signal = _pdeathsig_setter()
+    if set_signal is None:
+        return None
+    parent = os.getpid()
+
+    def in_child() -> None:
+        set_signal(signum)
+        if os.getppid() != parent:  # the parent died between fork and prctl
+            os.kill(os.getpid(), signum)
+
+    return in_child
 
 
 def watch_parent_pipe(fd: int, signum: int = signal.SIGTERM) -> threading.Thread:

@@ -7,10 +7,11 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from floe.errors import CompileError
+from floe.processes import child_ends_with_parent
 
 
 def dbt_executable() -> str:
@@ -43,40 +44,13 @@ def run_dbt(
 ) -> subprocess.CompletedProcess[str]:
     """Run dbt and capture its output (text); ``timeout`` raises subprocess.TimeoutExpired.
 
-    dbt ends with this process (``kill -9`` of ``floe compile`` included): see :func:`child_ends_with_parent`.
+    dbt ends with this process (``kill -9`` of ``floe compile`` included):
+    :func:`floe.processes.child_ends_with_parent`.
     """
     return subprocess.run(
         [dbt_executable(), *args], cwd=cwd, env=dict(env), capture_output=True, text=True, check=False,
         timeout=timeout, preexec_fn=child_ends_with_parent(),
     )
-
-
-def child_ends_with_parent() -> Callable[[], None] | None:
-    """What the forked child runs before exec: ``PR_SET_PDEATHSIG`` = SIGKILL (Linux; else None).
-
-    The kernel signals the child when the *thread* that forked it ends; :func:`run_dbt` waits
-    for the child in that same thread, so the thread outlives dbt unless the process dies.
-    ``prctl`` is looked up here, in the parent: the child only calls it (no import, no lookup
-    between fork and exec). SIGKILL: a dbt whose parent is gone has no one to report to.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-    import signal
-
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    pr_set_pdeathsig = 1
-    parent = os.getpid()
-
-    def in_child() -> None:
-        prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
-        if os.getppid() != parent:  # the parent died between fork and prctl
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return in_child
 
 
 # dbt's console lines start with a clock ("19:14:26  "); its error report follows _REPORT_START.

@@ -396,6 +396,29 @@ class OrchestratorSpec(StrictModel):
     )
 
 
+class PostgresServing(PostgresConnection):
+    """A PostgreSQL database the marts are published to, for Cube to read while runs go on.
+
+    Only for an embedded DuckDB compute: a DuckDB file has one writer, so Cube cannot read it
+    while a run builds. After each successful run the published models are copied there,
+    incrementally and atomically per model. With a server compute Cube reads the compute itself.
+    """
+
+    type: Literal["postgres"] = Field(description="Serving database kind.")
+    schema_: str = Field(
+        default="floe_serving", alias="schema", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$",
+        description="Schema the published tables live in (created when missing).",
+    )
+    models: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] | None = Field(
+        default=None,
+        description="dbt models to publish. null: the models the semantic layer (Cube) reads, i.e. those "
+        "of the dbt project's semantic models.",
+    )
+
+
+Serving = Annotated[PostgresServing, Field(discriminator="type")]
+
+
 class EnvironmentSpec(StrictModel):
     """One deployment environment (dev, staging, prod, ...)."""
 
@@ -415,6 +438,19 @@ class EnvironmentSpec(StrictModel):
     observability: PlatformObservability = Field(
         default_factory=PlatformObservability, description="Trace and lineage destinations."
     )
+    serving: Serving | None = Field(
+        default=None,
+        description="Where Cube reads the marts when the compute is an embedded DuckDB file (published after "
+        "each run). null: Cube reads the compute directly (server computes).",
+    )
+
+    @model_validator(mode="after")
+    def _serving_needs_embedded_compute(self) -> EnvironmentSpec:
+        # Declared means honoured: a server compute is what Cube reads, so a copy would be ignored.
+        if self.serving is not None and not isinstance(self.compute, DuckDBCompute):
+            raise _rule(f"serving is only for an embedded DuckDB compute; with compute.type "
+                        f"'{self.compute.type}' Cube reads the compute directly — remove serving")
+        return self
 
 
 class PlatformSpec(StrictModel):
@@ -428,6 +464,7 @@ class PlatformSpec(StrictModel):
 __all__ = [
     "PLATFORM_FILE", "AdlsStorage", "BigQueryCompute", "Catalog", "Compute", "DuckDBCompute",
     "EnvironmentSpec", "GcsStorage", "LocalStorage", "OrchestratorRetention", "OrchestratorSpec", "PlatformSpec",
-    "PostgresCompute", "PostgresConnection", "PostgresOrchestratorStorage", "RestCatalog", "S3Storage",
-    "SnowflakeCompute", "SqlCatalog", "SqliteOrchestratorStorage", "SslMode", "Storage", "TrinoCompute",
+    "PostgresCompute", "PostgresConnection", "PostgresOrchestratorStorage", "PostgresServing", "RestCatalog", "S3Storage",
+    "Serving", "SnowflakeCompute", "SqlCatalog", "SqliteOrchestratorStorage", "SslMode", "Storage",
+    "TrinoCompute",
 ]

@@ -464,7 +464,7 @@ class PlatformSpec(StrictModel):
 __all__ = [
     "PLATFORM_FILE", "AdlsStorage", "BigQueryCompute", "Catalog", "Compute", "DuckDBCompute",
     "EnvironmentSpec", "GcsStorage", "LocalStorage", "OrchestratorRetention", "OrchestratorSpec", "PlatformSpec",
-    "PostgresCompute", "PostgresConnection", "PostgresOrchestratorStorage", "PostgresServing", "RestCatalog", "S3Storage",
-    "Serving", "SnowflakeCompute", "SqlCatalog", "SqliteOrchestratorStorage", "SslMode", "Storage",
+    "PostgresCompute", "PostgresConnection", "PostgresOrchestratorStorage", "PostgresServing", "RestCatalog",
+    "S3Storage", "Serving", "SnowflakeCompute", "SqlCatalog", "SqliteOrchestratorStorage", "SslMode", "Storage",
     "TrinoCompute",
 ]

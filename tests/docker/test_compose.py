@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from floe.ingestion.triggers import TRIGGER_DIR
 from floe.spec.project import load_project
 from floe.spec.secrets import SecretRef
 from tests.conftest import REPO_ROOT
@@ -294,16 +293,14 @@ def test_the_demo_profile_starts_the_demo_schedule_and_queues_batches(compose: d
     schedules = {s.name: s for s in project.pipeline.model.schedules}
     assert match.group(1) in schedules and schedules[match.group(1)].cron == "*/5 * * * *"
     assert match.group(2) == f"{demo['environment']['DAGSTER_HOME']}/workspace.yaml"
-    output = re.search(r"floe demo trigger --batches \d+ --file \S+ --output (\S+)", script)
-    assert output is not None
-    triggers = str(PurePosixPath(output.group(1)) / TRIGGER_DIR)
-    # The request lands where the sensor (evaluated in the user-code server) looks for it.
-    demo_mounts = dict((t, s) for s, t in mounts(demo))
-    code_mounts = dict((t, s) for s, t in mounts(services["dagster-user-code"]))
-    assert demo_mounts[triggers] == code_mounts[triggers] == "floe-triggers"
-    assert str(PurePosixPath(services["dagster-user-code"]["environment"]["FLOE_ARTIFACTS_PATH"]).parent) \
-        == output.group(1)
+    # The batches are launched through the webserver's GraphQL API, at its address inside the network.
+    trigger = re.search(r"floe demo trigger --batches \d+ --url http://([\w-]+):(\d+) --no-wait", script)
+    assert trigger is not None
+    webserver = services[trigger.group(1)]
+    assert webserver["command"][webserver["command"].index("-p") + 1] == trigger.group(2)
+    assert demo["depends_on"][trigger.group(1)]["condition"] == "service_healthy"
     assert demo["depends_on"]["dagster-daemon"]["condition"] == "service_healthy"
+    assert "floe-triggers" not in compose["volumes"]
 
 
 def test_cube_reads_the_warehouse_the_pipeline_writes(compose: dict[str, Any]) -> None:

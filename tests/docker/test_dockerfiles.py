@@ -18,7 +18,6 @@ import pytest
 
 import floe
 from floe.contract.io import ARTIFACTS_FILE
-from floe.ingestion.triggers import TRIGGER_DIR
 from floe.semantic.files import CUBES_DIR, GENERATED_HEADER
 from floe.spec.project import load_project
 from floe.spec.secrets import is_credential_key, url_has_password
@@ -215,7 +214,6 @@ def test_the_compile_step_runs_as_written(tmp_path: Path) -> None:
     assert (artifacts / ARTIFACTS_FILE).is_file()
     assert (artifacts / "dbt/manifest.json").is_file() and (artifacts / "dbt/profiles.yml").is_file()
     assert (artifacts / "dbt/target/partial_parse.msgpack").is_file()
-    assert (artifacts / "triggers").is_dir()
     cubes = sorted((root / "opt/floe/cube" / CUBES_DIR).glob("*.yml"))
     assert cubes and all(p.read_text(encoding="utf-8").startswith(GENERATED_HEADER) for p in cubes)
     # The project folder keeps only an empty state folder: no host state, no compile output.
@@ -258,7 +256,7 @@ def test_home_and_dagster_home_are_writable_volumes(dagster: Dockerfile) -> None
 def test_every_path_a_run_writes_is_in_a_declared_volume(dagster: Dockerfile, platform: Path | None,
                                                          environment: str) -> None:
     """The warehouse, catalog, lakehouse, extensions, lineage and traces, Dagster storage of
-    'floe run', dbt's run folders and trigger requests all land in VOLUME paths."""
+    'floe run', dbt's run folders and run logs all land in VOLUME paths."""
     project = load_project(REPO_ROOT / "demo" / "floe.yaml", environment=environment, platform_path=platform,
                            environ={})
     env = env_of(dagster.final.all("ENV"))
@@ -279,7 +277,7 @@ def test_every_path_a_run_writes_is_in_a_declared_volume(dagster: Dockerfile, pl
     if spec.orchestrator.storage.type == "sqlite":
         written.append(spec.orchestrator.storage.path)  # type: ignore[union-attr]
     absolute = [str(p if PurePosixPath(p).is_absolute() else root / p) for p in written]
-    absolute += [str(artifacts_dir / "dbt" / "target"), str(artifacts_dir / TRIGGER_DIR), str(artifacts_dir / "logs")]
+    absolute += [str(artifacts_dir / "dbt" / "target"), str(artifacts_dir / "logs")]
     volumes = volumes_of(dagster)
     for path in absolute:
         assert inside(path, volumes), f"{path} is written at run time but is not in a VOLUME"

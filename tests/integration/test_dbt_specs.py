@@ -47,12 +47,12 @@ def _check_fields(check: Any) -> tuple[Any, ...]:
 
 def _both(manifest_path: Path) -> tuple[Any, Any]:
     from dagster import multi_asset
-    from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_assets
+    from dagster_dbt import dbt_assets
 
     from floe.orchestration.builder import DBT_ASSETS_NAME
-    from floe.orchestration.dbt_specs import DEFAULT_SELECT, SELECT_TAG, build_dbt_specs, load_manifest
+    from floe.orchestration.dbt_specs import DEFAULT_SELECT, SELECT_TAG, build_dbt_specs, dbt_translator, load_manifest
 
-    translator = DagsterDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+    translator = dbt_translator(load_manifest(manifest_path))  # what the stock path (FLOE_FAST_PATH=0) uses
 
     @dbt_assets(manifest=manifest_path, dagster_dbt_translator=translator, name=DBT_ASSETS_NAME,
                 select=DEFAULT_SELECT)
@@ -80,6 +80,29 @@ def test_specs_equal_dagster_dbts(shop_manifest: Path) -> None:
     assert len(my_checks) > 40 and my_checks == their_checks
     assert dict(ours.keys_by_output_name) == dict(upstream.keys_by_output_name)
     assert ours.op.tags == upstream.op.tags and ours.can_subset and upstream.can_subset
+    # Grouped by layer (the model's folder under models/), on both paths.
+    groups = {key.to_user_string(): fields["group_name"] for key, fields in mine.items()}
+    assert groups["stg_orders"] == "staging" and groups["int_orders"] == "intermediate"
+    assert groups["mart_revenue"] == "marts" and groups["metricflow_time_spine"] == "utilities"
+
+
+def test_a_group_the_author_set_wins_over_the_layer(shop_manifest: Path, tmp_path: Path) -> None:
+    from floe.orchestration.dbt_specs import load_manifest
+
+    manifest = load_manifest(shop_manifest)
+    nodes = manifest["nodes"]
+    nodes["model.shop.stg_orders"]["meta"] = {"dagster": {"group": "raw_orders"}}
+    nodes["model.shop.mart_revenue"]["config"]["group"] = "finance"
+    nodes["model.shop.int_orders"]["path"] = "core-layer/int_orders.sql"  # not a valid group name as it is
+    nodes["model.shop.stg_customers"]["path"] = "stg_customers.sql"  # at the top of models/
+    edited = tmp_path / "manifest.json"
+    edited.write_text(json.dumps(manifest))
+    upstream, ours = _both(edited)
+    mine = {spec.key.to_user_string(): spec.group_name for spec in ours.specs}
+    assert mine == {spec.key.to_user_string(): spec.group_name for spec in upstream.specs}
+    assert mine["stg_orders"] == "raw_orders" and mine["mart_revenue"] == "finance"
+    assert mine["int_orders"] == "core_layer" and mine["stg_customers"] == "default"
+    assert mine["stg_products"] == "staging"
 
 
 def test_duplicate_asset_keys_are_rejected(shop_manifest: Path) -> None:

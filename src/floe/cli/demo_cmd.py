@@ -12,6 +12,7 @@ import click
 
 from floe.cli.one_writer import one_writer, wait_option
 from floe.cli.options import artifacts_option, spec_options
+from floe.cli.trigger_cmd import TRIGGER_HELP as _TRIGGER_HELP
 
 if TYPE_CHECKING:
     from floe.contract.project import CompiledProject
@@ -43,7 +44,8 @@ def demo(ctx: click.Context, directory: Path, batches: int, rate: str | None, wa
     \b
     floe demo                      create ./floe-demo, land 3 batches, print the marts
     floe demo run -n 12 -i 300     in a project: a batch every 5 minutes for an hour
-    floe demo trigger -n 5         ask a running Dagster (dagster dev, a deployment) for 5 more
+    floe demo trigger -n 5         ask a running Dagster (floe dev, a deployment) for 5 more,
+                                   and follow the runs
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -106,34 +108,28 @@ def _raise_on_failures(results: list[BatchGrowth]) -> None:
                         + "see .floe/logs for each run's log; the next run retries the batch")
 
 
-@demo.command()
-@spec_options
+@demo.command(help=_TRIGGER_HELP)
 @click.option("--batches", "-n", type=click.IntRange(1, 1000), default=1, show_default=True,
-              help="Batches to request.")
+              help="Batches to ask for: one run each.")
+@click.option("--url", default=None, metavar="URL",
+              help="The Dagster webserver [default: $FLOE_DAGSTER_URL, else the URL 'floe dev' recorded for "
+                   "this project, else http://127.0.0.1:3000].")
+@click.option("--no-wait", "no_wait", is_flag=True, help="Print the run ids and return, without following them.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (the runs and their outcomes).")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=1), default=None, metavar="SECONDS",
+              help="Stop following after this long, exit 1 if a run is unfinished [default: until they end].")
+@click.option("--job", default="all", show_default=True, help="The job to run (each run lands one batch).")
+@click.option("--location", default=None, help="Its code location [default: the one that has the job].")
+@click.option("--file", "-f", "pipeline_file", type=click.Path(path_type=Path), default=Path("floe.yaml"),
+              show_default=True, help="The project's floe.yaml (where 'floe dev' recorded its URL).")
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
-              help="Folder of the artifacts [default: that of $FLOE_ARTIFACTS_PATH when set, else .floe beside "
-                   "floe.yaml].")
-def trigger(pipeline_file: Path, platform_file: Path | None, environment: str | None, batches: int,
-            output: Path | None) -> None:
-    """Ask a running Dagster (dagster dev, a deployment) for more batches now.
+              help="Folder of the artifacts 'floe dev' ran from [default: .floe beside floe.yaml].")
+def trigger(batches: int, url: str | None, no_wait: bool, as_json: bool, timeout_s: float | None, job: str,
+            location: str | None, pipeline_file: Path, output: Path | None) -> None:
+    from floe.cli.trigger_cmd import trigger as run_trigger
 
-    Writes a request that the 'demo_trigger' sensor turns into one run per batch within
-    seconds. Without a running Dagster daemon nothing happens until one starts; use
-    'floe demo run -n N' to land batches in this process instead.
-    """
-    from floe.contract.project import mounted_artifacts_path
-    from floe.errors import FloeError
-    from floe.ingestion.triggers import queue_trigger, trigger_dir
-    from floe.spec.project import project_root
-
-    # In a pod the sensor watches the folder of the mounted artifacts, so the request goes there.
-    mounted = mounted_artifacts_path()
-    folder = output or (mounted.parent if mounted else project_root(pipeline_file) / ".floe")
-    if not (folder / "artifacts.json").is_file():
-        raise FloeError(f"no compiled artifacts in {folder}", hint="run 'floe compile' (or 'floe demo') first")
-    request = queue_trigger(folder, batches)
-    click.echo(f"requested {batches} batch{'es' if batches != 1 else ''} ({request.name}) in "
-               f"{trigger_dir(folder)}; the demo_trigger sensor of a running Dagster picks it up")
+    run_trigger(batches, url, pipeline_file, output, job, location, wait=not no_wait, as_json=as_json,
+                timeout_s=timeout_s)
 
 
 def _compiled(pipeline_file: Path, platform_file: Path | None, environment: str | None,

@@ -20,11 +20,9 @@ from dagster import (
     DefaultScheduleStatus,
     DefaultSensorStatus,
     Definitions,
-    RunRequest,
     ScheduleDefinition,
     SensorDefinition,
     SensorEvaluationContext,
-    SensorResult,
     SkipReason,
     define_asset_job,
     multi_asset,
@@ -49,7 +47,6 @@ from floe.spec.project import ALL_ASSETS_JOB
 from floe.spec.secrets import resolve_secrets
 
 DBT_ASSETS_NAME = "dbt_models"
-TRIGGER_SENSOR = "demo_trigger"
 RETENTION_SENSOR = "floe_retention"
 RETENTION_INTERVAL_S = 300
 
@@ -96,7 +93,7 @@ def observed_step(compiled: CompiledProject, run_id: str, job: str,
     """Trace and report lineage of the dbt step when no floe runner does it for the whole run.
 
     Under 'floe run' the runner observes the run; in a run a Dagster daemon or the UI started
-    (a schedule, the trigger sensor), this step observes itself: the run's lineage and root
+    (a schedule, 'floe demo trigger'), this step observes itself: the run's lineage and root
     span then cover the dbt step.
     """
     from floe.node_events import listening
@@ -251,9 +248,8 @@ def build_code_location(compiled: CompiledProject) -> CodeLocation:
         target=artifacts.dbt.target,
         dbt_executable=dbt_executable(),
     )
-    sensors = [_trigger_sensor(compiled, jobs[ALL_ASSETS_JOB])] if ingestion and ALL_ASSETS_JOB in jobs else []
     retention = _retention_sensor(compiled)
-    sensors += [retention] if retention is not None else []
+    sensors = [retention] if retention is not None else []
     defs = Definitions(assets=[*ingestion, assets], jobs=list(jobs.values()), schedules=schedules,
                        sensors=sensors, resources={"dbt": dbt})
     return CodeLocation(defs, assets, selections, dbt)
@@ -270,24 +266,6 @@ def _job_selection(compiled: CompiledProject, ingestion: list[AssetsDefinition],
     if name == ALL_ASSETS_JOB:
         return selection | landed
     return selection | (selection.upstream(depth=1, include_self=False) & landed)
-
-
-def _trigger_sensor(compiled: CompiledProject, job: Any) -> SensorDefinition:
-    """Turns each 'floe demo trigger --batches N' request into N runs of the job."""
-    from floe.ingestion.triggers import pending_triggers, remove_handled
-
-    @sensor(name=TRIGGER_SENSOR, job=job, minimum_interval_seconds=5,
-            default_status=DefaultSensorStatus.RUNNING,
-            description="Runs the pipeline once per batch requested with 'floe demo trigger'.")
-    def demo_trigger(context: SensorEvaluationContext) -> SensorResult:
-        if context.cursor:
-            remove_handled(compiled.output_dir, context.cursor)
-        requests = pending_triggers(compiled.output_dir, after=context.cursor)
-        runs = [RunRequest(run_key=f"{request.name}-{index}", tags={"floe/trigger": request.name})
-                for request in requests for index in range(request.batches)]
-        return SensorResult(run_requests=runs, cursor=requests[-1].name if requests else context.cursor)
-
-    return demo_trigger
 
 
 def _retention_sensor(compiled: CompiledProject) -> SensorDefinition | None:

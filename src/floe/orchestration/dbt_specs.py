@@ -2,10 +2,11 @@
 
 dagster-dbt's ``@dbt_assets`` builds the same specs, but importing dagster-dbt imports dbt-core
 (about 1.4 s) and its ``fqn:*`` selection builds dbt's graph of the project; a code location
-needs neither, only the manifest JSON. The functions here reproduce what
-``DagsterDbtTranslator`` (asset checks on, every other setting at its default) derives from
-each node: asset key, dependencies (sources included, ephemeral models looked through), group,
-description, metadata, owners, tags, kinds, code version, automation condition; and one check
+needs neither, only the manifest JSON. The functions here reproduce what floe's translator
+(:func:`dbt_translator`: dagster-dbt's ``DagsterDbtTranslator`` with asset checks on, sources
+kept apart and groups by layer, every other setting at its default) derives from each node:
+asset key, dependencies (sources included, ephemeral models looked through), group, description,
+metadata, owners, tags, kinds, code version, automation condition; and one check
 per dbt test attached to a model, seed or snapshot. tests/integration/test_dbt_specs.py compares
 them with dagster-dbt's own on real projects.
 
@@ -52,6 +53,7 @@ _DBT_NAMESPACE = "dagster_dbt/"
 # Dagster's rule for tag keys (like Kubernetes labels: an optional prefix, then a name, 63
 # characters each); dagster-dbt keeps only the dbt tags that follow it.
 _TAG_KEY = re.compile(r"^([A-Za-z0-9_.-]{1,63}/|dagster/kind/)?[A-Za-z0-9_.-]{1,63}$")
+_GROUP_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
 _NODE_COLLECTIONS = ("nodes", "sources", "exposures", "metrics", "semantic_models", "saved_queries",
                      "unit_tests", "functions")
 
@@ -59,9 +61,10 @@ _NODE_COLLECTIONS = ("nodes", "sources", "exposures", "metrics", "semantic_model
 def dbt_translator(manifest: Manifest) -> Any:
     """dagster-dbt's translator as floe uses it for ``manifest`` (imports dagster-dbt).
 
-    dbt tests become asset checks, and sources that read a table the project itself builds get
-    their own key (:func:`source_keys_apart`). The specs below give the keys this translator
-    gives; the dbt step, stock definitions and stock selections all use this one.
+    dbt tests become asset checks, sources that read a table the project itself builds get
+    their own key (:func:`source_keys_apart`), and nodes are grouped by layer
+    (:func:`layer_group`). The specs below give the keys and groups this translator gives; the
+    dbt step, stock definitions and stock selections all use this one.
     """
     from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
@@ -71,6 +74,9 @@ def dbt_translator(manifest: Manifest) -> Any:
         def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
             found = apart.get(dbt_resource_props.get("unique_id", ""))
             return found if found is not None else super().get_asset_key(dbt_resource_props)
+
+        def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+            return layer_group(dbt_resource_props)
 
     return FloeDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
@@ -226,10 +232,23 @@ def _description(node: Node) -> str:
     return "\n\n".join(filter(None, sections))
 
 
-def _group(node: Node) -> str | None:
-    group: str | None = node.get("meta", {}).get("dagster", {}).get("group") or (
+def layer_group(node: Node) -> str | None:
+    """The Dagster group of a dbt node: the one its author chose, else its layer.
+
+    ``meta.dagster.group`` or dbt's ``group`` config win (dagster-dbt's own rule); otherwise the
+    node's first folder under its resource's path (``models/staging/stg_orders.sql`` is in
+    ``staging``), so the UI shows staging, intermediate and marts apart instead of one
+    "default" group. A node at the top of its folder gets none (Dagster's "default").
+    """
+    chosen: str | None = node.get("meta", {}).get("dagster", {}).get("group") or (
         node.get("config") or {}).get("group") or None
-    return group
+    if chosen:
+        return chosen
+    parts = str(node.get("path") or "").replace("\\", "/").split("/")
+    if len(parts) < 2 or not parts[0]:
+        return None
+    # Dagster allows letters, digits and underscores in a group name.
+    return _GROUP_UNSAFE.sub("_", parts[0])
 
 
 def _owners(node: Node, group: Node | None) -> Sequence[str] | None:
@@ -320,7 +339,7 @@ class DbtSpecs:
             description=_description(node),
             metadata=metadata,
             skippable=True,
-            group_name=_group(node),
+            group_name=layer_group(node),
             code_version=_code_version(node),
             automation_condition=_automation_condition(node),
             owners=_owners(node, self._groups.get(node.get("group") or "")),

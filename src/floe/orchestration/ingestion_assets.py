@@ -36,7 +36,8 @@ def _source_assets(compiled: CompiledProject, source: SyntheticSource) -> Assets
     specs = [
         AssetSpec(
             key=key,
-            group_name=source.name,
+            # The layer the tables are (bronze by default), beside dbt's staging, marts, ...
+            group_name=source.namespace,
             kinds={INGESTION_KIND},
             description=f"{source.dataset} table '{key.path[-1]}' of source '{source.name}', "
             f"appended one batch per run (Iceberg {source.namespace}.{key.path[-1]}).",

@@ -1,6 +1,6 @@
 """The project lock inside a Dagster step: runs that ``floe dev`` launches write what ``floe run`` writes.
 
-A run that Dagster's daemon or UI launches (a schedule, the demo's trigger sensor, a click on
+A run that Dagster's daemon or UI launches (a schedule, 'floe demo trigger', a click on
 Materialize) runs its steps in processes of its own, which land batches and build the same
 DuckDB file as ``floe run``. Each such step holds the project lock (``floe.project_lock``) while
 it writes, waiting for a ``floe run`` or a ``floe demo`` batch that holds it. In ``floe run``

@@ -127,12 +127,3 @@ def test_floe_run_runs_the_mounted_artifacts_and_never_recompiles(floe, compiled
     assert not (baked_project / ".floe").exists()
     after = _fingerprint(mounted.parent)
     assert {name: after.get(name) for name in compile_outputs} == compile_outputs
-
-
-def test_demo_trigger_writes_beside_the_mounted_artifacts(floe, compiled_project: Path, baked_project: Path) -> None:
-    # The demo sensor of a pod watches the folder of $FLOE_ARTIFACTS_PATH.
-    mounted = compiled_project / ".floe" / "artifacts.json"
-    result = floe("demo", "trigger", "-n", "2", cwd=baked_project, env={ENV: str(mounted)})
-    assert result.returncode == 0, result.stderr
-    assert list((mounted.parent / "triggers").iterdir())
-    assert not (baked_project / ".floe").exists()

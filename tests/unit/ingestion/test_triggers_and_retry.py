@@ -1,4 +1,4 @@
-"""Demo trigger requests, and landing retries against a real SQLite Iceberg catalog."""
+"""Landing retries against a real SQLite Iceberg catalog."""
 
 from __future__ import annotations
 
@@ -9,21 +9,7 @@ import pytest
 
 from floe.errors import FloeError
 from floe.ingestion.landing import land_with_retry, next_batch_number, retry_delays
-from floe.ingestion.triggers import pending_triggers, queue_trigger, remove_handled
 from floe.spec.ingestion import RetrySpec, SyntheticSource
-
-
-def test_trigger_requests_queue_in_order_and_are_removed(tmp_path: Path) -> None:
-    first = queue_trigger(tmp_path, 2)
-    second = queue_trigger(tmp_path, 5)
-    assert [(r.name, r.batches) for r in pending_triggers(tmp_path)] == [(first.name, 2), (second.name, 5)]
-    assert [r.name for r in pending_triggers(tmp_path, after=first.name)] == [second.name]
-    assert remove_handled(tmp_path, first.name) == 1
-    assert [r.name for r in pending_triggers(tmp_path)] == [second.name]
-    (tmp_path / "triggers" / "zzz.json").write_text("not json")
-    assert [r.name for r in pending_triggers(tmp_path)] == [second.name]
-    with pytest.raises(ValueError):
-        queue_trigger(tmp_path, 0)
 
 
 def test_retry_delays_follow_the_backoff() -> None:

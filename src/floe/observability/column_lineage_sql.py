@@ -165,7 +165,7 @@ def _analyse(sql: str, dialect: str | None, schema: tuple[tuple[TableKey, tuple[
 
     try:
         statements = [s for s in sqlglot.parse(sql, dialect=dialect) if s is not None]
-    except SqlglotError as exc:
+    except (SqlglotError, RecursionError) as exc:
         log.debug("column lineage: cannot parse the SQL: %s", exc)
         return None
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):

@@ -34,6 +34,7 @@ from floe import __version__
 from floe.errors import FloeError
 from floe.node_events import NodeEvent
 from floe.observability import lineage_facets as facets
+from floe.observability.column_lineage import ModelColumnLineage
 from floe.observability.lineage_naming import BUILT_RESOURCE_TYPES, DatasetId, DatasetNamer
 from floe.observability.lineage_transport import ConsoleTransport, FileTransport, HttpTransport, Transport
 from floe.spec.observability import ConsoleLineage, FileLineage, HttpLineage, Lineage
@@ -122,6 +123,8 @@ class RunLineage:
         self._adapter = str(metadata.get("adapter_type") or environment.compute.type)
         self._dbt_version = str(metadata.get("dbt_version") or "unknown")
         self._namer = DatasetNamer(manifest, environment, project_root, iceberg_tables) if self.enabled else None
+        self._column_lineage = (ModelColumnLineage(self._namer, self._adapter, self._compiled_sql)
+                                if self._namer else None)
         self._target_path: Path | None = None
         self._lock = threading.Lock()
         self._run_id: uuid.UUID | None = None
@@ -299,13 +302,12 @@ class RunLineage:
         if target is None:
             return inputs, []
         output = self._dataset(target, entry)
-        real_parents = [(d, p) for d, p in parents if d is not None]
-        if len(real_parents) == 1:
-            parent_id, parent = real_parents[0]
-            lineage = facets.column_lineage(list(_column_names(entry)), parent_id.namespace, parent_id.name,
-                                            list(_column_names(parent)))
-            if lineage is not None:
-                output["facets"]["columnLineage"] = lineage
+        # Column lineage from the SQL this run compiled: only once the node is done (before, the
+        # compiled file may be missing or an earlier run's).
+        columns = self._column_lineage
+        lineage = columns.facet(event.unique_id) if columns is not None and result is not None else None
+        if lineage is not None:
+            output["facets"]["columnLineage"] = lineage
         if result is not None and result.rows is not None and result.rows >= 0:
             output["outputFacets"] = {"outputStatistics": facets.output_statistics(result.rows)}
         return inputs, [output]
@@ -333,8 +335,3 @@ class RunLineage:
             "inputs": inputs or [],
             "outputs": outputs or [],
         })
-
-
-def _column_names(entry: Mapping[str, Any]) -> Iterable[str]:
-    for key, column in (entry.get("columns") or {}).items():
-        yield str(column.get("name") or key)

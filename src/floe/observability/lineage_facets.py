@@ -164,22 +164,20 @@ def schema(columns: Mapping[str, Any]) -> dict[str, Any] | None:
     return {**_base("SchemaDatasetFacet"), "fields": fields} if fields else None
 
 
-def column_lineage(output_columns: Sequence[str], parent_namespace: str, parent_name: str,
-                   parent_columns: Sequence[str]) -> dict[str, Any] | None:
-    """Column lineage inferred by name from the node's only parent; None when nothing matches.
+def column_lineage(fields: Mapping[str, Sequence[Mapping[str, Any]]],
+                   dataset: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """Column lineage traced through a model's SQL (see :mod:`floe.observability.column_lineage`).
 
-    floe does not parse SQL, so this is the one inference it makes: when a node reads exactly
-    one relation, a declared output column with the name of a declared column of that parent
-    comes from it. No transformation type is claimed (the SQL may well transform the value),
-    and columns with no namesake are left out rather than guessed.
+    ``fields`` maps each output column to its input fields (namespace, name, field and
+    ``transformations``: DIRECT IDENTITY / TRANSFORMATION / AGGREGATION, INDIRECT WINDOW /
+    CONDITIONAL / FILTER); ``dataset`` holds the input fields that shape every row of the output
+    (INDIRECT FILTER, JOIN, GROUP_BY, SORT), as version 1-2-0 of the facet places them.
     """
-    available = set(parent_columns)
-    fields = {
-        column: {"inputFields": [{"namespace": parent_namespace, "name": parent_name, "field": column}]}
-        for column in output_columns
-        if column in available
-    }
-    return {**_base("ColumnLineageDatasetFacet"), "fields": fields} if fields else None
+    facet: dict[str, Any] = {**_base("ColumnLineageDatasetFacet"),
+                             "fields": {column: {"inputFields": list(inputs)} for column, inputs in fields.items()}}
+    if dataset:
+        facet["dataset"] = list(dataset)
+    return facet
 
 
 def output_statistics(rows: int) -> dict[str, Any]:

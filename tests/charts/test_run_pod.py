@@ -143,7 +143,13 @@ def test_artifacts_and_secrets_are_mounted_where_the_code_reads_them(run_pod: Ru
     # The artifacts folder is writable scratch seeded by the init container from the ConfigMap.
     state = run_pod.mounted_at(run_pod.container, str(PurePosixPath(env["FLOE_ARTIFACTS_PATH"]).parent))
     assert "emptyDir" in state
-    assert "emptyDir" in run_pod.mounted_at(run_pod.container, f"{project['dir']}/.floe")
+    run_state = run_pod.mounted_at(run_pod.container, f"{project['dir']}/.floe")
+    if run_pod.values["runState"]["create"]:
+        # The live demo: the DuckDB warehouse outlives the pod, on the claim the release creates.
+        claim = find(run_pod.documents, "PersistentVolumeClaim", run_pod.values["runState"]["claimName"])
+        assert run_state["persistentVolumeClaim"] == {"claimName": claim["metadata"]["name"]}
+    else:
+        assert "emptyDir" in run_state
     assert "emptyDir" in run_pod.mounted_at(run_pod.container, "/tmp")
     (stage,) = run_pod.pod["spec"]["initContainers"]
     assert stage["name"] == "stage-floe-state"

@@ -35,8 +35,12 @@ THIRD_PARTY_ENV: dict[str, set[str]] = {
                                "POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD", "SEARCH_ENABLED"},
     # Marquez web: where the API is, and its own port.
     "marquezproject/marquez-web": {"MARQUEZ_HOST", "MARQUEZ_PORT", "WEB_PORT"},
-    # Cube: DuckDB driver and API secret (cube.dev/docs/reference/configuration/environment-variables).
-    "floe/cube": {"CUBEJS_DB_TYPE", "CUBEJS_DB_DUCKDB_DATABASE_PATH", "CUBEJS_API_SECRET", "CUBEJS_DEV_MODE"},
+    # Cube: the PostgreSQL driver, the API secret, pre-aggregations in the database, the refresh
+    # worker, cache and queue (cube.dev/docs/reference/configuration/environment-variables).
+    "floe/cube": {"CUBEJS_DB_TYPE", "CUBEJS_DB_HOST", "CUBEJS_DB_PORT", "CUBEJS_DB_NAME", "CUBEJS_DB_USER",
+                  "CUBEJS_DB_PASS", "CUBEJS_API_SECRET", "CUBEJS_DEV_MODE", "CUBEJS_EXTERNAL_DEFAULT",
+                  "CUBEJS_PRE_AGGREGATIONS_SCHEMA", "CUBEJS_REFRESH_WORKER", "CUBEJS_CACHE_AND_QUEUE_DRIVER",
+                  "CUBEJS_TELEMETRY"},
 }
 # Variables of the Dagster services that Dagster itself reads (not through dagster.yaml).
 DAGSTER_OWN_ENV = {"DAGSTER_HOME"}
@@ -167,7 +171,7 @@ def test_floe_services_read_only_variables_floe_or_dagster_read(compose: dict[st
 
 def test_the_user_code_server_gets_every_secret_the_platform_names(compose: dict[str, Any]) -> None:
     needed = secret_refs(compose_platform().environment)
-    assert needed == {"DAGSTER_PG_PASSWORD"}
+    assert needed == {"DAGSTER_PG_PASSWORD", "SERVING_PG_PASSWORD"}
     user_code = compose["services"]["dagster-user-code"]["environment"]
     assert needed <= set(user_code)
     assert user_code["FLOE_ENV"] == "compose" and user_code["FLOE_PROJECT_DIR"] == "/opt/floe/project"
@@ -202,6 +206,10 @@ def test_credentials_agree_between_services(compose: dict[str, Any]) -> None:
     storage = compose_platform().environment.orchestrator.storage
     assert (storage.host, str(storage.port), storage.user, storage.database) == (  # type: ignore[union-attr]
         user_code["DAGSTER_PG_HOST"], user_code["DAGSTER_PG_PORT"], pg["DAGSTER_PG_USER"], pg["DAGSTER_PG_DB"])
+    serving = compose_platform().environment.serving
+    assert serving is not None and serving.password is not None
+    assert (serving.user, serving.database) == (pg["SERVING_PG_USER"], pg["SERVING_PG_DB"])
+    assert user_code[serving.password.secret_ref] == pg["SERVING_PG_PASSWORD"]
 
 
 # --- mounts, ports, dependencies ----------------------------------------------------------------
@@ -303,19 +311,28 @@ def test_the_demo_profile_starts_the_demo_schedule_and_queues_batches(compose: d
     assert "floe-triggers" not in compose["volumes"]
 
 
-def test_cube_reads_the_warehouse_the_pipeline_writes(compose: dict[str, Any]) -> None:
+def test_cube_reads_the_serving_database_the_runs_publish_to(compose: dict[str, Any]) -> None:
+    """The platform's serving block and Cube's connection name the same server, database, role
+    and password; Cube keeps its pre-aggregations there (no Cube Store) and never mounts the
+    DuckDB state volume (a DuckDB file has one writer)."""
     services = compose["services"]
-    cube, user_code = services["cube"], services["dagster-user-code"]
-    cube_mounts = dict((t, s) for s, t in mounts(cube))
-    code_mounts = dict((t, s) for s, t in mounts(user_code))
-    database = PurePosixPath(cube["environment"]["CUBEJS_DB_DUCKDB_DATABASE_PATH"])
-    state_root = PurePosixPath(user_code["environment"]["FLOE_PROJECT_DIR"])
-    compute_path = PurePosixPath(compose_platform().environment.compute.path)  # type: ignore[union-attr]
-    state_dir = state_root / compute_path.parent
-    assert cube_mounts[str(database.parent)] == code_mounts[str(state_dir)] == "floe-state"
-    assert database.name == compute_path.name
-    assert cube["build"]["args"]["FLOE_IMAGE"] == services["dagster-user-code"]["image"]
-    assert cube["profiles"] == ["cube"]
+    cube, pg, user_code = services["cube"], services["postgres"], services["dagster-user-code"]
+    env = cube["environment"]
+    serving = compose_platform().environment.serving
+    assert serving is not None and serving.type == "postgres" and serving.password is not None
+    assert env["CUBEJS_DB_TYPE"] == "postgres"
+    assert (env["CUBEJS_DB_HOST"], env["CUBEJS_DB_PORT"]) == (serving.host, str(serving.port))
+    assert serving.host in services and "healthcheck" in services[serving.host]
+    assert (env["CUBEJS_DB_NAME"], env["CUBEJS_DB_USER"]) == (serving.database, serving.user)
+    secret = serving.password.secret_ref
+    assert env["CUBEJS_DB_PASS"] == user_code["environment"][secret] == pg["environment"]["SERVING_PG_PASSWORD"]
+    assert env["CUBEJS_EXTERNAL_DEFAULT"] == "false" and env["CUBEJS_REFRESH_WORKER"] == "true"
+    assert env["CUBEJS_PRE_AGGREGATIONS_SCHEMA"] not in {serving.schema_, "public"}
+    assert cube["depends_on"] == {serving.host: {"condition": "service_healthy"}}
+    assert not [t for s, t in mounts(cube) if s == "floe-state"], "Cube must not open the DuckDB state volume"
+    assert cube["build"]["args"]["FLOE_IMAGE"] == user_code["image"]
+    # The live demo brings Cube up with it; 'cube' alone serves what earlier runs published.
+    assert set(cube["profiles"]) == {"demo", "cube"}
 
 
 def test_traces_and_lineage_reach_the_collector_jaeger_and_marquez(compose: dict[str, Any]) -> None:
@@ -372,7 +389,8 @@ def test_the_postgres_init_script_is_executable_and_fed_by_compose(compose: dict
     script = DOCKER_DIR / "postgres-init" / "10-floe-databases.sh"
     assert os.access(script, os.X_OK)
     needed = set(re.findall(r'"\$\{(\w+):\?\}"', script.read_text(encoding="utf-8")))
-    assert needed == {f"{who}_PG_{what}" for who in ("DAGSTER", "MARQUEZ") for what in ("USER", "PASSWORD", "DB")}
+    assert needed == {f"{who}_PG_{what}" for who in ("DAGSTER", "MARQUEZ", "SERVING")
+                      for what in ("USER", "PASSWORD", "DB")}
     assert needed <= set(compose["services"]["postgres"]["environment"])
     targets = dict((t, s) for s, t in mounts(compose["services"]["postgres"]))
     assert targets["/docker-entrypoint-initdb.d"] == "./postgres-init"
@@ -384,7 +402,9 @@ def test_the_postgres_init_script_creates_roles_and_databases(postgres_admin_env
     suffix = secrets.token_hex(4)
     names = {"DAGSTER_PG_USER": f"floe_dagster_{suffix}", "DAGSTER_PG_DB": f"floe_dagster_{suffix}",
              "MARQUEZ_PG_USER": f"floe_marquez_{suffix}", "MARQUEZ_PG_DB": f"floe Marquez {suffix}",
-             "DAGSTER_PG_PASSWORD": "it's-a \"quoted\" value", "MARQUEZ_PG_PASSWORD": secrets.token_urlsafe(16)}
+             "DAGSTER_PG_PASSWORD": "it's-a \"quoted\" value", "MARQUEZ_PG_PASSWORD": secrets.token_urlsafe(16),
+             "SERVING_PG_USER": f"floe_serving_{suffix}", "SERVING_PG_DB": f"floe_serving_{suffix}",
+             "SERVING_PG_PASSWORD": secrets.token_urlsafe(16)}
     env = {**os.environ, **postgres_admin_env, **names}
     script = DOCKER_DIR / "postgres-init" / "10-floe-databases.sh"
 
@@ -396,7 +416,7 @@ def test_the_postgres_init_script_creates_roles_and_databases(postgres_admin_env
     try:
         result = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True, timeout=60, check=False)
         assert result.returncode == 0, result.stderr
-        for who in ("DAGSTER", "MARQUEZ"):
+        for who in ("DAGSTER", "MARQUEZ", "SERVING"):
             user, database = names[f"{who}_PG_USER"], names[f"{who}_PG_DB"]
             owner = sql(f"select pg_get_userbyid(datdba) from pg_database where datname = '{database}'")
             assert owner == user
@@ -405,7 +425,7 @@ def test_the_postgres_init_script_creates_roles_and_databases(postgres_admin_env
         again = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True, timeout=60, check=False)
         assert again.returncode != 0 and "already exists" in again.stderr
     finally:
-        for who in ("DAGSTER", "MARQUEZ"):
+        for who in ("DAGSTER", "MARQUEZ", "SERVING"):
             subprocess.run(["psql", "--no-psqlrc", "-c", f'drop database if exists "{names[f"{who}_PG_DB"]}"',
                             "-U", env["POSTGRES_USER"], "-d", env["POSTGRES_DB"]], env=env, capture_output=True,
                            check=False)

@@ -77,6 +77,22 @@ securityContext:
     secretKeyRef:
       name: {{ required "apiSecret.secretName is required: the Secret holding CUBEJS_API_SECRET" .Values.apiSecret.secretName }}
       key: {{ .Values.apiSecret.key }}
+{{- with .Values.database.passwordSecret }}
+{{- if .name }}
+- name: CUBEJS_DB_PASS
+  valueFrom:
+    secretKeyRef:
+      name: {{ .name }}
+      key: {{ .key }}
+{{- end }}
+{{- end }}
+{{- with .Values.database.preAggregationsSchema }}
+- name: CUBEJS_PRE_AGGREGATIONS_SCHEMA
+  value: {{ . | quote }}
+{{- end }}
+{{- /* Without Cube Store, pre-aggregations are tables in the database itself (external: false). */}}
+- name: CUBEJS_EXTERNAL_DEFAULT
+  value: {{ .Values.cubeStore.enabled | toString | quote }}
 {{- if .Values.cubeStore.enabled }}
 - name: CUBEJS_CUBESTORE_HOST
   value: {{ include "floe-cube.fullname" . }}-store-router

@@ -34,6 +34,7 @@ SECRET_KEYS: tuple[str, ...] = (
     "POSTGRES_PASSWORD",      # the PostgreSQL superuser of the stack's database server
     "DAGSTER_PG_PASSWORD",    # Dagster's storage role (also a secret_ref in docker/platform.yaml)
     "MARQUEZ_PG_PASSWORD",    # Marquez's role
+    "SERVING_PG_PASSWORD",    # the serving database's role: runs publish the marts, Cube reads them
     "CUBEJS_API_SECRET",      # signs the JSON Web Tokens of Cube's API
 )
 SECRET_BYTES = 32

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from floe.platform.helm.values_common import (
     ChartValues,
@@ -55,6 +55,28 @@ class CubeDatabase(HelmModel):
         default="",
         description="Secret whose keys are environment variables (CUBEJS_DB_PASS, ...), loaded with envFrom.",
     )
+    password_secret: DatabasePassword = Field(
+        default_factory=lambda: DatabasePassword(),
+        description="CUBEJS_DB_PASS from one key of a Secret, e.g. the key of floe's Secret that platform.yaml's "
+        "serving password names, so the runs that publish and Cube that reads use one credential.",
+    )
+    pre_aggregations_schema: str = Field(
+        default="", pattern=r"^([A-Za-z_][A-Za-z0-9_]{0,62})?$",
+        description="CUBEJS_PRE_AGGREGATIONS_SCHEMA: where pre-aggregation tables go (empty: Cube's default).",
+    )
+
+
+class DatabasePassword(HelmModel):
+    """A Secret key holding the database password (CUBEJS_DB_PASS)."""
+
+    name: OptionalK8sName = Field(default="", description="Secret; empty: no CUBEJS_DB_PASS from here.")
+    key: str = Field(default="", description="Key inside the Secret.")
+
+    @model_validator(mode="after")
+    def _name_and_key_together(self) -> DatabasePassword:
+        if bool(self.name) != bool(self.key):
+            raise ValueError("database.passwordSecret needs name and key together (or neither)")
+        return self
 
 
 class ApiSecret(HelmModel):

@@ -59,6 +59,28 @@ class Volumes(HelmModel):
     tmp_size_limit: Memory = Field(default="512Mi", description="sizeLimit of the emptyDir mounted at /tmp.")
 
 
+class RunState(HelmModel):
+    """A PersistentVolumeClaim for ``<project>/.floe`` of the run pods: the DuckDB warehouse and the
+    project lock survive from one run to the next (the live demo keeps growing across pods).
+
+    The run launcher's volumes are literal values of the official chart, so the claim has a fixed
+    name, ``claimName``, which ``dagster.runLauncher.config.k8sRunLauncher.volumes`` names
+    (values-demo.yaml). ReadWriteOnce suits runs serialized by the queue (``maxConcurrentRuns:
+    1``): pods on the node holding the volume share it, and ``flock`` on the project lock works
+    there; charts/README.md explains the ReadWriteMany trade-off.
+    """
+
+    create: bool = Field(default=False, description="Create the claim (kept out of the run pods until named there).")
+    claim_name: K8sName = Field(default="floe-run-state", description="Name of the claim.")
+    size: Memory = Field(default="5Gi", description="Requested storage.")
+    storage_class_name: str = Field(
+        default="", description="StorageClass; empty: the cluster's default class."
+    )
+    access_mode: Literal["ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany"] = Field(
+        default="ReadWriteOnce", description="Access mode (ReadWriteOnce: run pods serialized on one node at a time)."
+    )
+
+
 class Preflight(HelmModel):
     """The pre-install / pre-upgrade hook Job: the release goes ahead only when preflight passes."""
 
@@ -374,6 +396,9 @@ class FloeDagsterValues(ChartValues):
     artifacts: Artifacts = Field(default_factory=Artifacts, description="The compiled artifacts ConfigMap.")
     secrets: SecretsWiring = Field(default_factory=SecretsWiring, description="Credentials, by reference only.")
     volumes: Volumes = Field(default_factory=Volumes, description="Writable emptyDir volumes.")
+    run_state: RunState = Field(
+        default_factory=RunState, description="A PersistentVolumeClaim for the run pods' <project>/.floe."
+    )
     preflight: Preflight = Field(default_factory=Preflight, description="The pre-install/pre-upgrade hook.")
     disruption_budgets: DisruptionBudgets = Field(
         default_factory=DisruptionBudgets, description="PodDisruptionBudgets."

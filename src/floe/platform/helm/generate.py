@@ -202,6 +202,32 @@ def runtime_values(
     floe_dagster = dagster_values(artifacts, artifacts_text, layout)
     values: dict[str, Any] = {"dagster": floe_dagster.pop("dagster"), "floe-dagster": floe_dagster}
     values["floe-jobs"] = {"artifacts": {"json": artifacts_text}}
-    if cube_model:
-        values["floe-cube"] = {"model": cube_model}
+    secret_name = dig(chart_values, "floe-dagster", "secrets", "secretName", default="floe-secrets")
+    cube = {**cube_serving_values(artifacts, secret_name), **({"model": cube_model} if cube_model else {})}
+    if cube:
+        values["floe-cube"] = cube
     return values
+
+
+# sslmodes under which libpq encrypts for certain; Cube's postgres driver then needs CUBEJS_DB_SSL.
+_ENCRYPTED_SSLMODES = {"require", "verify-ca", "verify-full"}
+
+
+def cube_serving_values(artifacts: ArtifactsV1, secret_name: str) -> dict[str, Any]:
+    """floe-cube's ``database`` block from the environment's serving database (empty without one).
+
+    Cube reads the marts where the runs publish them: the same host, database and role, and the
+    password from the same key of floe's Secret (``secret_name``) that the runs read for
+    ``serving.password``. One declaration in platform.yaml, two readers that cannot drift apart.
+    """
+    serving = artifacts.environment.serving
+    if serving is None:
+        return {}
+    settings = {"CUBEJS_DB_HOST": serving.host, "CUBEJS_DB_PORT": str(serving.port),
+                "CUBEJS_DB_NAME": serving.database, "CUBEJS_DB_USER": serving.user}
+    if serving.sslmode in _ENCRYPTED_SSLMODES:
+        settings["CUBEJS_DB_SSL"] = "true"
+    database: dict[str, Any] = {"type": "postgres", "settings": settings}
+    if serving.password is not None:
+        database["passwordSecret"] = {"name": secret_name, "key": serving.password.secret_ref}
+    return {"database": database}

@@ -5,7 +5,7 @@ installed packages on ``NODE_PATH``) and waits until it listens and its readines
 the database answers. The child ends with floe: it reads floe's end of a pipe on its standard
 input and exits on EOF, and on Linux it also gets SIGTERM when floe's main thread ends.
 
-While ``floe cube serve`` runs, ``.floe/cube/server.json`` (mode 0600: it holds the API
+While ``floe cube serve`` runs, ``.floe/cube/server-<environment>.json`` (mode 0600: it holds the API
 secret) says where it listens, so ``floe cube query`` asks it instead of starting its own.
 """
 
@@ -32,9 +32,18 @@ from floe.processes import child_ends_with_parent, is_running, is_this_host, pro
 if TYPE_CHECKING:
     from floe.cube_server.database import CubeDatabase
 
-RECORD_FILE = "server.json"
-LOG_FILE = "server.log"
-QUERY_LOG_FILE = "query-server.log"
+
+
+def record_file(environment: str) -> str:
+    """The record of the server of one environment (each environment may have its own running)."""
+    return f"server-{environment}.json"
+
+
+def log_file(environment: str, *, for_query: bool = False) -> str:
+    """The log of the last server started for an environment (by serve, or for one query)."""
+    return f"{'query' if for_query else 'server'}-{environment}.log"
+
+
 # Cube's settings floe chooses; the user's own CUBEJS_* variables win over these (not over the
 # database, which platform.yaml declares).
 CUBE_DEFAULTS = {
@@ -52,7 +61,7 @@ _STOP_GRACE_S = 15.0
 
 @dataclass(frozen=True)
 class ServerRecord:
-    """A running Cube server, as ``.floe/cube/server.json`` records it."""
+    """A running Cube server, as ``.floe/cube/server-<environment>.json`` records it."""
 
     pid: int
     host: str
@@ -76,7 +85,7 @@ def running_server(cube_dir: Path, environment: str) -> ServerRecord | None:
 
     A record whose server is gone (``kill -9`` leaves it behind) is removed.
     """
-    path = cube_dir / RECORD_FILE
+    path = cube_dir / record_file(environment)
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
         record = ServerRecord(**document)
@@ -86,7 +95,7 @@ def running_server(cube_dir: Path, environment: str) -> ServerRecord | None:
         with contextlib.suppress(OSError):
             path.unlink()
         return None
-    return record if record.environment == environment else None
+    return record
 
 
 class CubeServer:
@@ -214,24 +223,24 @@ class CubeServer:
 
 
 def write_record(cube_dir: Path, record: ServerRecord) -> Path:
-    """Write ``server.json`` atomically, readable by its owner only (it holds the API secret)."""
+    """Write the record atomically, readable by its owner only (it holds the API secret)."""
     cube_dir.mkdir(parents=True, exist_ok=True)
     handle, scratch = tempfile.mkstemp(prefix=".server-", suffix=".json", dir=cube_dir)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             json.dump(asdict(record), out, indent=2)
         os.chmod(scratch, 0o600)
-        os.replace(scratch, cube_dir / RECORD_FILE)
+        os.replace(scratch, cube_dir / record_file(record.environment))
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(scratch)
         raise
-    return cube_dir / RECORD_FILE
+    return cube_dir / record_file(record.environment)
 
 
 def remove_record(cube_dir: Path, record: ServerRecord) -> None:
-    """Remove ``server.json`` if it still describes ``record`` (a newer serve may have replaced it)."""
-    path = cube_dir / RECORD_FILE
+    """Remove the record if it still describes ``record`` (a newer serve may have replaced it)."""
+    path = cube_dir / record_file(record.environment)
     try:
         if json.loads(path.read_text(encoding="utf-8")).get("pid") == record.pid:
             path.unlink()

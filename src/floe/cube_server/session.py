@@ -16,13 +16,13 @@ from floe.cube_server.client import new_secret
 from floe.cube_server.database import cube_database
 from floe.cube_server.errors import CubeServerError
 from floe.cube_server.install import ensure_installed
-from floe.cube_server.server import LOG_FILE, QUERY_LOG_FILE, CubeServer, running_server
+from floe.cube_server.server import CubeServer, log_file, running_server
 
 if TYPE_CHECKING:
     from floe.contract.project import CompiledProject
 
 CUBE_DIR = Path(".floe") / "cube"
-"""The project's Cube folder: ``model/cubes/*.yml``, ``server.json`` while a server runs, its log."""
+"""The project's Cube folder: ``model/cubes/*.yml``, ``server-<env>.json`` while a server runs, logs."""
 
 
 @dataclass(frozen=True)
@@ -51,15 +51,16 @@ def generate_model(compiled: CompiledProject) -> tuple[Path, int]:
 
 
 def new_server(compiled: CompiledProject, *, port: int, secret: str | None, progress: Callable[[str], None],
-               log_name: str = LOG_FILE) -> CubeServer:
+               for_query: bool = False) -> CubeServer:
     """A Cube server for the project (not started): database checked, model written, packages installed."""
     database = cube_database(compiled)
     model_dir, cubes = generate_model(compiled)
     progress(f"Cube model: {cubes} cube(s) in {model_dir}")
     modules = ensure_installed(progress)
+    environment = compiled.artifacts.environment_name
     return CubeServer(modules=modules, model_dir=model_dir, database=database, secret=secret or new_secret(),
-                      port=port, log_path=cube_dir(compiled) / log_name,
-                      environment=compiled.artifacts.environment_name)
+                      port=port, log_path=cube_dir(compiled) / log_file(environment, for_query=for_query),
+                      environment=environment)
 
 
 @contextlib.contextmanager
@@ -69,7 +70,7 @@ def server_for_query(compiled: CompiledProject, progress: Callable[[str], None])
     if record is not None:
         yield Endpoint(record.url, record.secret, started_here=False)
         return
-    server = new_server(compiled, port=0, secret=None, progress=progress, log_name=QUERY_LOG_FILE)
+    server = new_server(compiled, port=0, secret=None, progress=progress, for_query=True)
     progress(f"starting a Cube server for this query (reading {server.database.target}); "
              "'floe cube serve' keeps one running")
     server.start()

@@ -20,6 +20,8 @@ prints its message (never a traceback). Anything else is a bug and exits 2.
     │                              (floe.project_lock)
     ├── WarehouseLockedError       another program has the DuckDB warehouse file open
     │                              (floe.targets.duckdb_lock)
+    ├── CubeServerError            the Cube server cannot be installed, started or asked
+    │                              (floe.cube_server.errors)
     └── SyntheticConfigError       a synthetic-data generator argument cannot be honoured;
                                    also a ValueError (floe.synthetic.errors)
 

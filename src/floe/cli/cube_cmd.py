@@ -23,6 +23,8 @@ def cube() -> None:
     \b
     floe cube generate    write model/cubes/*.yml from the compiled dbt manifest
     floe cube verify      run every measure and dimension against the built warehouse
+    floe cube serve       run the Cube API over the environment's serving database
+    floe cube query JSON  ask the Cube API (the running 'serve', else one started for it)
     """
 
 
@@ -89,6 +91,98 @@ def verify(pipeline_file: Path, platform_file: Path | None, environment: str | N
     if problems:
         raise FloeError(f"{len(problems)} problem(s) in the Cube model",
                         hint="fix the semantic models in the dbt project, then 'floe cube generate'")
+
+
+@cube.command()
+@spec_options
+@click.option("--port", "-p", type=click.IntRange(0, 65535), default=4000, show_default=True,
+              help="Port on 127.0.0.1 (0: any free port).")
+def serve(pipeline_file: Path, platform_file: Path | None, environment: str | None, port: int) -> None:
+    """Run the Cube API for the project until Ctrl-C.
+
+    \b
+    Generates the Cube model (as 'floe cube generate'), installs Cube's npm packages on first
+    use (Node.js 20 and npm needed; cached per version, $FLOE_CUBE_CACHE), and serves the
+    environment's serving database (platform.yaml 'serving:'), or its PostgreSQL compute.
+    Requests carry a JWT signed with the API secret: $CUBEJS_API_SECRET when set, else a
+    fresh one; a token is printed. Other CUBEJS_* variables you set reach Cube.
+    """
+    import os
+    import signal
+
+    from floe.cube_server import api_token, cube_dir, new_server, remove_record, running_server, write_record
+    from floe.cube_server.errors import CubeServerError
+    from floe.process_exit import Interrupted
+
+    compiled = _compiled(pipeline_file, platform_file, environment)
+    folder = cube_dir(compiled)
+    already = running_server(folder, compiled.artifacts.environment_name)
+    if already is not None:
+        raise CubeServerError(f"a Cube server already runs for this project at {already.url} (pid {already.pid})",
+                              hint="use it ('floe cube query ...'), or stop it first (Ctrl-C where it runs)")
+    server = new_server(compiled, port=port, secret=os.environ.get("CUBEJS_API_SECRET"),
+                        progress=lambda line: click.echo(line, err=True))
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        raise Interrupted(signum)
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        click.echo(f"starting Cube on 127.0.0.1 over {server.database.target} "
+                   f"({server.database.source} of environment '{compiled.artifacts.environment_name}')", err=True)
+        server.start()
+        record = server.record()
+        write_record(folder, record)
+        try:
+            click.echo(f"Cube API ready at {server.url}/cubejs-api/v1 (log: {server.log_path})")
+            click.echo(f"token (valid 30 days): {api_token(server.secret, ttl_s=30 * 86400)}")
+            click.echo("  e.g. curl -H \"Authorization: $TOKEN\" "
+                       f"'{server.url}/cubejs-api/v1/load?query={{\"measures\":[\"<cube>.<measure>\"]}}'")
+            click.echo("  or 'floe cube query JSON'; Ctrl-C stops it", err=True)
+            code = server.wait()
+            raise CubeServerError(f"the Cube server exited ({code}):\n{server.log_tail()}",
+                                  hint=f"the whole log is in {server.log_path}")
+        finally:
+            remove_record(folder, record)
+    finally:
+        server.stop()
+        signal.signal(signal.SIGTERM, previous)
+
+
+@cube.command()
+@spec_options
+@click.argument("query_json", metavar="QUERY_JSON")
+@click.option("--json", "as_json", is_flag=True, help="Print Cube's answer as it is (JSON).")
+@click.option("--timeout", type=click.FloatRange(1), default=600.0, show_default=True,
+              help="Seconds to wait for the answer (a first query may build rollups).")
+def query(pipeline_file: Path, platform_file: Path | None, environment: str | None, query_json: str,
+          as_json: bool, timeout: float) -> None:
+    """Ask the Cube API and print its answer (a table, or the raw JSON with --json).
+
+    \b
+    Uses the 'floe cube serve' running for the project and environment; without one, starts a
+    Cube server for this query and stops it afterwards (slower: it starts, and its rollups
+    may need building).
+
+    \b
+    floe cube query '{"measures": ["orders.order_count", "orders.revenue"], "dimensions": ["orders.region"]}'
+    floe cube query --json '{"measures": ["orders.revenue"],
+        "timeDimensions": [{"dimension": "orders.ordered_at", "granularity": "day"}]}'
+    """
+    from floe.cube_server import answer_table, api_token, load, parse_query, server_for_query, used_pre_aggregations
+
+    wanted = parse_query(query_json)  # a typo fails before anything starts
+    compiled = _compiled(pipeline_file, platform_file, environment)
+    with server_for_query(compiled, progress=lambda line: click.echo(line, err=True)) as endpoint:
+        answer = load(endpoint.url, api_token(endpoint.secret), wanted, timeout_s=timeout)
+    if as_json:
+        click.echo(json.dumps(answer, indent=2))
+        return
+    for line in answer_table(answer):
+        click.echo(line)
+    used = used_pre_aggregations(answer)
+    if used:
+        click.echo("from rollup(s): " + ", ".join(used), err=True)
 
 
 def _compiled(pipeline_file: Path, platform_file: Path | None, environment: str | None) -> CompiledProject:

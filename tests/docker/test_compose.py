@@ -360,6 +360,8 @@ def test_traces_and_lineage_reach_the_collector_jaeger_and_marquez(compose: dict
 
 # --- the configuration files, checked by the tools that read them -------------------------------
 
+# Dagster's import can start a process (platform probing): integration tier.
+@pytest.mark.integration
 def test_dagster_yaml_is_a_valid_instance_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                  compose: dict[str, Any]) -> None:
     from dagster._core.instance.config import dagster_instance_config
@@ -375,6 +377,8 @@ def test_dagster_yaml_is_a_valid_instance_config(tmp_path: Path, monkeypatch: py
     assert config["compute_logs"]["config"]["base_dir"].startswith("/var/lib/dagster/")
 
 
+# Dagster's import can start a process (platform probing): integration tier.
+@pytest.mark.integration
 def test_workspace_yaml_is_a_valid_workspace() -> None:
     from dagster._config import validate_config
     from dagster._core.workspace.config_schema import WORKSPACE_CONFIG_SCHEMA

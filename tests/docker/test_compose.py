@@ -8,7 +8,7 @@ import os
 import re
 import secrets
 import subprocess
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from tests.conftest import RUNTIME_ENV, run_floe
 from tests.support.postgres import scratch_database
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.integration.cube.conftest import LEDGER, SERVING_SCHEMA, Serve, Shop, declare_serving
 
 from floe.processes import pid_alive
+from tests.integration.cube.conftest import LEDGER, SERVING_SCHEMA, Serve, Shop, declare_serving
 
 pytestmark = [pytest.mark.integration, pytest.mark.process, pytest.mark.postgres]
 

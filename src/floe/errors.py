@@ -20,6 +20,8 @@ prints its message (never a traceback). Anything else is a bug and exits 2.
     │                              (floe.project_lock)
     ├── WarehouseLockedError       another program has the DuckDB warehouse file open
     │                              (floe.targets.duckdb_lock)
+    ├── ServingError               the serving PostgreSQL refused or cannot be reached
+    │                              (floe.serving.connection)
     └── SyntheticConfigError       a synthetic-data generator argument cannot be honoured;
                                    also a ValueError (floe.synthetic.errors)
 

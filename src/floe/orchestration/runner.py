@@ -350,7 +350,8 @@ def _step_error(error: Any, dbt_errors: list[str], *, nodes_failed: bool) -> lis
         error = error.cause
     message = str(error.message).strip()
     if error.cls_name != _DBT_EXIT and _DBT_EXIT not in message.split(":", 1)[0]:
-        return [message]
+        # A FloeError raised in a step says what, where and what next: its class path says nothing more.
+        return [re.sub(r"^floe(?:\.\w+)+Error: ", "", message)]
     if dbt_errors:
         return dbt_errors
     if nodes_failed:

@@ -218,7 +218,10 @@ def _refused(serving: ServingConnection, doing: str) -> Iterator[None]:
         text = _CONNINFO.sub("", str(exc))  # DuckDB repeats the connection string, password included
         if serving.password:
             text = text.replace(serving.password, "***")
-        first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+        # A refused statement comes back inside the whole query's text: PostgreSQL's own words are the news.
+        refused = re.search(r"\b(?:ERROR|FATAL):\s+(.+)", text)
+        first = refused.group(1).strip() if refused else next(
+            (line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
         raise ServingError(
             f"{doing} the serving database {serving.target} failed: {first}",
             hint="check platform.yaml's serving block and that PostgreSQL is up and writable "

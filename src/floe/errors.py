@@ -22,6 +22,8 @@ prints its message (never a traceback). Anything else is a bug and exits 2.
     │                              (floe.targets.duckdb_lock)
     ├── CubeServerError            the Cube server cannot be installed, started or asked
     │                              (floe.cube_server.errors)
+    ├── ServingError               the serving PostgreSQL refused or cannot be reached
+    │                              (floe.serving.connection)
     └── SyntheticConfigError       a synthetic-data generator argument cannot be honoured;
                                    also a ValueError (floe.synthetic.errors)
 

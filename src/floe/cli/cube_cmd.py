@@ -41,7 +41,9 @@ def generate(pipeline_file: Path, platform_file: Path | None, environment: str |
     from floe.semantic import build_cube_model, load_manifest, write_cube_model
 
     compiled = _compiled(pipeline_file, platform_file, environment)
-    model = build_cube_model(load_manifest(compiled.manifest_path))
+    serving = compiled.artifacts.environment.serving  # Cube reads the published copies there
+    model = build_cube_model(load_manifest(compiled.manifest_path),
+                             serving_schema=serving.schema_ if serving is not None else None)
     target = output or compiled.root / DEFAULT_CUBE_DIR
     written = write_cube_model(model, target)
     click.echo(f"wrote {len(model.cubes)} cube(s) to {target}: "
@@ -61,7 +63,8 @@ def verify(pipeline_file: Path, platform_file: Path | None, environment: str | N
            as_json: bool) -> None:
     """Run every generated measure and dimension against the warehouse; exit 1 on a problem.
 
-    Needs a DuckDB warehouse built by 'floe run' (Cube runs the same SQL at query time).
+    Needs a DuckDB warehouse built by 'floe run' (Cube runs the same SQL at query time); with a
+    serving database (platform.yaml serving:), the tables published there, which Cube reads.
     """
     from floe.errors import FloeError
     from floe.semantic import read_cube_model, verify_cube_model
@@ -73,18 +76,22 @@ def verify(pipeline_file: Path, platform_file: Path | None, environment: str | N
     if not isinstance(compute, DuckDBCompute):
         raise FloeError(f"verification runs on DuckDB; environment '{compiled.artifacts.environment_name}' "
                         f"uses {compute.type}", hint="verify in an environment on duckdb, e.g. dev")
+    from floe.serving import serving_connection
+
     database = warehouse_path(compute, compiled.root)
-    if not database.is_file():
+    serving = serving_connection(compiled)  # with serving, Cube reads the published tables: check those
+    if serving is None and not database.is_file():
         raise FloeError(f"the warehouse {database} does not exist yet", hint="run 'floe run' first")
     folder = output or compiled.root / DEFAULT_CUBE_DIR
     cubes = read_cube_model(folder)
     if not cubes:
         raise FloeError(f"no generated cube files in {folder}", hint="run 'floe cube generate' first")
-    problems = verify_cube_model(cubes, database)
+    problems = verify_cube_model(cubes, database, serving=serving, project_root=compiled.root)
     if as_json:
         click.echo(json.dumps({"cubes": len(cubes), "problems": [str(p) for p in problems]}, indent=2))
     else:
-        click.echo(f"checked {len(cubes)} cube(s) against {database.name}: "
+        checked = serving.target if serving is not None else database.name
+        click.echo(f"checked {len(cubes)} cube(s) against {checked}: "
                    + ("every member runs" if not problems else f"{len(problems)} problem(s)"))
         for problem in problems:
             click.secho(f"  ✗ {problem}", fg="red")

@@ -224,10 +224,14 @@ def _semantic_layer(compiled: CompiledProject) -> None:
 
     compute = compiled.artifacts.environment.compute
     folder = compiled.root / DEFAULT_CUBE_DIR
-    write_model = build_cube_model(load_manifest(compiled.manifest_path))
+    from floe.serving import serving_connection
+
+    serving = serving_connection(compiled)  # with serving, Cube reads (and verify checks) the published tables
+    write_model = build_cube_model(load_manifest(compiled.manifest_path),
+                                   serving_schema=serving.schema if serving is not None else None)
     write_cube_model(write_model, folder)
-    problems = verify_cube_model(read_cube_model(folder), warehouse_path(compute, compiled.root)) \
-        if isinstance(compute, DuckDBCompute) else []
+    problems = verify_cube_model(read_cube_model(folder), warehouse_path(compute, compiled.root), serving=serving,
+                                 project_root=compiled.root) if isinstance(compute, DuckDBCompute) else []
     click.echo(f"\nsemantic layer: {len(write_model.cubes)} Cube cubes in {folder} "
                + ("(every measure and dimension runs on the warehouse)" if not problems
                   else f"({len(problems)} problem(s): run 'floe cube verify')"))

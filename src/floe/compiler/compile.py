@@ -112,6 +112,11 @@ def _compile(project: Project, output_dir: Path | None, stage: Stage) -> Compile
         with stage("floe.compile.dbt_parse"):
             manifest, packages = _parse(project, staging, secrets)
         check_no_ref_cycle(manifest)  # first: building asset keys of a cyclic graph never ends
+        serving = project.environment.serving
+        if serving is not None:
+            from floe.serving import published_models
+
+            published_models(manifest, serving.models)  # serving.models must name models of the project
         asset_warnings = _check_asset_keys(project, manifest)
         digest = source_hash(
             spec_files=[project.pipeline_path, project.platform_path],

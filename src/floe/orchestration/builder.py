@@ -43,6 +43,7 @@ from floe.orchestration.dbt_specs import (
     load_manifest,
 )
 from floe.orchestration.ingestion_assets import build_ingestion_assets
+from floe.orchestration.serving_asset import build_publish_asset, with_publish
 from floe.spec.project import ALL_ASSETS_JOB
 from floe.spec.secrets import resolve_secrets
 
@@ -210,6 +211,7 @@ class CodeLocation:
     dbt_assets: AssetsDefinition
     job_selections: dict[str, AssetSelection]
     dbt: FloeDbtResource
+    publish: AssetsDefinition | None = None  # the serving publish step (floe.orchestration.serving_asset)
 
 
 def build_code_location(compiled: CompiledProject) -> CodeLocation:
@@ -220,7 +222,9 @@ def build_code_location(compiled: CompiledProject) -> CodeLocation:
     ensure_profiles_file(compiled)
     assets = build_dbt_assets(compiled)
     ingestion = build_ingestion_assets(compiled)
-    selections = {job.name: _job_selection(compiled, ingestion, job.name, job.select, job.exclude)
+    publish = build_publish_asset(compiled, assets)  # None without a serving database
+    selections = {job.name: with_publish(_job_selection(compiled, ingestion, job.name, job.select, job.exclude),
+                                         publish)
                   for job in artifacts.jobs}
     jobs = {
         job.name: define_asset_job(job.name, selection=selections[job.name], description=job.description,
@@ -250,9 +254,9 @@ def build_code_location(compiled: CompiledProject) -> CodeLocation:
     )
     retention = _retention_sensor(compiled)
     sensors = [retention] if retention is not None else []
-    defs = Definitions(assets=[*ingestion, assets], jobs=list(jobs.values()), schedules=schedules,
-                       sensors=sensors, resources={"dbt": dbt})
-    return CodeLocation(defs, assets, selections, dbt)
+    defs = Definitions(assets=[*ingestion, assets, *([publish] if publish else [])], jobs=list(jobs.values()),
+                       schedules=schedules, sensors=sensors, resources={"dbt": dbt})
+    return CodeLocation(defs, assets, selections, dbt, publish)
 
 
 def _job_selection(compiled: CompiledProject, ingestion: list[AssetsDefinition], name: str, select: str,

@@ -170,8 +170,12 @@ def plan_run(compiled: CompiledProject, *, job: str | None = None, select: str |
             raise FloeError(f"selection '{select or ''}' matches no asset of job '{job_name}'",
                             hint="use dbt selection syntax, e.g. 'stg_orders+' or 'tag:daily'")
         # Tests are checks: a selection of tests alone runs checks alone.
-        asset_selection = sorted(subset.assets)
-        job_def = job_def.get_subset(asset_selection=set(subset.assets), asset_check_selection=set(subset.checks))
+        from floe.orchestration.serving_asset import publish_for_subset
+
+        # A run that builds a published model ends with the publish step, as the whole job does.
+        assets = set(subset.assets) | publish_for_subset(subset.assets, location.publish)
+        asset_selection = sorted(assets)
+        job_def = job_def.get_subset(asset_selection=assets, asset_check_selection=set(subset.checks))
         dbt_tags |= subset.tags
     gate = fast_path()
     notices = [gate.reason] if gate.fell_back and gate.reason else []
@@ -346,7 +350,8 @@ def _step_error(error: Any, dbt_errors: list[str], *, nodes_failed: bool) -> lis
         error = error.cause
     message = str(error.message).strip()
     if error.cls_name != _DBT_EXIT and _DBT_EXIT not in message.split(":", 1)[0]:
-        return [message]
+        # A FloeError raised in a step says what, where and what next: its class path says nothing more.
+        return [re.sub(r"^floe(?:\.\w+)+Error: ", "", message)]
     if dbt_errors:
         return dbt_errors
     if nodes_failed:

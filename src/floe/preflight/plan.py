@@ -16,6 +16,7 @@ from floe.preflight.checks.catalog import catalog_target, rest_catalog, sql_cata
 from floe.preflight.checks.compute import compute_check
 from floe.preflight.checks.observability import observability_checks
 from floe.preflight.checks.orchestrator import dagster_storage
+from floe.preflight.checks.serving import serving_database
 from floe.preflight.checks.storage import storage_check
 from floe.preflight.framework import Check, skipped
 from floe.spec.platform import DuckDBCompute, EnvironmentSpec, LocalStorage, PostgresOrchestratorStorage, SqlCatalog
@@ -89,6 +90,8 @@ def plan_checks(target: PreflightTarget, services: Sequence[Service] = SERVICES)
             checks.append(_catalog_check(env))
         elif service == "postgres":
             checks.append(_orchestrator_check(env, migration_follows=target.migration_follows))
+            if env.serving is not None:
+                checks.append(_serving_check(env))
         else:
             checks.extend(observability_checks(env.observability, tracing_on=target.tracing_on,
                                                lineage_on=target.lineage_on))
@@ -114,6 +117,7 @@ CLIENT_MODULES: dict[str, tuple[str, ...]] = {
     "catalog.sql": ("sqlalchemy", "pyiceberg.catalog.sql", "pyiceberg.io.pyarrow", "psycopg2.extras",
                     "floe.lakehouse.properties"),
     "postgres.dagster": ("psycopg2",),
+    "postgres.serving": ("psycopg2",),
 }
 
 
@@ -137,6 +141,13 @@ def _catalog_check(env: EnvironmentSpec) -> Check:
     if isinstance(catalog, SqlCatalog):
         return Check("catalog", "catalog.sql", target, lambda ctx: sql_catalog(catalog, storage, ctx))
     return Check("catalog", "catalog.rest", target, lambda ctx: rest_catalog(catalog, ctx))
+
+
+def _serving_check(env: EnvironmentSpec) -> Check:
+    serving = env.serving
+    assert serving is not None
+    target = f"postgresql://{serving.user}@{serving.host}:{serving.port}/{serving.database} (schema {serving.schema_})"
+    return Check("postgres", "postgres.serving", target, lambda ctx: serving_database(serving, ctx))
 
 
 def _orchestrator_check(env: EnvironmentSpec, *, migration_follows: bool) -> Check:

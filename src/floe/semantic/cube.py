@@ -72,16 +72,24 @@ class CubeJoin:
 
 @dataclass(frozen=True)
 class CubeRollup:
-    """A rollup pre-aggregation by a time dimension, partitioned and refreshed incrementally."""
+    """A rollup pre-aggregation by a time dimension, built in the database Cube reads (``external: false``).
+
+    Refreshed whole whenever its refresh key changes. With a serving database the key is the
+    publish ledger's newest batch (``refresh_sql``): every published batch rebuilds the rollup,
+    no batch leaves it stale. It is not partitioned or incremental on purpose: an incremental
+    refresh only rebuilds the partitions inside its ``update_window``, so a late arrival for an
+    older day (the demo delivers some) would never reach its partition; rebuilding the whole
+    rollup per batch is always right, and cheap at a day's granularity. Without a ledger (a
+    server compute, which Cube reads directly) the key is time: every ``refresh_every``.
+    """
 
     name: str
     measures: tuple[str, ...]
     dimensions: tuple[str, ...]
     time_dimension: str
     granularity: str = "day"
-    partition_granularity: str = "month"
+    refresh_sql: str | None = None
     refresh_every: str = "1 hour"
-    update_window: str = "7 day"
 
     def to_document(self) -> dict[str, Any]:
         return {
@@ -91,10 +99,9 @@ class CubeRollup:
             "dimensions": [f"CUBE.{name}" for name in self.dimensions],
             "time_dimension": f"CUBE.{self.time_dimension}",
             "granularity": self.granularity,
-            "partition_granularity": self.partition_granularity,
-            # Only the partitions inside the window are rebuilt on refresh: late arrivals
-            # (up to a few days back) still reach the partition of the day they belong to.
-            "refresh_key": {"every": self.refresh_every, "incremental": True, "update_window": self.update_window},
+            # Built and stored in the source database by Cube's refresh worker: no Cube Store here.
+            "external": False,
+            "refresh_key": {"sql": self.refresh_sql} if self.refresh_sql else {"every": self.refresh_every},
         }
 
 

@@ -2,7 +2,9 @@
 
 The rules, in the order they apply:
 
-- one cube per semantic model, on the semantic model's table (``schema.table``);
+- one cube per semantic model, on the semantic model's table (``schema.table``), or on its copy
+  in the serving schema when the environment publishes the marts to a serving database
+  (``serving_schema``, see ``floe.serving``);
 - entities become dimensions named after their column; the primary entity is the primary key;
   a foreign entity whose name is the primary entity of another semantic model becomes a
   ``many_to_one`` join to that cube (joins are declared on the "many" side, as Cube advises);
@@ -14,7 +16,8 @@ The rules, in the order they apply:
   a simple metric's label becomes its measure's title;
 - a semantic model with a foreign entity (a fact table) and an aggregation time dimension gets
   a rollup of its additive measures by its categorical dimensions per day, partitioned by
-  month; ``config: meta: {cube_rollup: true|false}`` on the semantic model overrides this.
+  refreshed when the serving ledger records a new batch (every hour without serving); ``config:
+  meta: {cube_rollup: true|false}`` on the semantic model overrides this.
 
 Whatever cannot be expressed (percentiles, filtered or cumulative metrics, name clashes) is
 listed in ``CubeModel.skipped`` rather than dropped silently.
@@ -28,6 +31,7 @@ from typing import Any
 
 from floe.semantic.cube import Cube, CubeDimension, CubeJoin, CubeMeasure, CubeModel, CubeRollup
 from floe.semantic.manifest import Metric, SemanticModel, metrics, semantic_models
+from floe.serving.connection import ledger_refresh_sql
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _WORD = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
@@ -39,11 +43,13 @@ _NUMBER_TYPES = frozenset({"tinyint", "smallint", "integer", "int", "int2", "int
 _TIME_TYPES = frozenset({"date", "timestamp", "timestamptz", "datetime", "time"})
 
 
-def build_cube_model(manifest: Mapping[str, Any]) -> CubeModel:
+def build_cube_model(manifest: Mapping[str, Any], *, serving_schema: str | None = None) -> CubeModel:
     """Build the Cube data model of a dbt manifest's semantic models and metrics.
 
     Args:
         manifest: A parsed ``manifest.json`` (see :func:`floe.semantic.load_manifest`).
+        serving_schema: The serving database's schema the marts are published to (platform.yaml
+            ``serving.schema``); None: Cube reads the warehouse's own schemas.
 
     Returns:
         The cubes, and a note for everything that could not be carried over.
@@ -56,9 +62,9 @@ def build_cube_model(manifest: Mapping[str, Any]) -> CubeModel:
     primary_keys = {model.primary_entity.name: model for model in models if model.primary_entity}
     owners: dict[str, tuple[Cube, str]] = {}  # measure name -> (its cube, its member name)
     for model in models:
-        cube = _cube_of(model, result.skipped)
+        cube = _cube_of(model, result.skipped, serving_schema)
         cube.joins = _joins_of(model, primary_keys)
-        rollup = _rollup_of(model, cube)
+        rollup = _rollup_of(model, cube, serving_schema)
         if rollup is not None:
             cube.pre_aggregations.append(rollup)
         for measure in cube.measures:
@@ -94,8 +100,10 @@ def _member_name(expr: str, fallback: str) -> str:
     return expr if _IDENTIFIER.match(expr) else fallback
 
 
-def _cube_of(model: SemanticModel, skipped: list[str]) -> Cube:
-    cube = Cube(name=model.name, sql_table=f"{model.schema}.{model.table}", description=model.description)
+def _cube_of(model: SemanticModel, skipped: list[str], serving_schema: str | None) -> Cube:
+    # Published tables keep the model's relation name (floe.serving.models.PublishedModel.table).
+    cube = Cube(name=model.name, sql_table=f"{serving_schema or model.schema}.{model.table}",
+                description=model.description)
     seen: set[str] = set()
     for entity in model.entities:
         name = _member_name(entity.expr, entity.name)
@@ -146,7 +154,7 @@ def _joins_of(model: SemanticModel, primary_keys: Mapping[str, SemanticModel]) -
     return joins
 
 
-def _rollup_of(model: SemanticModel, cube: Cube) -> CubeRollup | None:
+def _rollup_of(model: SemanticModel, cube: Cube, serving_schema: str | None) -> CubeRollup | None:
     is_fact = any(entity.type == "foreign" for entity in model.entities)
     wanted = model.meta.get("cube_rollup", is_fact)
     time_dimension = next((d for d in model.dimensions
@@ -158,7 +166,8 @@ def _rollup_of(model: SemanticModel, cube: Cube) -> CubeRollup | None:
                    and d.name in {dim.name for dim in model.dimensions})
     granularity = time_dimension.time_granularity or "day"
     return CubeRollup(name=f"{time_dimension.name}_{granularity}_rollup", measures=measures, dimensions=groups,
-                      time_dimension=time_dimension.name, granularity=granularity)
+                      time_dimension=time_dimension.name, granularity=granularity,
+                      refresh_sql=ledger_refresh_sql(serving_schema) if serving_schema else None)
 
 
 def _add_metrics(all_metrics: list[Metric], owners: dict[str, tuple[Cube, str]], skipped: list[str]) -> None:

@@ -15,6 +15,7 @@ Every member's SQL is resolved the way Cube resolves it (``{CUBE}``, ``{member}`
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from floe.semantic.generate import cube_type
 
 if TYPE_CHECKING:
     import duckdb
+
+    from floe.serving import ServingConnection
 
 _REFERENCE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?\}")
 _AGGREGATE = {"count": "count({})", "count_distinct": "count(distinct {})", "count_distinct_approx":
@@ -49,33 +52,52 @@ class Problem:
         return f"{where}: {self.message}"
 
 
-def verify_cube_model(cubes: CubeModel | Sequence[Mapping[str, Any]], database: Path) -> list[Problem]:
+def verify_cube_model(cubes: CubeModel | Sequence[Mapping[str, Any]], database: Path, *,
+                      serving: ServingConnection | None = None, project_root: Path | None = None) -> list[Problem]:
     """Run every member of the Cube model against a DuckDB database; return what fails.
 
     Args:
         cubes: The generated model, or cube documents as read back by ``read_cube_model``.
         database: The DuckDB file the marts were built into (opened read-only).
+        serving: The serving PostgreSQL the marts are published to: the members then run on
+            the published tables (what Cube reads) through DuckDB's postgres extension, not on
+            ``database``.
+        project_root: The project folder, whose ``.floe/duckdb_extensions`` the postgres
+            extension is installed into (default: the database's folder).
 
     Returns:
         The problems found; empty when every member works.
 
     Raises:
-        FloeError: the database file does not exist.
+        FloeError: the database file does not exist; the serving database cannot be reached.
     """
+    documents = ([cube.to_document()["cubes"][0] for cube in cubes.cubes] if isinstance(cubes, CubeModel)
+                 else [dict(cube) for cube in cubes])
+    resolver = _Resolver({str(document.get("name")): document for document in documents})
+    problems: list[Problem] = []
+    with _connection(database, serving, project_root or database.parent) as connection:
+        for document in documents:
+            problems.extend(_CubeCheck(connection, resolver, document).run())
+    return problems
+
+
+@contextlib.contextmanager
+def _connection(database: Path, serving: ServingConnection | None,
+                project_root: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     import duckdb
 
     from floe.targets.duckdb_lock import explained_lock_errors
 
-    documents = ([cube.to_document()["cubes"][0] for cube in cubes.cubes] if isinstance(cubes, CubeModel)
-                 else [dict(cube) for cube in cubes])
+    if serving is not None:
+        from floe.serving import serving_session
+
+        with serving_session(project_root, serving) as connection:
+            yield connection
+        return
     if not database.is_file():
         raise FloeError(f"{database}: no DuckDB database here", hint="build the marts first (floe run)")
-    resolver = _Resolver({str(document.get("name")): document for document in documents})
-    problems: list[Problem] = []
     with explained_lock_errors(database), duckdb.connect(str(database), read_only=True) as connection:
-        for document in documents:
-            problems.extend(_CubeCheck(connection, resolver, document).run())
-    return problems
+        yield connection
 
 
 class _Resolver:

@@ -85,10 +85,34 @@ def test_fact_cubes_get_a_daily_rollup_of_additive_measures(manifest: dict[str, 
         "dimensions": ["CUBE.status", "CUBE.region", "CUBE.channel"],
         "time_dimension": "CUBE.ordered_at",
         "granularity": "day",
-        "partition_granularity": "month",
-        "refresh_key": {"every": "1 hour", "incremental": True, "update_window": "7 day"},
+        # Built in the database Cube reads (no Cube Store), rebuilt whole when its key changes.
+        "external": False,
+        "refresh_key": {"every": "1 hour"},
     }
     assert rollups["order_items"][0].measures == ("line_revenue", "line_units", "line_discount")
+
+
+def test_with_serving_cubes_read_the_published_tables(manifest: dict[str, Any]) -> None:
+    model = build_cube_model(manifest, serving_schema="floe_serving")
+    tables = {cube.name: cube.sql_table for cube in model.cubes}
+    assert tables == {
+        "orders": "floe_serving.mart_orders",
+        "order_items": "floe_serving.mart_order_items",
+        "daily_revenue": "floe_serving.mart_revenue",
+        "customers": "floe_serving.mart_customer_segments",
+        "products": "floe_serving.mart_product_analytics",
+    }
+
+
+def test_with_serving_rollups_follow_the_publish_ledger(manifest: dict[str, Any]) -> None:
+    model = build_cube_model(manifest, serving_schema="marts_for_cube")
+    for cube in ("orders", "order_items"):
+        document = model.cube(cube).pre_aggregations[0].to_document()
+        # Every published batch changes the key, and the whole rollup is rebuilt: no partition
+        # outside an update window keeps stale totals after a late arrival.
+        assert document["refresh_key"] == {"sql": "SELECT max(batch) FROM marts_for_cube._floe_publish"}
+        assert document["external"] is False
+        assert "partition_granularity" not in document and "update_window" not in document["refresh_key"]
 
 
 def test_meta_overrides_the_rollup_choice(manifest: dict[str, Any]) -> None:

@@ -283,8 +283,10 @@ def _whole_dbt_node(job_def: Any) -> Any | None:
     from dagster._core.definitions.dependency import NodeHandle
 
     from floe.orchestration.builder import DBT_ASSETS_NAME
+    from floe.orchestration.serving_asset import PUBLISH_ASSET_NAME
 
-    nodes = list(job_def.graph.nodes)
+    # The serving publish step runs after dbt, from what dbt built: it changes nothing dbt starts with.
+    nodes = [node for node in job_def.graph.nodes if node.name != PUBLISH_ASSET_NAME]
     if len(nodes) != 1 or nodes[0].name != DBT_ASSETS_NAME:
         return None
     assets_def = job_def.asset_layer.get_assets_def_for_node(NodeHandle(nodes[0].name, None))

@@ -45,7 +45,7 @@ unit: install  ## Fast tests only
 	$(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) -m "not integration and not postgres and not process"
 
 test: install lint typecheck  ## Lint, types and the whole test suite
-	$(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) --durations=15
+	$(VENV)/bin/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup --durations=15
 
 generate: install  ## Regenerate committed outputs: the JSON Schemas, and demo/ from the ecommerce template
 	$(FLOE) schema export --output schemas

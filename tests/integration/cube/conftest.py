@@ -1,11 +1,9 @@
-"""A real Cube server over real marts: the ecommerce demo built into DuckDB, its marts copied to a
+"""A real Cube server over real marts: the ecommerce demo built into DuckDB and published to a
 scratch PostgreSQL database that an environment of platform.yaml declares as its serving database.
 
-The marts are copied here (DuckDB's postgres extension), where a run would publish them, so
-these tests depend only on the Cube model and server. The copy goes to the tables the generated
-model names (``sql_table``), whatever schema that is, and the publish ledger
-(``<serving schema>._floe_publish``) is created as the publish step creates it, for refresh keys
-that read it.
+The marts get there the way they do for a user: every ``floe demo run`` lands a batch, builds
+the marts and publishes them (``floe_serving.*`` and the ledger ``floe_serving._floe_publish``,
+which the generated rollups' refresh keys read).
 
 npm ci of the Cube server takes a minute or more: it runs once into floe's cache
 (``$FLOE_CUBE_CACHE``, else the user's cache), and every later session finds it there.
@@ -18,7 +16,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -61,6 +58,16 @@ class Shop:
     def floe(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
         return run_floe(*args, cwd=self.root, env=self.env, timeout=timeout)
 
+    def marts(self, statement: str) -> list[tuple[Any, ...]]:
+        """``statement`` on the DuckDB warehouse the runs built (read-only; no run may be going on)."""
+        import duckdb
+
+        connection = duckdb.connect(str(self.root / ".floe" / "warehouse.duckdb"), read_only=True)
+        try:
+            return connection.execute(statement).fetchall()
+        finally:
+            connection.close()
+
     def query(self, query: dict[str, Any]) -> dict[str, Any]:
         result = self.floe("cube", "query", "--env", self.environment, "--json", json.dumps(query))
         assert result.returncode == 0, result.stderr[-3000:]
@@ -91,24 +98,17 @@ def shop(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str, cube_modul
     root = tmp_path_factory.mktemp("cube") / "shop"
     created = run_floe("init", root.name, "--template", "ecommerce", cwd=root.parent)
     assert created.returncode == 0, created.stderr
-    built = run_floe("demo", "run", "--batches", "2", cwd=root, timeout=1200)
-    assert built.returncode == 0, built.stderr[-3000:]
     with scratch_database(postgres_dsn, "floe_cube") as database:
         dsn = _dsn_of(postgres_dsn, database)
         declare_serving(root, "cube", dsn)
         env = {"FLOE_CUBE_CACHE": str(cube_cache)}
+        # The whole path a user takes: each run lands a batch, builds the marts and publishes them.
+        built = run_floe("demo", "run", "--env", "cube", "--batches", "2", cwd=root, env=env, timeout=1800)
+        assert built.returncode == 0, built.stderr[-3000:]
         generated = run_floe("cube", "generate", "--env", "cube", cwd=root, env=env)
         assert generated.returncode == 0, generated.stderr[-3000:]
         tables = _model_tables(root / ".floe" / "cube" / "model" / "cubes")
-        _copy_marts(root / ".floe" / "warehouse.duckdb", dsn, tables)
-        shop = Shop(root=root, dsn=dsn, environment="cube", tables=tables, env=env)
-        shop.sql(f"CREATE SCHEMA IF NOT EXISTS {SERVING_SCHEMA}")
-        shop.sql(f"CREATE TABLE IF NOT EXISTS {SERVING_SCHEMA}.{LEDGER} (batch bigint PRIMARY KEY, run_id text "
-                 "NOT NULL, published_at timestamptz NOT NULL DEFAULT now(), source_batch bigint, models text "
-                 "NOT NULL, rows_written bigint NOT NULL, rows_deleted bigint NOT NULL)")
-        shop.sql(f"INSERT INTO {SERVING_SCHEMA}.{LEDGER} (batch, run_id, models, rows_written, rows_deleted) "
-                 "VALUES (1, 'copied-by-test', 'all', 0, 0)")
-        yield shop
+        yield Shop(root=root, dsn=dsn, environment="cube", tables=tables, env=env)
 
 
 def _dsn_of(dsn: str, database: str) -> str:
@@ -136,38 +136,6 @@ def _model_tables(folder: Path) -> dict[str, str]:
         for cube in yaml.safe_load(path.read_text())["cubes"]:
             tables[cube["name"]] = cube["sql_table"]
     return tables
-
-
-def _copy_marts(warehouse: Path, dsn: str, tables: dict[str, str]) -> None:
-    """Copy each mart the model reads from the DuckDB warehouse to the same name in PostgreSQL."""
-    import duckdb
-
-    from floe.spec.duckdb_extensions import extension_file
-
-    with tempfile.TemporaryDirectory() as extensions:
-        connection = duckdb.connect(":memory:", config={"extension_directory": extensions})
-        try:
-            binary = extension_file("postgres", str(connection.execute("PRAGMA version").fetchone()[0]))  # type: ignore[index]
-            assert binary is not None, "duckdb-extension-postgres is not installed"
-            connection.execute(f"INSTALL '{binary}'")
-            connection.execute("LOAD postgres")
-            # The warehouse's views name their catalog: attach it under its own name.
-            connection.execute(f"ATTACH '{warehouse}' AS {warehouse.stem} (READ_ONLY)")
-            connection.execute(f"ATTACH '{dsn}' AS serving (TYPE postgres)")
-            for table in tables.values():
-                schema, name = table.split(".")
-                connection.execute(f"CREATE SCHEMA IF NOT EXISTS serving.{schema}")
-                source = f"{warehouse.stem}.main.{name}"
-                columns = connection.execute(f"DESCRIBE {source}").fetchall()
-                # KNOWN PROBLEM, worked around here and reported: Cube bounds a rollup's last
-                # partition by max(time) in milliseconds, so a row whose newest timestamp has
-                # microseconds falls out of every rollup (its answers miss it). The generated
-                # model needs build_range_end (floe.semantic); until then the copy keeps Cube's precision.
-                select = ", ".join(f"date_trunc('milliseconds', \"{col}\") AS \"{col}\""
-                                   if kind.startswith("TIMESTAMP") else f'"{col}"' for col, kind, *_ in columns)
-                connection.execute(f"CREATE TABLE serving.{schema}.{name} AS SELECT {select} FROM {source}")
-        finally:
-            connection.close()
 
 
 class Serve:

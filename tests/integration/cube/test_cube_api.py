@@ -15,7 +15,8 @@ import yaml
 from floe.processes import pid_alive
 from tests.integration.cube.conftest import LEDGER, SERVING_SCHEMA, Serve, Shop, declare_serving
 
-pytestmark = [pytest.mark.integration, pytest.mark.process, pytest.mark.postgres]
+# One worker builds the shop (two demo batches, npm ci) and runs every test over it (--dist loadgroup).
+pytestmark = [pytest.mark.integration, pytest.mark.process, pytest.mark.postgres, pytest.mark.xdist_group("cube")]
 
 GROWTH_DEADLINE_S = 240  # Cube's default refresh key for cube queries is 10 s; its refresh worker ticks every 10 s
 
@@ -102,41 +103,32 @@ def _wait_for(what: str, ask: Any, expected: Any) -> Any:
         time.sleep(5)
 
 
-def test_answers_follow_new_rows_and_the_ledger(shop: Shop, serving: Serve) -> None:
-    orders = shop.tables["orders"]
-    (before,) = shop.sql(f"SELECT count(order_id), count(DISTINCT customer_id) FROM {orders}")
-    # Warm both paths first, so growth below is Cube refreshing, not a first read.
-    shop.query(ORDERS_AND_CUSTOMERS)
-    shop.query(ORDER_COUNT)
+def _marts_by_region(shop: Shop) -> dict[str | None, tuple[int, Decimal]]:
+    rows = shop.marts("SELECT region, count(order_id), sum(revenue) FROM main.mart_orders GROUP BY region")
+    return {region: (int(count), Decimal(revenue)) for region, count, revenue in rows}
 
-    # A publish: 50 more orders, dated today, then the ledger moves (as the publish step does).
-    columns = [name for (name,) in shop.sql(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
-        "ORDER BY ordinal_position", *orders.split("."))]
-    chosen = ", ".join(
-        f"order_id + (SELECT max(order_id) FROM {orders})" if column == "order_id"
-        else "date_trunc('hour', now() AT TIME ZONE 'UTC')" if column == "ordered_at" else column
-        for column in columns)
-    shop.sql(f"INSERT INTO {orders} ({', '.join(columns)}) "
-             f"SELECT {chosen} FROM (SELECT * FROM {orders} ORDER BY order_id LIMIT 50) AS picked")
-    shop.sql(f"INSERT INTO {SERVING_SCHEMA}.{LEDGER} (batch, run_id, models, rows_written, rows_deleted) "
-             "SELECT max(batch) + 1, 'added-by-test', 'mart_orders', 50, 0 FROM " + f"{SERVING_SCHEMA}.{LEDGER}")
-    (after,) = shop.sql(f"SELECT count(order_id), count(DISTINCT customer_id) FROM {orders}")
-    assert after[0] == before[0] + 50
 
-    # The table path: Cube's own cache key for cube queries moves every 10 seconds.
-    _wait_for("orders read from the table",
-              lambda: int(shop.query(ORDERS_AND_CUSTOMERS)["data"][0]["orders.order_count"]), after[0])
+def test_a_new_batch_reaches_cube_through_a_rebuilt_rollup(shop: Shop, serving: Serve) -> None:
+    """FR-029/FR-032/SC-008: land a batch → the run publishes it → Cube's rollup answers grow."""
+    before = _by_region(shop.query(REVENUE_BY_REGION))
+    assert before == _marts_by_region(shop)  # Cube answers what the marts hold
+    (ledger_before,) = shop.sql(f"SELECT max(batch) FROM {SERVING_SCHEMA}.{LEDGER}")
 
-    # The rollup path follows the publish ledger when the model's refresh keys read it.
-    model = (shop.root / ".floe" / "cube" / "model" / "cubes" / "orders.yml").read_text()
-    if LEDGER not in model:
-        pytest.skip("the generated rollups refresh on a timer (refresh_key.every), not from the publish ledger: "
-                    "their answers may lag by that period")
-    answer = _wait_for("orders read from the rollup",
-                       lambda: int(shop.query(ORDER_COUNT)["data"][0]["orders.order_count"]), after[0])
-    assert answer == after[0]
-    assert shop.query(ORDER_COUNT).get("usedPreAggregations")
+    landed = shop.floe("demo", "run", "--env", shop.environment, "--batches", "1", timeout=1800)
+    assert landed.returncode == 0, landed.stderr[-3000:]
+    (ledger_after,) = shop.sql(f"SELECT max(batch) FROM {SERVING_SCHEMA}.{LEDGER}")
+    assert ledger_after[0] == ledger_before[0] + 1
+    expected = _marts_by_region(shop)
+    assert sum(n for n, _ in expected.values()) > sum(n for n, _ in before.values())
+
+    # Bound: the refresh worker checks the ledger every 10 s and rebuilds the daily rollup.
+    started = time.monotonic()
+    answer = _wait_for("revenue by region from the rollup", lambda: _by_region(shop.query(REVENUE_BY_REGION)),
+                       expected)
+    assert answer == expected == _sql_by_region(shop)
+    served = shop.query(REVENUE_BY_REGION)
+    assert served.get("usedPreAggregations"), "the new batch was not served from the rebuilt rollup"
+    print(f"batch published → served from the rebuilt rollup in {time.monotonic() - started:.1f} s")
 
 
 def test_ctrl_c_stops_serve_and_its_cube_server(shop: Shop) -> None:

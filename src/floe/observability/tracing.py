@@ -217,7 +217,7 @@ class RunTracer:
             return
         run.set_attribute("floe.run.success", success)
         if not success:
-            run.set_status(Status(StatusCode.ERROR, error or "run failed"))
+            run.set_status(Status(StatusCode.ERROR, bounded_message(error or "") or "run failed"))
         run.end()
 
     def trace_id(self) -> str | None:
@@ -283,7 +283,7 @@ class RunTracer:
             yield span
         except BaseException as exc:
             span.record_exception(exc)
-            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+            span.set_status(Status(StatusCode.ERROR, bounded_message(f"{type(exc).__name__}: {exc}")))
             raise
         finally:
             _open_spans.reset(token)

@@ -132,12 +132,22 @@ def _executor_class() -> type:
     return ObservedExecutor
 
 
+_DBT_PARSED = "Errors parsed from dbt logs:"
+
+
 def _step_error(event: DagsterEvent) -> str:
+    """What a failed step raised; for dbt's exit, the errors dagster-dbt parsed from dbt's output."""
+    from floe.node_events import clean_dbt_message
+
     data = event.step_failure_data
     error = data.error if data is not None else None
     while error is not None and error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
         error = error.cause
     text = str(error.message).strip() if error is not None else ""
+    if _DBT_PARSED in text:
+        parsed = clean_dbt_message(text.split(_DBT_PARSED, 1)[1])
+        if parsed:
+            return parsed
     return text.splitlines()[0] if text else "unknown error"
 
 

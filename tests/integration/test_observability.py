@@ -56,8 +56,9 @@ def test_failing_run_reports_a_span_tree_and_schema_valid_lineage(floe, compiled
     assert "stg_orders" in names and "customer_revenue" in names
     assert all(s.trace_id == root.trace_id for s in spans if s.name != "floe.compile" and
                not s.name.startswith("floe.compile."))
-    failing = [s for s in nodes if "customer_revenue" in s.name]
-    assert failing and failing[0].status_code == "ERROR" and failing[0].status_message
+    failing = [s for s in nodes if s.name == "dbt.model customer_revenue"]
+    # dbt's own account of the failure, not a bare "error".
+    assert failing and failing[0].status_code == "ERROR" and "no_such_column" in failing[0].status_message
 
     validate = openlineage_validator()
     events = [json.loads(line) for line in (compiled_project / ".floe" / "lineage.jsonl").read_text().splitlines()]
@@ -67,6 +68,9 @@ def test_failing_run_reports_a_span_tree_and_schema_valid_lineage(floe, compiled
     assert [e["eventType"] for e in pipeline] == ["START", "FAIL"]
     failed = [e for e in events if e["eventType"] == "FAIL" and e["job"]["name"].endswith("customer_revenue")]
     assert failed and failed[0]["run"]["facets"]["parent"]["run"]["runId"] == run_id
+    error = failed[0]["run"]["facets"]["errorMessage"]
+    assert "no_such_column" in error["message"] and "\x1b[" not in error["message"]
+    assert error["programmingLanguage"] == "SQL"
     # Correlation: each event names the trace of the run's spans.
     assert {e["run"]["facets"]["floe_trace"]["traceId"] for e in events} == {root.trace_id}
 
@@ -122,3 +126,6 @@ def test_runs_started_outside_floe_run_report_lineage_too(compiled_project: Path
     assert [e["eventType"] for e in events if e["run"]["runId"] == run_id] == ["START", "COMPLETE"]
     models = {e["job"]["name"].rsplit(".", 1)[-1] for e in events if e["eventType"] == "COMPLETE"}
     assert {"stg_orders", "customer_revenue"} <= models
+    # A table's rows, counted once dbt is done, in outputStatistics.
+    revenue = next(e for e in events if e["eventType"] == "COMPLETE" and e["job"]["name"].endswith("customer_revenue"))
+    assert revenue["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] > 0

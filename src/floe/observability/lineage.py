@@ -15,9 +15,12 @@ Identities:
   START and COMPLETE of a node always agree, and a re-delivered event deduplicates;
 * datasets: :mod:`floe.observability.lineage_naming`.
 
-dbt tests are not jobs and produce no events. A node whose outcome is ``skipped`` by dbt
-(an upstream failed) ends with ABORT; an ingestion table already holding the batch
-(``skipped``) ends with COMPLETE, since nothing is missing. A node that finishes without
+dbt tests are not jobs and produce no events. A node whose outcome is ``skipped`` (an
+upstream failed, in dbt or in an earlier Dagster step) ends with ABORT and a ``tags`` run
+facet saying ``skipped`` and why; an ingestion table already holding the batch (``skipped``)
+ends with COMPLETE, since nothing is missing. A failed node's ``errorMessage`` is dbt's own
+message without colour codes, at most :data:`floe.observability.tracing.MESSAGE_LIMIT`
+characters (the whole text, up to :data:`STACK_LIMIT`, in ``stackTrace`` when cut). A node that finishes without
 having been seen to start (ingestion reports only its outcome) gets its START then.
 """
 
@@ -44,6 +47,7 @@ from floe.spec.secrets import resolve_secrets
 Json = dict[str, Any]
 JOB_RESOURCE_TYPES = BUILT_RESOURCE_TYPES | {"ingestion"}
 _FAILED = frozenset({"error", "fail", "runtime error"})
+STACK_LIMIT = 20_000
 
 
 def _now() -> str:
@@ -110,11 +114,14 @@ class RunLineage:
         iceberg_tables: ``namespace.table`` of every table ingestion lands; dbt sources
             reading one are named as that Iceberg table. Tables seen in ingestion events of
             this run are added as they come.
+        generators: ``namespace.table`` of each landed table -> the dataset of the generator
+            feeding it (an ingestion node's input).
     """
 
     def __init__(self, spec: Lineage, *, namespace: str, manifest: Mapping[str, Any], environment: EnvironmentSpec,
                  project_root: Path, timeout: timedelta, environ: Mapping[str, str] | None = None,
-                 pipeline: str | None = None, iceberg_tables: Iterable[str] = ()) -> None:
+                 pipeline: str | None = None, iceberg_tables: Iterable[str] = (),
+                 generators: Mapping[str, DatasetId] | None = None) -> None:
         self._transport = build_transport(spec, project_root, timeout, environ)
         self.enabled: bool = self._transport is not None
         self._namespace = namespace
@@ -126,6 +133,7 @@ class RunLineage:
         self._column_lineage = (ModelColumnLineage(self._namer, self._adapter, self._compiled_sql)
                                 if self._namer else None)
         self._target_path: Path | None = None
+        self._generators = dict(generators or {})
         self._lock = threading.Lock()
         self._run_id: uuid.UUID | None = None
         self._job_name = ""
@@ -138,6 +146,26 @@ class RunLineage:
     def set_target_path(self, path: Path) -> None:
         """The dbt target folder of this run; compiled SQL is read from ``<path>/compiled``."""
         self._target_path = path
+
+    def join_run(self, run_id: str, job: str, trace_id: str | None = None) -> None:
+        """Report nodes as part of pipeline run ``run_id`` whose START and end another process sends.
+
+        A step Dagster executes in a process of its own: its nodes point at the run as parent.
+        """
+        if not self.enabled:
+            return
+        with self._lock:
+            self._run_id = _run_uuid(run_id)
+            self._job_name = f"{self._pipeline}.{job}"
+            self._trace_id = trace_id
+
+    def leave_run(self) -> None:
+        """End what this process opened of a joined run: nodes still open end with ABORT."""
+        if not self.enabled or self._run_id is None:
+            return
+        with self._lock:
+            for event in list(self._open.values()):
+                self._finish_node(event, "ABORT", self._trace_id, None)
 
     def start_run(self, run_id: str, job: str, trace_id: str | None = None) -> None:
         """START of the pipeline run (job ``{pipeline}.{job}``)."""
@@ -158,7 +186,7 @@ class RunLineage:
                 self._finish_node(event, "ABORT", trace_id, None)
             run_facets = self._pipeline_run_facets(trace_id or self._trace_id)
             if not success:
-                run_facets["errorMessage"] = facets.error_message(error or "the run failed", "PYTHON")
+                run_facets["errorMessage"] = _error_facet(error or "the run failed", "PYTHON")
             self._emit("COMPLETE" if success else "FAIL", str(self._run_id), self._pipeline_job(), run_facets)
 
     def abandon_run(self, run_id: str, job: str, error: str) -> None:
@@ -169,7 +197,7 @@ class RunLineage:
             self._run_id = _run_uuid(run_id)
             self._job_name = f"{self._pipeline}.{job}"
             run_facets = self._pipeline_run_facets(None)
-            run_facets["errorMessage"] = facets.error_message(error, "PYTHON")
+            run_facets["errorMessage"] = _error_facet(error, "PYTHON")
             self._emit("FAIL", str(self._run_id), self._pipeline_job(), run_facets)
 
     def close(self) -> list[str]:
@@ -194,8 +222,11 @@ class RunLineage:
                 return
             self._start_node(event, trace_id)
 
-    def node_finished(self, event: NodeEvent, trace_id: str | None = None) -> None:
-        """COMPLETE, FAIL or ABORT of a node's run, with its inputs, output and facets."""
+    def node_finished(self, event: NodeEvent, trace_id: str | None = None, event_time: str | None = None) -> None:
+        """COMPLETE, FAIL or ABORT of a node's run, with its inputs, output and facets.
+
+        ``event_time``: when the node finished (ISO 8601), for a finish reported later.
+        """
         if not self._is_job(event):
             return
         with self._lock:
@@ -203,35 +234,42 @@ class RunLineage:
                 self._orphans += 1
                 return
             if event.unique_id not in self._open:
-                self._start_node(event, trace_id)
+                self._start_node(event, trace_id, event_time)
             if event.resource_type != "ingestion" and event.status == "skipped":
                 state = "ABORT"
             else:
                 state = "FAIL" if event.status in _FAILED else "COMPLETE"
-            self._finish_node(event, state, trace_id, event)
+            self._finish_node(event, state, trace_id, event, event_time)
 
     def _is_job(self, event: NodeEvent) -> bool:
         return self.enabled and event.resource_type in JOB_RESOURCE_TYPES
 
-    def _start_node(self, event: NodeEvent, trace_id: str | None) -> None:
+    def _start_node(self, event: NodeEvent, trace_id: str | None, event_time: str | None = None) -> None:
         assert self._namer is not None
         if event.resource_type == "ingestion":
             self._namer.add_iceberg_table(event.relation or event.name)
         self._open[event.unique_id] = event
         inputs, outputs = self._datasets(event, None)
         self._emit("START", self._node_run_id(event), self._node_job(event, with_sql=False),
-                   self._node_run_facets(event, trace_id), inputs, outputs)
+                   self._node_run_facets(event, trace_id), inputs, outputs, event_time)
 
-    def _finish_node(self, started: NodeEvent, state: str, trace_id: str | None, result: NodeEvent | None) -> None:
+    def _finish_node(self, started: NodeEvent, state: str, trace_id: str | None, result: NodeEvent | None,
+                     event_time: str | None = None) -> None:
         self._open.pop(started.unique_id, None)
         run_facets = self._node_run_facets(started, trace_id)
         if state == "FAIL":
             message = (result.message if result else None) or f"{started.resource_type} {started.name} failed"
             language = "PYTHON" if started.resource_type == "ingestion" else "SQL"
-            run_facets["errorMessage"] = facets.error_message(message, language)
+            run_facets["errorMessage"] = _error_facet(message, language)
+        elif state == "ABORT":
+            skipped = result is not None and result.status == "skipped"
+            reason = (result.message if result else None) or (
+                "an upstream node failed" if skipped else "the run ended before this node finished")
+            run_facets["tags"] = facets.tags({"floe.skipped": "true" if skipped else "false",
+                                              "floe.abort_reason": _bounded(reason)})
         inputs, outputs = self._datasets(started, result if state == "COMPLETE" else None)
         self._emit(state, self._node_run_id(started), self._node_job(started, with_sql=True), run_facets,
-                   inputs, outputs)
+                   inputs, outputs, event_time)
 
     # -- event parts --------------------------------------------------------------------
 
@@ -294,7 +332,11 @@ class RunLineage:
             output = self._dataset(namer.ingestion_table(table), source)
             if result is not None and result.rows is not None:
                 output["outputFacets"] = {"outputStatistics": facets.output_statistics(result.rows)}
-            return [], [output]
+            generator = self._generators.get(table)
+            inputs = [self._dataset(generator, {"columns": source.get("columns"),
+                                                "description": f"floe's synthetic generator of {table}"})
+                      ] if generator is not None else []
+            return inputs, [output]
         entry = namer.manifest_entry(event.unique_id) or {}
         parents = [(namer.node(p), namer.manifest_entry(p) or {}) for p in namer.parents(event.unique_id)]
         inputs = [self._dataset(dataset, parent) for dataset, parent in parents if dataset is not None]
@@ -323,11 +365,12 @@ class RunLineage:
         return {"namespace": dataset.namespace, "name": dataset.name, "facets": dataset_facets}
 
     def _emit(self, state: str, run_id: str, job: dict[str, Any], run_facets: dict[str, Any],
-              inputs: list[dict[str, Any]] | None = None, outputs: list[dict[str, Any]] | None = None) -> None:
+              inputs: list[dict[str, Any]] | None = None, outputs: list[dict[str, Any]] | None = None,
+              event_time: str | None = None) -> None:
         assert self._transport is not None
         self._transport.emit({
             "eventType": state,
-            "eventTime": _now(),
+            "eventTime": event_time or _now(),
             "producer": facets.producer(),
             "schemaURL": facets.RUN_EVENT_SCHEMA_URL,
             "run": {"runId": run_id, "facets": run_facets},
@@ -335,3 +378,19 @@ class RunLineage:
             "inputs": inputs or [],
             "outputs": outputs or [],
         })
+
+
+def _bounded(text: str) -> str:
+    from floe.observability.tracing import bounded_message
+
+    return bounded_message(text)
+
+
+def _error_facet(message: str, language: str) -> dict[str, Any]:
+    """errorMessage: the message bounded and without colour codes; all of it as stackTrace when cut."""
+    from floe.node_events import clean_dbt_message
+
+    short = _bounded(message)
+    whole = clean_dbt_message(message) or message.strip()
+    stack = whole[:STACK_LIMIT] if whole != short else None
+    return facets.error_message(short, language, stack)

@@ -8,8 +8,9 @@ pointing at the facet version whose shape it follows.
 Facets, and what they say:
 
 * run: ``parent`` (node run → pipeline run, which is also the root), ``errorMessage``
-  (failed node or run), ``processing_engine`` (dbt for dbt nodes, floe otherwise) and the
-  custom ``floe_trace`` (the OpenTelemetry trace id, to go from a lineage run to its trace).
+  (failed node or run), ``tags`` (``floe.skipped`` and ``floe.abort_reason`` of an ABORT),
+  ``processing_engine`` (dbt for dbt nodes, floe otherwise) and the custom ``floe_trace``
+  (the OpenTelemetry trace id, to go from a lineage run to its trace).
 * job: ``jobType`` (BATCH; integration DBT or FLOE), ``sql`` (the compiled SQL, when dbt
   wrote it), ``documentation`` (the model's description).
 * dataset: ``schema`` (declared columns, with types where declared), ``documentation``,
@@ -37,6 +38,7 @@ _FACET_VERSIONS = {
     "SchemaDatasetFacet": "1-2-0",
     "ColumnLineageDatasetFacet": "1-2-0",
     "OutputStatisticsOutputDatasetFacet": "1-0-2",
+    "TagsRunFacet": "1-0-0",
 }
 _DEFAULT_HOME = "https://example.invalid/floe"
 TRACE_FACET = "floe_trace"
@@ -114,9 +116,18 @@ def parent_run(run_id: str, namespace: str, job_name: str) -> dict[str, Any]:
     return {**_base("ParentRunFacet"), **reference, "root": reference}
 
 
-def error_message(message: str, language: str) -> dict[str, Any]:
-    """What went wrong, as the failing system said it."""
-    return {**_base("ErrorMessageRunFacet"), "message": message, "programmingLanguage": language}
+def error_message(message: str, language: str, stack_trace: str | None = None) -> dict[str, Any]:
+    """What went wrong, as the failing system said it (``stack_trace``: the whole account, if any)."""
+    facet = {**_base("ErrorMessageRunFacet"), "message": message, "programmingLanguage": language}
+    if stack_trace:
+        facet["stackTrace"] = stack_trace
+    return facet
+
+
+def tags(values: Mapping[str, str]) -> dict[str, Any]:
+    """Key/value tags of a run (floe's: why a node was skipped or aborted)."""
+    return {**_base("TagsRunFacet"),
+            "tags": [{"key": key, "value": value, "source": "FLOE"} for key, value in values.items()]}
 
 
 def processing_engine(name: str, version: str) -> dict[str, Any]:

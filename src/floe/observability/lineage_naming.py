@@ -25,6 +25,8 @@ Iceberg        the table root as a URL             ``{namespace}.{table}``
   is the same dataset (the warehouse only exposes a view over it), so the graph runs from
   ingestion through staging without a gap. Any other source is the warehouse relation.
 * Ephemeral models have no relation: a model reading one reads the ephemeral model's parents.
+* What ingestion reads is floe's synthetic generator: namespace ``floe-synthetic://{dataset}``
+  (e.g. ``ecommerce``), name ``{source}.{table}`` (:func:`generator_dataset`).
 """
 
 from __future__ import annotations
@@ -58,6 +60,11 @@ class DatasetId:
 
     namespace: str
     name: str
+
+
+def generator_dataset(dataset: str, source: str, table: str) -> DatasetId:
+    """The synthetic generator's output feeding one ingestion table: the ingestion node's input."""
+    return DatasetId(f"floe-synthetic://{dataset}", f"{source}.{table}")
 
 
 def _absolute(path: str, project_root: Path) -> Path:

@@ -6,6 +6,16 @@ run itself is the root span and the parent lineage run, whose OpenLineage run id
 Dagster run id. Each lineage event carries the trace id of the run's span, so a user can
 jump from lineage to trace.
 
+Two ways to take part in a run: :meth:`RunObserver.start` opens it (the root span, the pipeline
+run's START; :meth:`RunObserver.finish` ends it), where the run is driven (``floe run``, the
+run worker Dagster's daemon starts); :meth:`RunObserver.join` reports the nodes of one step
+executed in a process of its own under that run (:meth:`RunObserver.leave` when the step ends).
+
+A finished dbt node is reported at once, except when more is coming: a failed node waits for
+dbt's own message (printed at the end of its run), a table, seed, snapshot or incremental model
+without a row count from dbt waits to be counted. :meth:`RunObserver.settle` (at the end of the
+dbt step) reports those, with the time they finished.
+
 Exports never fail a run unless the platform says ``observability.strict: true``: an
 unreachable destination produces one warning per run, within the configured timeout.
 """
@@ -13,13 +23,16 @@ unreachable destination produces one warning per run, within the configured time
 from __future__ import annotations
 
 import contextlib
+import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from floe.errors import FloeError
-from floe.node_events import NodeEvent
+from floe.node_events import INVOCATION, NodeEvent, with_dbt_message
 
 if TYPE_CHECKING:
     from floe.contract.project import CompiledProject
@@ -27,6 +40,9 @@ if TYPE_CHECKING:
     from floe.observability.tracing import RunTracer
 
 _current: list[RunObserver] = []
+_FAILED = frozenset({"error", "fail", "runtime error"})
+# Materializations whose rows are counted once dbt is done (views are not: counting one runs its query).
+COUNTED = frozenset({"table", "incremental", "seed", "snapshot"})
 
 
 class ObservabilityError(FloeError):
@@ -44,6 +60,11 @@ class RunObserver:
         from floe.spec.observability import NoLineage, NoTracing
 
         artifacts = compiled.artifacts
+        self._compiled = compiled
+        self._lock = threading.Lock()
+        self._waiting: list[tuple[NodeEvent, int]] = []  # finished nodes reported at settle()
+        self._messages: dict[str, list[str]] = {}  # dbt's messages per node, printed after its result
+        self.row_counts: dict[str, int] = {}  # relation -> rows, counted by settle()
         platform = artifacts.environment.observability
         switches = artifacts.observability
         namespace = platform.namespace or artifacts.project.name
@@ -64,10 +85,14 @@ class RunObserver:
         manifest: Mapping[str, Any] = {}
         if not isinstance(lineage, NoLineage):
             manifest = json.loads(compiled.manifest_path.read_text(encoding="utf-8"))
+        from floe.observability.lineage_naming import generator_dataset
+
+        landed = {f"{source.namespace}.{table}": generator_dataset(source.dataset, source.name, table)
+                  for source in artifacts.ingestion for table in source.tables}
         self.lineage: RunLineage = RunLineage(
             lineage, namespace=namespace, manifest=manifest, environment=artifacts.environment,
             project_root=compiled.root, timeout=platform.timeout, pipeline=artifacts.project.name,
-            iceberg_tables=[f"{source.namespace}.{table}" for source in artifacts.ingestion for table in source.tables],
+            iceberg_tables=list(landed), generators=landed,
         )
 
     @property
@@ -80,18 +105,76 @@ class RunObserver:
         self.tracer.start_run(run_id, job, self._attributes)
         self.lineage.start_run(run_id, job, self.tracer.trace_id())
 
+    def join(self, run_id: str, job: str) -> None:
+        """Report this process's nodes as part of run ``run_id``, which another process started."""
+        self.tracer.join_run(run_id)
+        self.lineage.join_run(run_id, job, self.tracer.trace_id())
+
     def __call__(self, event: NodeEvent) -> None:
         """A node listener: a span and a lineage event per node start and finish."""
-        if event.resource_type == "dbt_invocation":
-            if event.relation:
+        if event.resource_type == INVOCATION:
+            if event.status == "started" and event.relation:
                 self.lineage.set_target_path(Path(event.relation))
+            elif event.unique_id and event.message:
+                with self._lock:
+                    self._messages.setdefault(event.unique_id, []).append(event.message)
             return
         if event.status == "started":
             self.tracer.node_started(event)
             self.lineage.node_started(event, self.tracer.trace_id())
+        elif _worth_waiting_for(event):
+            with self._lock:
+                self._waiting.append((event, time.time_ns()))
         else:
-            self.tracer.node_finished(event)
-            self.lineage.node_finished(event, self.tracer.trace_id())
+            self._finished(event, None)
+
+    def settle(self) -> None:
+        """Report the nodes waiting for dbt's message or a row count (dbt has ended: count now)."""
+        with self._lock:
+            waiting, self._waiting = self._waiting, []
+            messages = dict(self._messages)
+        if not waiting:
+            return
+        relations = sorted({e.relation for e, _ in waiting if e.status not in _FAILED and e.relation})
+        counts = self._count(relations)
+        self.row_counts.update(counts)
+        for event, ended in waiting:
+            if event.status in _FAILED:
+                for text in messages.get(event.unique_id, []):
+                    event = with_dbt_message(event, text)
+            elif event.relation in counts:
+                event = replace(event, rows=counts[event.relation])
+            self._finished(event, ended)
+
+    def _count(self, relations: list[str]) -> dict[str, int]:
+        if not relations or not self.enabled:
+            return {}
+        from floe.targets import count_rows
+
+        try:
+            return count_rows(self._compiled.artifacts.environment.compute, self._compiled.root, relations)
+        except Exception:  # noqa: BLE001 - counting is a courtesy; the nodes are reported without it
+            return {}
+
+    def _finished(self, event: NodeEvent, ended_ns: int | None) -> None:
+        from datetime import datetime, timezone
+
+        when = None if ended_ns is None else datetime.fromtimestamp(ended_ns / 1e9, timezone.utc).isoformat()
+        self.tracer.node_finished(event, ended_ns)
+        self.lineage.node_finished(event, self.tracer.trace_id(), when)
+
+    def leave(self) -> list[str]:
+        """The end of a joined step: report what waits, end what is open, flush; warnings."""
+        self.settle()
+        self.lineage.leave_run()
+        self.tracer.finish_run(True)  # no root here: ends the node spans still open
+        warnings = [*self.tracer.shutdown(), *self.lineage.close()]
+        if warnings and self.strict:
+            raise ObservabilityError(
+                "observability.strict is set and " + "; ".join(warnings),
+                hint="fix the destination in platform.yaml, or set observability.strict: false to warn instead",
+            )
+        return warnings
 
     @contextmanager
     def span(self, name: str, attributes: Mapping[str, Any] | None = None) -> Iterator[Any]:
@@ -110,6 +193,7 @@ class RunObserver:
         Raises:
             ObservabilityError: in strict mode, when a destination failed.
         """
+        self.settle()
         self.lineage.finish_run(success, error, self.tracer.trace_id())
         self.tracer.finish_run(success, error)
         warnings = [*self.tracer.shutdown(), *self.lineage.close()]
@@ -119,6 +203,16 @@ class RunObserver:
                 hint="fix the destination in platform.yaml, or set observability.strict: false to warn instead",
             )
         return warnings
+
+
+def _worth_waiting_for(event: NodeEvent) -> bool:
+    """A failed dbt node (its message comes later) or one whose rows are still to be counted."""
+    if event.resource_type == "ingestion":
+        return False
+    if event.status in _FAILED:
+        return True
+    return (event.status == "success" and event.rows is None and bool(event.relation)
+            and event.materialized in COUNTED)
 
 
 @contextmanager

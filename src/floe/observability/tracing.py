@@ -12,6 +12,11 @@ platform.yaml:
   :mod:`floe.observability._otel_export`).
 * ``otlp``: OTLP over gRPC or HTTP to a collector, headers resolved from secret references.
 
+The ids of a run's trace follow from its Dagster run id (:func:`run_trace_ids`): the trace id
+and the root span's id. A run Dagster's daemon or UI starts runs its steps in processes of
+their own; each step joins the run's trace (:meth:`RunTracer.join_run`) without talking to
+the process that holds the root span, so one trace covers ingestion, dbt and the run.
+
 Export is off the run's path (a batch processor's thread) and bounded: :meth:`RunTracer.shutdown`
 waits at most ``timeout`` for the last spans, and a destination that fails once is not
 tried again in the run. A failure becomes one human warning per run, never a traceback.
@@ -20,9 +25,11 @@ Which ``OTEL_*`` environment variables apply is listed in :mod:`floe.observabili
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -32,7 +39,8 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Span, Status, StatusCode, format_trace_id
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, Status, StatusCode, TraceFlags, format_trace_id
 from opentelemetry.util.types import AttributeValue
 
 from floe.node_events import NodeEvent
@@ -41,9 +49,67 @@ from floe.spec.observability import NoTracing, OtlpTracing, Tracing
 if TYPE_CHECKING:
     from floe.observability._otel_config import SpanPipeline
 
-__all__ = ["AttributeValue", "RunTracer"]
+__all__ = ["AttributeValue", "RunTracer", "bounded_message", "run_trace_ids"]
 
 FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
+# A span's status description and a lineage errorMessage carry dbt's message up to this many
+# characters (a database error with its SQL excerpt fits; a page of compiled SQL does not).
+MESSAGE_LIMIT = 2000
+
+
+def run_trace_ids(run_id: str) -> tuple[int, int]:
+    """The trace id and root span id of a run, derived from its (Dagster) run id.
+
+    Every process of a run computes the same two, so its steps' spans share one trace under
+    one root however the run was started. A Dagster run id is a random UUID: its 128 bits are
+    the trace id. The span id is 64 bits of a hash of it (never 0, which OpenTelemetry reserves).
+    """
+    try:
+        trace_id = uuid.UUID(run_id).int
+    except ValueError:
+        trace_id = uuid.uuid5(uuid.NAMESPACE_URL, f"floe-run:{run_id}").int
+    digest = hashlib.sha256(f"floe-root-span:{run_id}".encode()).digest()
+    return trace_id or 1, int.from_bytes(digest[:8], "big") or 1
+
+
+def bounded_message(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """``text`` without terminal colour codes, cut to ``limit`` characters (with a marker)."""
+    from floe.node_events import clean_dbt_message
+
+    cleaned = clean_dbt_message(text) or text.strip()
+    if len(cleaned) <= limit:
+        return cleaned
+    return cleaned[: limit - 15].rstrip() + " ... (truncated)"
+
+
+class _RunIds(RandomIdGenerator):
+    """Random ids, except for a run's root span: the ids :func:`run_trace_ids` gives.
+
+    The SDK asks for a trace id only for a span without a parent, immediately followed by its
+    span id, in the same thread: a thread-local pending pair serves exactly that root.
+    """
+
+    def __init__(self) -> None:
+        self._pending = threading.local()
+
+    def expect_root(self, trace_id: int, span_id: int) -> None:
+        self._pending.ids = (trace_id, span_id)
+        self._pending.span_id = None
+
+    def generate_trace_id(self) -> int:
+        ids = getattr(self._pending, "ids", None)
+        if ids is None:
+            return super().generate_trace_id()
+        self._pending.ids = None
+        self._pending.span_id = ids[1]
+        return int(ids[0])
+
+    def generate_span_id(self) -> int:
+        span_id = getattr(self._pending, "span_id", None)
+        if span_id is None:
+            return super().generate_span_id()
+        self._pending.span_id = None
+        return int(span_id)
 
 # The innermost open ``span()`` of each tracer in this context, so nested spans (an Iceberg
 # append inside an ingestion batch) become children. Keyed by tracer so two tracers in one
@@ -77,6 +143,8 @@ class RunTracer:
         self._timeout_s = timeout.total_seconds()
         self._lock = threading.Lock()
         self._run: Span | None = None
+        self._joined: Span | None = None  # the root span of a run held by another process
+        self._ids = _RunIds()
         self._nodes: dict[str, Span] = {}
         self._trace_id: str | None = None
         self._closed = False
@@ -101,7 +169,7 @@ class RunTracer:
         # an atexit hook would also keep every provider of the process alive until exit.
         self._provider = TracerProvider(
             resource=build_resource(service_name, namespace, resource_attributes, env),
-            sampler=ALWAYS_ON, shutdown_on_exit=False,
+            sampler=ALWAYS_ON, shutdown_on_exit=False, id_generator=self._ids,
         )
         self._provider.add_span_processor(self._pipeline.processor)
         self._tracer = self._provider.get_tracer("floe", floe.__version__)
@@ -114,13 +182,28 @@ class RunTracer:
             return
         if self._run is not None:
             self.finish_run(False, "a new run started before this one finished")
-        span = self._tracer.start_span(
-            "floe.run", context=Context(),
-            attributes={"floe.run_id": run_id, "floe.job": job, **_clean(attributes)},
-        )
         with self._lock:
+            self._ids.expect_root(*run_trace_ids(run_id))
+            span = self._tracer.start_span(
+                "floe.run", context=Context(),
+                attributes={"floe.run_id": run_id, "floe.job": job, **_clean(attributes)},
+            )
             self._run = span
             self._trace_id = format_trace_id(span.get_span_context().trace_id)
+
+    def join_run(self, run_id: str) -> None:
+        """Make this tracer's spans children of run ``run_id``'s root span, held by another process.
+
+        A step of a run that Dagster executes in a process of its own: its spans join the
+        run's trace; the process running the run (:meth:`start_run` there) ends the root.
+        """
+        if self._tracer is None or self._closed:
+            return
+        trace_id, span_id = run_trace_ids(run_id)
+        context = SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+        with self._lock:
+            self._joined = NonRecordingSpan(context)
+            self._trace_id = format_trace_id(trace_id)
 
     def finish_run(self, success: bool, error: str | None = None) -> None:
         """End the node spans still open, then the run span (ERROR with ``error`` on failure)."""
@@ -134,7 +217,7 @@ class RunTracer:
             return
         run.set_attribute("floe.run.success", success)
         if not success:
-            run.set_status(Status(StatusCode.ERROR, error or "run failed"))
+            run.set_status(Status(StatusCode.ERROR, bounded_message(error or "") or "run failed"))
         run.end()
 
     def trace_id(self) -> str | None:
@@ -156,25 +239,29 @@ class RunTracer:
         if previous is not None:  # dbt reported the same node twice; keep the newer span
             previous.end()
 
-    def node_finished(self, event: NodeEvent) -> None:
+    def node_finished(self, event: NodeEvent, end_time_ns: int | None = None) -> None:
         """Close the node's span with its outcome; a finish never started becomes a whole span.
 
-        A span made from a finish alone (ingestion tables report only their end) starts
-        ``duration_s`` before now.
+        A span made from a finish alone (ingestion tables and skipped nodes report only their
+        end) starts ``duration_s`` before its end. ``end_time_ns``: when the node finished,
+        for a finish reported later (once dbt's message or the row count is known).
         """
         if self._tracer is None or self._closed or event.resource_type == "dbt_invocation":
             return
+        end = end_time_ns or time.time_ns()
         with self._lock:
             span = self._nodes.pop(_node_key(event), None)
         if span is None:
-            now = time.time_ns()
-            start = now - int((event.duration_s or 0.0) * 1e9)
+            start = end - int((event.duration_s or 0.0) * 1e9)
             span = self._tracer.start_span(node_span_name(event), context=self._parent_context(self._enclosing()),
                                            start_time=start)
         span.set_attributes(_node_attributes(event))
+        if event.status == "skipped":
+            span.set_attribute("floe.node.skipped", True)
         if event.status in FAILED_STATUSES:
-            span.set_status(Status(StatusCode.ERROR, event.message or event.status))
-        span.end()
+            span.set_status(Status(StatusCode.ERROR, bounded_message(event.message or "")
+                                   or f"{event.resource_type} {event.name} failed"))
+        span.end(end_time=end)
 
     # -- any other span --------------------------------------------------------------------
 
@@ -196,7 +283,7 @@ class RunTracer:
             yield span
         except BaseException as exc:
             span.record_exception(exc)
-            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+            span.set_status(Status(StatusCode.ERROR, bounded_message(f"{type(exc).__name__}: {exc}")))
             raise
         finally:
             _open_spans.reset(token)
@@ -258,7 +345,7 @@ class RunTracer:
         return next((span for owner, span in reversed(_open_spans.get()) if owner == id(self)), None)
 
     def _parent_context(self, enclosing: Span | None) -> Context:
-        parent = enclosing or self._run
+        parent = enclosing or self._run or self._joined
         return trace.set_span_in_context(parent) if parent is not None else Context()
 
 
@@ -283,7 +370,7 @@ def _node_attributes(event: NodeEvent) -> dict[str, AttributeValue]:
         "floe.node.materialized": event.materialized,
         "floe.node.relation": event.relation,
         "floe.node.duration_s": event.duration_s,
-        "floe.node.message": event.message,
+        "floe.node.message": bounded_message(event.message) if event.message else None,
     }
     return _clean(values)
 

@@ -8,7 +8,7 @@ honoured.
 # No "from __future__ import annotations": Dagster inspects the op signature at runtime.
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -89,38 +89,6 @@ def ensure_profiles_file(compiled: CompiledProject) -> None:
 
 
 @contextmanager
-def observed_step(compiled: CompiledProject, run_id: str, job: str,
-                  warn: Callable[[str], Any]) -> Iterator[None]:
-    """Trace and report lineage of the dbt step when no floe runner does it for the whole run.
-
-    Under 'floe run' the runner observes the run; in a run a Dagster daemon or the UI started
-    (a schedule, 'floe demo trigger'), this step observes itself: the run's lineage and root
-    span then cover the dbt step.
-    """
-    from floe.node_events import listening
-    from floe.observability.observer import RunObserver, current_observer, observing
-
-    if current_observer() is not None:
-        yield
-        return
-    observer = RunObserver(compiled)
-    if not observer.enabled:
-        yield
-        return
-    observer.start(run_id, job)
-    try:
-        with listening(observer), observing(observer):
-            yield
-    except Exception as exc:
-        for warning in observer.finish(False, str(exc).strip().splitlines()[0] if str(exc).strip()
-                                       else type(exc).__name__):
-            warn(warning)
-        raise
-    for warning in observer.finish(True):
-        warn(warning)
-
-
-@contextmanager
 def explained_reparse(compiled: CompiledProject, dbt_vars: Mapping[str, Any]) -> Iterator[None]:
     """Explain a dbt node the compiled manifest lacks when the run's vars differ from the parse's.
 
@@ -172,8 +140,9 @@ def build_dbt_assets(compiled: CompiledProject) -> AssetsDefinition:
             dbt_vars = run_dbt_vars(compiled, context.run.tags)  # what dbt may re-parse with
             from floe.observability.observer import current_span
             from floe.orchestration.dbt_step import stream_dbt_build
+            from floe.orchestration.observed_run import observed_step
 
-            with (observed_step(compiled, context.run_id, context.job_name, warn=context.log.warning),
+            with (observed_step(compiled, context),
                   current_span(f"dagster.step {context.op_handle}", {"dagster.run_id": context.run_id,
                                                                        "floe.step": "dbt build"}),
                   explained_reparse(compiled, dbt_vars)):
@@ -254,8 +223,12 @@ def build_code_location(compiled: CompiledProject) -> CodeLocation:
     )
     retention = _retention_sensor(compiled)
     sensors = [retention] if retention is not None else []
+    from floe.orchestration.observed_run import observed_executor
+
+    # Runs the daemon, the UI or a run pod executes are traced and report lineage like 'floe run'.
     defs = Definitions(assets=[*ingestion, assets, *([publish] if publish else [])], jobs=list(jobs.values()),
-                       schedules=schedules, sensors=sensors, resources={"dbt": dbt})
+                       schedules=schedules, sensors=sensors, resources={"dbt": dbt},
+                       executor=observed_executor(compiled))
     return CodeLocation(defs, assets, selections, dbt, publish)
 
 
@@ -290,7 +263,7 @@ def _retention_sensor(compiled: CompiledProject) -> SensorDefinition | None:
             description="Deletes finished runs beyond platform.yaml's orchestrator.retention (with their events "
             "and logs) and checkpoints SQLite write-ahead logs. Launches no run.")
     def floe_retention(context: SensorEvaluationContext) -> SkipReason:
-        return SkipReason(apply_retention(context.instance, retention, sqlite_home=home).describe())
+        return SkipReason(apply_retention(context.instance, retention, sqlite_home=home, project=compiled).describe())
 
     return floe_retention
 

@@ -55,7 +55,8 @@ class Tidied:
 
 
 def apply_retention(instance: DagsterInstance, retention: OrchestratorRetention, *,
-                    sqlite_home: Path | None = None, current_run_id: str | None = None) -> Tidied:
+                    sqlite_home: Path | None = None, current_run_id: str | None = None,
+                    project: CompiledProject | None = None) -> Tidied:
     """Delete the finished runs ``retention`` no longer keeps, then checkpoint the SQLite logs.
 
     Args:
@@ -63,6 +64,8 @@ def apply_retention(instance: DagsterInstance, retention: OrchestratorRetention,
         retention: ``orchestrator.retention`` of the environment.
         sqlite_home: The instance's folder when its storage is SQLite (None: PostgreSQL).
         current_run_id: A run never deleted (the one that just ended, still being reported).
+        project: Whose per-run folders (run logs, dbt target folders) to prune as well
+            (:mod:`floe.orchestration.run_folders`).
     """
     deleted = 0
     if retention.runs is not None:
@@ -70,7 +73,22 @@ def apply_retention(instance: DagsterInstance, retention: OrchestratorRetention,
     if retention.days is not None:
         deleted += prune_runs_older_than(instance, timedelta(days=retention.days), current_run_id)
     checkpointed = checkpoint_sqlite_logs(sqlite_home) if sqlite_home is not None else 0
+    if project is not None:
+        from floe.orchestration.run_folders import prune_run_folders
+
+        prune_run_folders(project)
     return Tidied(deleted, checkpointed)
+
+
+def prune_run_history(compiled: CompiledProject, instance: DagsterInstance, keep: int,
+                      current_run_id: str | None = None) -> int:
+    """An ingestion source's ``retention.keep_runs``: runs beyond the newest ``keep`` and their
+    per-run folders; returns how many runs were deleted."""
+    from floe.orchestration.run_folders import prune_run_folders
+
+    deleted = prune_runs(instance, keep, current_run_id)
+    prune_run_folders(compiled, keep)
+    return deleted
 
 
 def prune_runs(instance: DagsterInstance, keep: int, current_run_id: str | None = None) -> int:
@@ -185,7 +203,8 @@ def tidy_after_run(compiled: CompiledProject, instance: DagsterInstance, run_id:
     orchestrator = compiled.artifacts.environment.orchestrator
     home = instance_home(compiled) if isinstance(orchestrator.storage, SqliteOrchestratorStorage) else None
     try:
-        return apply_retention(instance, orchestrator.retention, sqlite_home=home, current_run_id=run_id)
+        return apply_retention(instance, orchestrator.retention, sqlite_home=home, current_run_id=run_id,
+                               project=compiled)
     except Exception as exc:  # noqa: BLE001 - housekeeping must not turn a finished run into an error
         warnings.warn(f"run history was not pruned this time ({type(exc).__name__}: {exc})", stacklevel=2)
         return None

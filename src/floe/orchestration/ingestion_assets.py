@@ -54,28 +54,35 @@ def _source_assets(compiled: CompiledProject, source: SyntheticSource) -> Assets
             context.log.warning(f"batch attempt {attempt} failed, retrying in {delay:.1f} s: {error}")
 
         from floe.observability.observer import current_span
+        from floe.orchestration.observed_run import observed_step
         from floe.orchestration.step_lock import project_writer
 
         # One writer per project: a run floe dev launched waits here for a floe run (ARCHITECTURE.md).
-        with project_writer(context, compiled), current_span(
+        # Observed however the run started: a daemon's run reports its ingestion too.
+        with project_writer(context, compiled), observed_step(compiled, context), current_span(
                 f"dagster.step {context.op_handle}", {"dagster.run_id": context.run_id, "floe.step": "ingestion"}):
-            with current_span("floe.ingestion.batch", {"floe.source": source.name, "floe.dataset": source.dataset}):
-                landing = land_with_retry(lambda: open_project_catalog(compiled), source, on_retry=warn,
-                                          span=current_span)
+            for name in source.tables:  # lineage START and a span per table, ended below
+                publish(_table_event(source, name, "started"))
+            try:
+                with current_span("floe.ingestion.batch", {"floe.source": source.name,
+                                                           "floe.dataset": source.dataset}):
+                    landing = land_with_retry(lambda: open_project_catalog(compiled), source, on_retry=warn,
+                                              span=current_span)
+            except Exception as exc:
+                for name in source.tables:
+                    publish(_table_event(source, name, "error", message=str(exc)))
+                raise
             refresh_project_views(compiled)
             if source.retention.keep_runs is not None:
-                from floe.orchestration.history import prune_runs
+                from floe.orchestration.history import prune_run_history
 
-                pruned = prune_runs(context.instance, source.retention.keep_runs, context.run_id)
+                pruned = prune_run_history(compiled, context.instance, source.retention.keep_runs, context.run_id)
                 if pruned:
                     context.log.info(f"deleted {pruned} old run(s) beyond the newest {source.retention.keep_runs}")
             for table in landing.tables:
                 namespace, _, name = table.table.partition(".")
-                publish(NodeEvent(
-                    unique_id=f"ingestion.{source.name}.{name}", name=table.table, resource_type="ingestion",
-                    status="skipped" if table.skipped else "success", duration_s=landing.duration_s,
-                    rows=table.rows, relation=table.table, materialized=INGESTION_KIND,
-                ))
+                publish(_table_event(source, name, "skipped" if table.skipped else "success",
+                                     duration_s=landing.duration_s, rows=table.rows))
                 yield MaterializeResult(
                     asset_key=AssetKey([namespace, name]),
                     metadata={
@@ -88,3 +95,10 @@ def _source_assets(compiled: CompiledProject, source: SyntheticSource) -> Assets
                 )
 
     return ingest
+
+
+def _table_event(source: SyntheticSource, table: str, status: str, **outcome: Any) -> NodeEvent:
+    """A node event of one ingestion table (unique id ``ingestion.<source>.<table>``)."""
+    identifier = f"{source.namespace}.{table}"
+    return NodeEvent(unique_id=f"ingestion.{source.name}.{table}", name=identifier, resource_type="ingestion",
+                     status=status, relation=identifier, materialized=INGESTION_KIND, **outcome)

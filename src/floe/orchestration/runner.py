@@ -12,7 +12,6 @@ import contextlib
 import gc
 import os
 import re
-import shutil
 import threading
 import time
 import uuid
@@ -29,10 +28,8 @@ from floe.node_events import NodeEvent, listening
 if TYPE_CHECKING:
     from floe.observability.observer import RunObserver
 
-KEEP_RUN_TARGETS = 3
 EVENT_BATCH_ENV = "DAGSTER_EVENT_BATCH_SIZE"
 EVENT_BATCH_SIZE = 10_000
-KEEP_RUN_LOGS = 50
 
 
 @dataclass
@@ -192,12 +189,13 @@ def execute_run(plan: RunPlan, on_node: Callable[[NodeEvent], None] | None = Non
     from floe.orchestration.dbt_run_args import step_dbt_args
     from floe.orchestration.fastpath.dbt_step import early_launch_for_run
     from floe.orchestration.instance import open_instance, prepare_instance_home
+    from floe.orchestration.run_folders import old_run_targets, remove_folders, targets_to_keep
 
     compiled = plan.compiled
     # Deleting old run folders (a compiled SQL file per model) is I/O: done while dbt runs. The
     # folders are chosen now, before this run's own folder exists.
-    pruner = threading.Thread(target=_remove_folders,
-                              args=(_old_run_targets(compiled.target_path, KEEP_RUN_TARGETS - 1),),
+    pruner = threading.Thread(target=remove_folders,
+                              args=(old_run_targets(compiled.target_path, targets_to_keep(compiled) - 1),),
                               name="floe-prune-targets", daemon=True)
     pruner.start()
     # Dagster stores the run's planned-materialization events (one per asset and check) as one
@@ -229,7 +227,7 @@ def _execute(plan: RunPlan, instance: Any,
     # What is loaded now (Dagster, dbt-core's modules, the definitions, the instance) lives
     # until the process ends: keep it out of the collections the run triggers and the ones at exit.
     gc.freeze()
-    log_path = _new_run_log(compiled.output_dir / "logs")
+    log_path = _new_run_log(compiled)
     nodes: list[NodeEvent] = []
 
     def collect(event: NodeEvent) -> None:
@@ -324,8 +322,9 @@ def summarize_run(plan: RunPlan, executed: ExecutedRun) -> RunOutcome:
         if event.step_failure_data and event.step_failure_data.error
         for message in _step_error(event.step_failure_data.error, dbt_errors, nodes_failed=bool(failed))
     ]
-    _fill_row_counts(plan.compiled, nodes)
+    _fill_row_counts(plan.compiled, nodes, executed.observer.row_counts)
     reason = errors[0] if errors else (f"{failed[0].name}: {failed[0].message or failed[0].status}" if failed else None)
+    _report_skipped_dbt_step(plan, executed, reason)
     export_warnings = executed.observer.finish(result.success, None if result.success else reason)
     return RunOutcome(result.run_id, result.success, time.perf_counter() - plan.started, nodes, errors,
                       executed.log_path, [*plan.notices, *export_warnings])
@@ -365,10 +364,14 @@ def _step_error(error: Any, dbt_errors: list[str], *, nodes_failed: bool) -> lis
             + (f"; its log: {log.group(1)}" if log else "")]
 
 
-def _new_run_log(log_dir: Path) -> Path:
-    """A new log file for this run; a demo lands a batch every few minutes for days: keep the newest."""
+def _new_run_log(compiled: CompiledProject) -> Path:
+    """A new log file for this run; a demo lands a batch every few minutes for days: keep the newest
+    (as many as the run history keeps, at most ``run_folders.KEEP_RUN_LOGS``)."""
+    from floe.orchestration.run_folders import logs_to_keep, old_run_logs, run_logs_dir
+
+    log_dir = run_logs_dir(compiled)
     log_dir.mkdir(parents=True, exist_ok=True)
-    for old in sorted(log_dir.glob("run-*.log"))[: -(KEEP_RUN_LOGS - 1)]:
+    for old in old_run_logs(log_dir, logs_to_keep(compiled) - 1):
         old.unlink(missing_ok=True)
     return log_dir / f"run-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}.log"
 
@@ -388,8 +391,24 @@ def _warnings_to(log: TextIO) -> Iterator[None]:
 _COUNTED = frozenset({"table", "incremental", "seed", "snapshot"})
 
 
-def _fill_row_counts(compiled: CompiledProject, nodes: list[NodeEvent]) -> None:
-    """dbt reports rows for seeds but not for most tables: count those it built (not views)."""
+def _report_skipped_dbt_step(plan: RunPlan, executed: ExecutedRun, reason: str | None) -> None:
+    """Lineage and spans of the dbt nodes of a dbt step Dagster skipped (an ingestion step failed)."""
+    from floe.orchestration.builder import DBT_ASSETS_NAME
+    from floe.orchestration.observed_run import skipped_dbt_nodes
+
+    result = executed.result
+    if not any(e.is_step_skipped and e.step_key == DBT_ASSETS_NAME for e in result.all_events):
+        return
+    keys = set(plan.asset_selection or plan.job_def.asset_layer.selected_asset_keys)
+    for node in skipped_dbt_nodes(plan.compiled, keys, f"not run: {reason or 'an upstream step failed'}"):
+        executed.observer(node)
+
+
+def _fill_row_counts(compiled: CompiledProject, nodes: list[NodeEvent], known: Mapping[str, int]) -> None:
+    """dbt reports rows for seeds but not for most tables: count those it built (not views).
+
+    ``known``: relations the run's observer counted already (for lineage and traces).
+    """
     from dataclasses import replace
 
     from floe.targets import count_rows
@@ -397,27 +416,13 @@ def _fill_row_counts(compiled: CompiledProject, nodes: list[NodeEvent]) -> None:
     wanted = sorted({
         n.relation for n in nodes
         if n.rows is None and n.relation and n.status == "success" and n.materialized in _COUNTED
+        and n.relation not in known
     })
-    if not wanted:
-        return
+    counts = dict(known)
     try:
-        counts = count_rows(compiled.artifacts.environment.compute, compiled.root, wanted)
+        counts.update(count_rows(compiled.artifacts.environment.compute, compiled.root, wanted) if wanted else {})
     except Exception:  # noqa: BLE001 - counting is a courtesy; the run's outcome stands without it
-        return
+        pass
     for index, node in enumerate(nodes):
         if node.rows is None and node.relation in counts:
             nodes[index] = replace(node, rows=counts[node.relation])
-
-
-def _old_run_targets(target_path: Path, keep: int) -> list[Path]:
-    """dagster-dbt makes a target folder per run: all but the newest ``keep``."""
-    try:
-        runs = sorted((p for p in target_path.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
-    except OSError:
-        return []
-    return runs[: max(len(runs) - keep, 0)]
-
-
-def _remove_folders(folders: list[Path]) -> None:
-    for folder in folders:
-        shutil.rmtree(folder, ignore_errors=True)

@@ -38,12 +38,10 @@ def generate(pipeline_file: Path, platform_file: Path | None, environment: str |
     Compiles first when needed. Hand-written files in the folder are never overwritten.
     What cannot be expressed in Cube is listed, not dropped silently.
     """
-    from floe.semantic import build_cube_model, load_manifest, write_cube_model
+    from floe.semantic import project_cube_model, write_cube_model
 
     compiled = _compiled(pipeline_file, platform_file, environment)
-    serving = compiled.artifacts.environment.serving  # Cube reads the published copies there
-    model = build_cube_model(load_manifest(compiled.manifest_path),
-                             serving_schema=serving.schema_ if serving is not None else None)
+    model = project_cube_model(compiled)  # with serving declared, Cube reads the published copies
     target = output or compiled.root / DEFAULT_CUBE_DIR
     written = write_cube_model(model, target)
     click.echo(f"wrote {len(model.cubes)} cube(s) to {target}: "

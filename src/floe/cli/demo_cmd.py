@@ -218,7 +218,7 @@ def _growth_document(growth: BatchGrowth) -> dict[str, object]:
 def _semantic_layer(compiled: CompiledProject) -> None:
     """Generate the Cube model from the marts and check every member against the warehouse."""
     from floe.cli.cube_cmd import DEFAULT_CUBE_DIR
-    from floe.semantic import build_cube_model, load_manifest, read_cube_model, verify_cube_model, write_cube_model
+    from floe.semantic import project_cube_model, read_cube_model, verify_cube_model, write_cube_model
     from floe.spec.platform import DuckDBCompute
     from floe.targets.duckdb import warehouse_path
 
@@ -227,8 +227,7 @@ def _semantic_layer(compiled: CompiledProject) -> None:
     from floe.serving import serving_connection
 
     serving = serving_connection(compiled)  # with serving, Cube reads (and verify checks) the published tables
-    write_model = build_cube_model(load_manifest(compiled.manifest_path),
-                                   serving_schema=serving.schema if serving is not None else None)
+    write_model = project_cube_model(compiled)
     write_cube_model(write_model, folder)
     problems = verify_cube_model(read_cube_model(folder), warehouse_path(compute, compiled.root), serving=serving,
                                  project_root=compiled.root) if isinstance(compute, DuckDBCompute) else []

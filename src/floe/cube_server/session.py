@@ -40,9 +40,9 @@ def cube_dir(compiled: CompiledProject) -> Path:
 
 def generate_model(compiled: CompiledProject) -> tuple[Path, int]:
     """Write the Cube model from the compiled manifest (as ``floe cube generate``); its folder and cube count."""
-    from floe.semantic import build_cube_model, load_manifest, write_cube_model
+    from floe.semantic import project_cube_model, write_cube_model
 
-    model = build_cube_model(load_manifest(compiled.manifest_path))
+    model = project_cube_model(compiled)  # the serving schema's tables when serving is declared
     if not model.cubes:
         raise CubeServerError("the dbt project defines no semantic models, so Cube would have nothing to serve",
                               hint="add semantic models to the dbt project (see 'floe cube generate')")

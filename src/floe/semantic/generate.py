@@ -27,11 +27,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from floe.semantic.cube import Cube, CubeDimension, CubeJoin, CubeMeasure, CubeModel, CubeRollup
-from floe.semantic.manifest import Metric, SemanticModel, metrics, semantic_models
+from floe.semantic.manifest import Metric, SemanticModel, load_manifest, metrics, semantic_models
 from floe.serving.connection import ledger_refresh_sql
+
+if TYPE_CHECKING:
+    from floe.contract.project import CompiledProject
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _WORD = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
@@ -233,3 +236,14 @@ def _number_measure(
         sql = _WORD.sub(lambda m: f"{{{aliases[m.group(0)]}}}" if m.group(0) in aliases else m.group(0),
                         metric.expr or "")
     return cube, CubeMeasure(metric.name, "number", sql, description=metric.description, title=metric.label)
+
+
+def project_cube_model(compiled: CompiledProject) -> CubeModel:
+    """The Cube model of a compiled project, reading where Cube must read in its environment.
+
+    With a serving database declared, the cubes read the published copies in its schema (Cube
+    never opens the DuckDB file runs write); otherwise the warehouse's own schemas.
+    """
+    serving = compiled.artifacts.environment.serving
+    return build_cube_model(load_manifest(compiled.manifest_path),
+                            serving_schema=serving.schema_ if serving is not None else None)

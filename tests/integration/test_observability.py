@@ -76,6 +76,11 @@ def test_failing_run_reports_a_span_tree_and_schema_valid_lineage(floe, compiled
 
 
 def test_unreachable_destinations_warn_once_each_or_fail_in_strict_mode(floe, compiled_project: Path) -> None:
+    # The same run with nothing to report to, timed first: a busy machine slows both alike, so the
+    # bound below is on what the dead destinations add, not on the machine.
+    started = time.perf_counter()
+    assert floe("run", cwd=compiled_project).returncode == 0
+    baseline = time.perf_counter() - started
     port = _closed_port()
     destinations = (f"      tracing: {{type: otlp, protocol: http, endpoint: 'http://127.0.0.1:{port}'}}\n"
                     f"      lineage: {{type: http, url: 'http://127.0.0.1:{port}'}}\n"
@@ -88,7 +93,8 @@ def test_unreachable_destinations_warn_once_each_or_fail_in_strict_mode(floe, co
     assert len(warnings) == 2, result.stderr[-2000:]
     assert any("traces" in w and str(port) in w for w in warnings)
     assert any("lineage" in w and str(port) in w for w in warnings)
-    assert time.perf_counter() - started < 120
+    # Given up after the first refusal: not a 2 s timeout per event (dozens of events).
+    assert time.perf_counter() - started < 2 * baseline + 60
 
     platform = compiled_project / "platform.yaml"
     platform.write_text(platform.read_text() + "      strict: true\n")

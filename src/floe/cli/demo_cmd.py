@@ -237,7 +237,7 @@ def _growth_line(growth: BatchGrowth) -> str:
     items = next((rows for table, rows in new.items() if table.endswith(".order_items")), 0)
     counts = next((window.counts for window in growth.landed.values() if "orders" in window.counts), None)
     explained = f" ({_removed(counts)})" if counts is not None else ""
-    return (f"+{orders:,} orders, +{items:,} lines landed, marts +{growth.new_orders:,} orders{explained}  "
+    return (f"+{orders:,} orders (+{items:,} lines) landed, marts +{growth.new_orders:,}{explained}  "
             f"marts: {growth.after.orders:,} orders, "
             f"revenue {growth.after.revenue:,.2f} (+{growth.after.revenue - growth.before.revenue:,.2f})")
 

@@ -47,7 +47,7 @@ def test_the_first_window_backfills_and_the_next_ones_follow_each_other() -> Non
 def test_a_window_round_trips_through_its_record() -> None:
     window = BatchWindow(3, "wall", NOW, NOW + timedelta(seconds=90), NOW - WEEK, {"orders": 12, "duplicates": 1})
     assert BatchWindow.from_json(window.to_json(), "bronze.orders") == window
-    with pytest.raises(FloeError, match="floe.batch-window of bronze.orders is not a batch window"):
+    with pytest.raises(FloeError, match=r"floe\.batch-window of bronze\.orders is not a batch window"):
         BatchWindow.from_json('{"batch": 1}', "bronze.orders")
 
 
@@ -133,5 +133,5 @@ def test_switching_clocks_on_landed_tables_is_refused(tmp_path: Path) -> None:
     virtual = SyntheticSource.model_validate({"type": "synthetic", "name": "shop", "dataset": "ecommerce",
                                               "rate": {"type": "burst", "rows": 20}})
     land_batch(catalog, virtual, 0)
-    with pytest.raises(FloeError, match="hold batches of the virtual clock, and floe.yaml now says clock: wall"):
+    with pytest.raises(FloeError, match=r"hold batches of the virtual clock, and floe\.yaml now says clock: wall"):
         land_batch(catalog, _wall(), 1, now=lambda: NOW)

@@ -36,8 +36,9 @@ def _window(start: datetime, end: datetime) -> BatchInterval:
 @pytest.fixture(scope="module")
 def wall_batches() -> list:
     """A week of backfill, then batches of 5 minutes, 2 hours and 1 second, as the wall clock cuts them."""
-    ends = [ORIGIN + timedelta(days=7), ORIGIN + timedelta(days=7, minutes=5), ORIGIN + timedelta(days=7, hours=2, minutes=5),
-            ORIGIN + timedelta(days=7, hours=2, minutes=5, seconds=1)]
+    week = ORIGIN + timedelta(days=7)
+    ends = [week, week + timedelta(minutes=5), week + timedelta(hours=2, minutes=5),
+            week + timedelta(hours=2, minutes=5, seconds=1)]
     starts = [ORIGIN, *ends[:-1]]
     return [generate_ecommerce_batch(seed=42, batch_number=b, config=CONFIG, interval=_window(s, e))
             for b, (s, e) in enumerate(zip(starts, ends, strict=True))]

@@ -67,7 +67,13 @@ def main(argv: list[str] | None = None) -> int:
                        capture_output=True)
         root = work / "shop"
         spec = root / "floe.yaml"
-        spec.write_text(spec.read_text().replace("    rate:\n", f"    rate:\n      rows: {args.rows}\n", 1))
+        # The virtual clock with a burst: every batch the same size, whatever the time between runs.
+        text = spec.read_text()
+        wall, realistic = "    clock: wall\n    backfill: 7d\n", "      type: realistic\n      per_hour: 1200\n"
+        if wall not in text or realistic not in text:
+            raise SystemExit("the ecommerce template's ingestion block changed: update bench_demo_batches.py")
+        spec.write_text(text.replace(wall, "    clock: virtual\n").replace(
+            realistic, f"      type: burst\n      rows: {args.rows}\n"))
         note(f"compiling, then landing {args.batches} batches of {args.rows:,} orders")
         subprocess.run([*floe, "compile"], cwd=root, env=env, check=True, capture_output=True)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from floe.project_lock import ProjectBusyError, is_locked, project_lock, read_holder
+from tests.support.demo_project import use_virtual_clock
 
 pytestmark = [pytest.mark.integration, pytest.mark.process]
 
@@ -156,6 +157,7 @@ def _demo_project(floe, tmp_path: Path, *, gated: bool = False) -> tuple[Path, P
     created = floe("init", "shop", "--template", "ecommerce", cwd=tmp_path)
     assert created.returncode == 0, created.stderr
     root = tmp_path / "shop"
+    use_virtual_clock(root)  # small batches: no week of backfill
     gate = _gated(root, root / "dbt" / "models") if gated else root / "gate.open"
     compiled = floe("compile", cwd=root, timeout=DEADLINE_S)
     assert compiled.returncode == 0, compiled.stderr[-3000:]

@@ -241,7 +241,7 @@ def test_a_floe_jobs_pipeline_job_runs_from_the_mounted_artifacts(name: str, com
     done = pod.run(container["name"], timeout=600)
     _assert_ran_from_mounted_artifacts(done, pod, mounted_artifacts)
     if name == "land":
-        assert "batch run   1" in done.stdout and "FAILED" not in done.stdout, done.stdout
+        assert "✓ batch 0 [" in done.stdout and "FAILED" not in done.stdout, done.stdout
         assert _lakehouse_objects(services) > objects, "the batch landed in the S3 stand-in"
     assert _runs_in(services) == runs + 1, "the Job's run is in Dagster's PostgreSQL"
 

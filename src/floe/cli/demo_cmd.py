@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +30,8 @@ RATES = click.Choice(["burst", "realistic"])
 @click.option("--batches", "-n", type=click.IntRange(1, 10_000), default=3, show_default=True,
               help="Batches to land (one pipeline run each).")
 @click.option("--rate", type=RATES, default=None, help="Rows per batch: burst (fixed) or realistic (follows "
-              "the time of day) [default: the project's, burst for a new demo].")
+              "the time of day), for a floe.yaml whose rate type is ${FLOE_DEMO_RATE} [default: the project's; "
+              "a new demo is realistic, on the wall clock].")
 @wait_option
 @click.pass_context
 def demo(ctx: click.Context, directory: Path, batches: int, rate: str | None, wait: bool) -> None:
@@ -152,6 +155,12 @@ def _compiled(pipeline_file: Path, platform_file: Path | None, environment: str 
     if not compiled.artifacts.ingestion:
         raise FloeError(f"{pipeline_file} declares no ingestion source, so there is no batch to land",
                         hint="run the demo in a project made with 'floe init NAME --template ecommerce'")
+    ignored = [source.name for source in compiled.artifacts.ingestion if rate is not None and source.rate.type != rate]
+    if ignored:
+        raise FloeError(f"--rate {rate}: source(s) {', '.join(ignored)} in {pipeline_file} do not take their rate "
+                        f"type from ${RATE_VARIABLE}",
+                        hint="edit the rate in floe.yaml (a wall-clock source needs type: realistic), or leave "
+                             "out --rate")
     from floe.orchestration.lakehouse import relocate_project_lakehouse
 
     if moved := relocate_project_lakehouse(compiled):
@@ -173,9 +182,9 @@ def _loop(compiled: CompiledProject, batches: int, interval: float, *, as_json: 
             return
         mark = click.style("✓", fg="green") if growth.success else click.style("✗", fg="red")
         if not growth.started:
-            click.echo(f"{mark} batch run {growth.index:>3}  not started: {_first(growth.errors)}")
+            click.echo(f"{mark} run {growth.index} of {batches}  not started: {_first(growth.errors)}")
             return
-        click.echo(f"{mark} batch run {growth.index:>3}  {_growth_line(growth)}  {growth.duration_s:.1f}s"
+        click.echo(f"{mark} {_batch_label(growth, batches)}  {_growth_line(growth)}  {growth.duration_s:.1f}s"
                    + ("" if growth.success else f"  FAILED: {_first(growth.errors)}"))
         for note in growth.notes:
             click.secho(f"  warning: {note}", fg="yellow", err=True)
@@ -187,14 +196,45 @@ def _loop(compiled: CompiledProject, batches: int, interval: float, *, as_json: 
                        writer_lock=writer_lock)
 
 
+def _batch_label(growth: BatchGrowth, batches: int) -> str:
+    """``batch 7 [2026-11-20 10:05:00 → 10:10:00 UTC]``: the batch that landed (from the tables'
+    records), or the loop's run when none did."""
+    if not growth.landed:
+        return f"run {growth.index} of {batches}, no batch landed"
+    return ", ".join(f"batch {window.number} [{_window_text(window.start, window.end)}]"
+                     for window in growth.landed.values())
+
+
+def _window_text(start: datetime, end: datetime) -> str:
+    start, end = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    same_day = start.date() == end.date()
+    return f"{start:%Y-%m-%d %H:%M:%S} → {end:%H:%M:%S} UTC" if same_day else \
+        f"{start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M} UTC"
+
+
+def _removed(counts: Mapping[str, int]) -> str:
+    """Why the marts grew by fewer orders than landed: the generator's counted defects."""
+    parts = [f"{counts[key]:,} {label}" for key, label in (
+        ("duplicates", "duplicate" if counts.get("duplicates") == 1 else "duplicates"),
+        ("without_customer", "without customer")) if counts.get(key)]
+    text = f"{' and '.join(parts)} removed" if parts else "none removed"
+    if counts.get("without_region"):
+        text += f"; {counts['without_region']:,} without region → 'unknown'"
+    if counts.get("late"):
+        text += f"; {counts['late']:,} late"
+    return text
+
+
 def _growth_line(growth: BatchGrowth) -> str:
     if growth.before is None or growth.after is None:
         return "marts not measured (see the warning)"
     new = growth.new_bronze_rows
     orders = next((rows for table, rows in new.items() if table.endswith(".orders")), 0)
     items = next((rows for table, rows in new.items() if table.endswith(".order_items")), 0)
-    return (f"+{orders:,} orders, +{items:,} lines landed  "
-            f"marts: {growth.after.orders:,} orders (+{growth.new_orders:,}), "
+    counts = next((window.counts for window in growth.landed.values() if "orders" in window.counts), None)
+    explained = f" ({_removed(counts)})" if counts is not None else ""
+    return (f"+{orders:,} orders (+{items:,} lines) landed, marts +{growth.new_orders:,}{explained}  "
+            f"marts: {growth.after.orders:,} orders, "
             f"revenue {growth.after.revenue:,.2f} (+{growth.after.revenue - growth.before.revenue:,.2f})")
 
 
@@ -205,8 +245,11 @@ def _first(errors: list[str]) -> str:
 def _growth_document(growth: BatchGrowth) -> dict[str, object]:
     """One batch as JSON; the warehouse's numbers are null when it could not be read (see "notes")."""
     after = growth.after
+    landed = [{"source": name, "batch": window.number, "clock": window.clock, "start": window.start.isoformat(),
+               "end": window.end.isoformat(), "counts": dict(window.counts)} for name, window in growth.landed.items()]
     return {
-        "run": growth.index, "run_id": growth.run_id or None, "started": growth.started,
+        "run": growth.index, "batch": landed[0]["batch"] if landed else None, "landed": landed,
+        "run_id": growth.run_id or None, "started": growth.started,
         "success": growth.success, "duration_s": round(growth.duration_s, 3),
         "bronze_rows": after.bronze_rows if after else None,
         "bronze_new_rows": growth.new_bronze_rows if growth.measured else None,

@@ -18,6 +18,7 @@ from typing import Protocol
 from floe.contract.project import CompiledProject
 from floe.demo.marts import WarehouseSnapshot, read_snapshot
 from floe.errors import FloeError
+from floe.ingestion.clock import BatchWindow
 
 
 class RunResult(Protocol):
@@ -33,9 +34,10 @@ class RunResult(Protocol):
 class BatchGrowth:
     """One pipeline run of the demo and what it changed.
 
-    ``run_id`` is empty when the batch did not start (the project was busy, the run could not be
-    planned); ``before``/``after`` are None when the warehouse could not be read then (``notes``
-    says why): the batch's own outcome stands either way.
+    ``index`` counts the loop's runs (1, 2, ...); the batch numbers that landed are in
+    :attr:`landed`. ``run_id`` is empty when the batch did not start (the project was busy,
+    the run could not be planned); ``before``/``after`` are None when the warehouse could not
+    be read then (``notes`` says why): the batch's own outcome stands either way.
     """
 
     index: int
@@ -61,6 +63,16 @@ class BatchGrowth:
     def new_orders(self) -> int:
         """Orders the marts gained (0 when not measured)."""
         return self.after.orders - self.before.orders if self.before and self.after else 0
+
+    @property
+    def landed(self) -> dict[str, BatchWindow]:
+        """Source name → the batch this run landed (its number, window and defect counts);
+        empty when nothing landed or the tables could not be read before and after."""
+        if self.before is None or self.after is None:
+            return {}
+        before = self.before.batches
+        return {name: window for name, window in self.after.batches.items()
+                if name not in before or before[name].number != window.number}
 
     @property
     def new_bronze_rows(self) -> dict[str, int]:

@@ -1,13 +1,16 @@
-"""What the demo's warehouse holds: bronze row counts and mart totals, read-only."""
+"""What the demo's warehouse holds: bronze row counts and mart totals, read-only; and the latest
+batch each source landed (its number, time window and the generator's defect counts, as
+recorded in the Iceberg tables: :mod:`floe.ingestion.clock`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from floe.contract.project import CompiledProject
+from floe.ingestion.clock import BatchWindow
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
@@ -28,6 +31,8 @@ class WarehouseSnapshot:
     by_region: list[tuple[str, int, Decimal]] = field(default_factory=list)
     by_segment: list[tuple[str, str, int]] = field(default_factory=list)
     by_category: list[tuple[str, int, Decimal]] = field(default_factory=list)
+    batches: dict[str, BatchWindow] = field(default_factory=dict)
+    """Source name → the latest complete batch it landed (sources with none left out)."""
 
 
 def read_snapshot(compiled: CompiledProject) -> WarehouseSnapshot:
@@ -35,7 +40,31 @@ def read_snapshot(compiled: CompiledProject) -> WarehouseSnapshot:
 
     Raises:
         WarehouseLockedError: another program has the warehouse open for writing.
+        FloeError: the Iceberg catalog cannot be read.
     """
+    batches = read_batches(compiled)
+    snapshot = _read_warehouse(compiled)
+    return replace(snapshot, batches=batches)
+
+
+def read_batches(compiled: CompiledProject) -> dict[str, BatchWindow]:
+    """Source name → the latest complete batch it landed, from the tables' records."""
+    if not compiled.artifacts.ingestion:
+        return {}
+    from floe.ingestion.clock import latest_window
+    from floe.lakehouse import open_catalog
+
+    environment = compiled.artifacts.environment
+    catalog = open_catalog(environment.catalog, environment.storage, compiled.root)
+    found = {}
+    for source in compiled.artifacts.ingestion:
+        window = latest_window(catalog, source)
+        if window is not None:
+            found[source.name] = window
+    return found
+
+
+def _read_warehouse(compiled: CompiledProject) -> WarehouseSnapshot:
     import duckdb
 
     from floe.lakehouse import create_storage_secret, install_extensions

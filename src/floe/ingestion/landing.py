@@ -5,6 +5,11 @@ number as a string). Tables are written in the source's order and a batch is com
 the last one holds it, so the next batch number is read from that table: after a crash
 half-way through a batch, the same number comes up again, the tables that already hold it
 skip it, and the rest receive it. Nothing is ever appended twice.
+
+The batch's time window (:mod:`floe.ingestion.clock`) is recorded in the same commit as each
+table's append, so a retry regenerates the rows of the window the first attempt chose, even
+on the wall clock. The last table is appended even when the batch has no rows for it: its
+commit is what marks the batch complete.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from floe.errors import FloeError
+from floe.ingestion.clock import BatchWindow, plan_window
 from floe.ingestion.synthetic import generate
 from floe.spec.ingestion import RetrySpec, SyntheticSource
 
@@ -50,6 +57,7 @@ class BatchLanding:
     attempts: int
     duration_s: float
     errors: list[str] = field(default_factory=list)
+    window: BatchWindow | None = None
 
     @property
     def rows(self) -> int:
@@ -82,6 +90,11 @@ def next_batch_number(catalog: Catalog, source: SyntheticSource) -> int:
 
 
 SpanFactory = Callable[[str, Mapping[str, Any]], AbstractContextManager[Any]]
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def _no_span(_name: str, _attributes: Mapping[str, Any]) -> AbstractContextManager[Any]:
@@ -89,33 +102,38 @@ def _no_span(_name: str, _attributes: Mapping[str, Any]) -> AbstractContextManag
 
 
 def land_batch(catalog: Catalog, source: SyntheticSource, batch_number: int, *,
-               span: SpanFactory = _no_span) -> BatchLanding:
+               span: SpanFactory = _no_span, now: Clock = _utc_now) -> BatchLanding:
     """Generate batch ``batch_number`` and append it to every table that lacks it, then apply
     the source's retention to each table. Safe to call again with the same number.
 
-    ``span`` opens a tracing span around each append (see :mod:`floe.observability`).
+    ``span`` opens a tracing span around each append (see :mod:`floe.observability`);
+    ``now`` is the wall clock a new wall-clock batch ends at.
     """
     from floe.lakehouse import RetentionPolicy, append_batch, maintain_table
 
     started = time.perf_counter()
-    batch = generate(source, batch_number)
+    window = plan_window(catalog, source, batch_number, now())
+    batch = generate(source, batch_number, window)
     policy = RetentionPolicy(max_snapshot_age=source.retention.max_snapshot_age,
                              min_snapshots_to_keep=source.retention.min_snapshots_to_keep)
     landed: list[TableLanding] = []
+    last = list(batch.tables)[-1]
     for name, data in batch.tables.items():
         identifier = table_identifier(source, name)
-        if data.num_rows == 0 and _exists(catalog, identifier):
+        if data.num_rows == 0 and name != last and _exists(catalog, identifier):
             # Later batches carry no products: an empty append would only add a snapshot.
             landed.append(TableLanding(identifier, 0, True, None))
             continue
         with span("floe.iceberg.append", {"floe.table": identifier, "floe.batch": batch_number}) as current:
-            result: AppendResult = append_batch(catalog, identifier, data, str(batch_number))
+            result: AppendResult = append_batch(catalog, identifier, data, str(batch_number),
+                                                properties=batch.window.properties(), summary=batch.window.summary())
             maintain_table(catalog, identifier, policy)
             if current is not None:
                 current.set_attribute("floe.rows", result.rows)
                 current.set_attribute("floe.skipped", result.skipped)
         landed.append(TableLanding(identifier, result.rows, result.skipped, result.metadata_location))
-    return BatchLanding(source.name, batch_number, landed, batch.report, 1, time.perf_counter() - started)
+    return BatchLanding(source.name, batch_number, landed, batch.report, 1, time.perf_counter() - started,
+                        window=batch.window)
 
 
 def retry_delays(retry: RetrySpec) -> list[float]:
@@ -136,6 +154,7 @@ def land_with_retry(
     sleep: Callable[[float], None] = time.sleep,
     on_retry: Callable[[int, float, BaseException], None] | None = None,
     span: SpanFactory = _no_span,
+    now: Clock = _utc_now,
 ) -> BatchLanding:
     """Land the next batch (or ``batch_number``), retrying failures with the source's backoff.
 
@@ -152,7 +171,7 @@ def land_with_retry(
         try:
             catalog = open_catalog()
             number = next_batch_number(catalog, source) if batch_number is None else batch_number
-            landing = land_batch(catalog, source, number, span=span)
+            landing = land_batch(catalog, source, number, span=span, now=now)
         except (FloeError, OSError) as exc:
             message = exc.message if isinstance(exc, FloeError) else str(exc)
             errors.append(message)
@@ -168,7 +187,7 @@ def land_with_retry(
             sleep(delays[attempt])
             continue
         return BatchLanding(landing.source, landing.batch_number, landing.tables, landing.report,
-                            attempt + 1, time.perf_counter() - started, errors)
+                            attempt + 1, time.perf_counter() - started, errors, landing.window)
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -170,6 +171,8 @@ def append_batch(
     batch_id: str,
     *,
     ledger_size: int = DEFAULT_LEDGER_SIZE,
+    properties: Mapping[str, str] | None = None,
+    summary: Mapping[str, str] | None = None,
 ) -> AppendResult:
     """Append ``data`` as batch ``batch_id``, unless the table already holds that batch.
 
@@ -185,6 +188,9 @@ def append_batch(
         data: The rows.
         batch_id: Deterministic id of this batch; a retry must use the same id.
         ledger_size: How many recent batch ids the table property keeps.
+        properties: Table properties to set in the same commit (what the caller must find
+            again with the batch, e.g. the time window it covers).
+        summary: Extra snapshot summary entries of the append.
 
     Returns:
         What happened, with the snapshot and the new metadata location.
@@ -210,7 +216,7 @@ def append_batch(
                 return AppendResult(name, batch_id, data.num_rows if mine else 0, _snapshot_holding(table, batch_id),
                                     not mine, time.perf_counter() - started, table.metadata_location)
             try:
-                table = _commit_append(table, data, batch_id, ledger_size)
+                table = _commit_append(table, data, batch_id, ledger_size, properties or {}, summary or {})
             except CommitFailedException:
                 table = table.refresh()  # another writer committed first: check again
                 continue
@@ -251,7 +257,8 @@ def _load_or_create(catalog: IcebergCatalog, parts: tuple[str, ...], schema: pa.
     return table
 
 
-def _commit_append(table: Table, data: pa.Table, batch_id: str, ledger_size: int) -> Table:
+def _commit_append(table: Table, data: pa.Table, batch_id: str, ledger_size: int, properties: Mapping[str, str],
+                   summary: Mapping[str, str]) -> Table:
     evolve, aligned = _align(table.schema(), data)
     tx = table.transaction()
     if _may_change(table.schema(), evolve):
@@ -265,8 +272,8 @@ def _commit_append(table: Table, data: pa.Table, batch_id: str, ledger_size: int
                 "write a changed column under a new name",
             ) from exc
     ledger = [*_ledger(table), batch_id][-ledger_size:]
-    tx.set_properties({BATCH_LEDGER_PROPERTY: json.dumps(ledger, separators=(",", ":"))})
-    tx.append(aligned, snapshot_properties={BATCH_ID_SUMMARY: batch_id})
+    tx.set_properties({**properties, BATCH_LEDGER_PROPERTY: json.dumps(ledger, separators=(",", ":"))})
+    tx.append(aligned, snapshot_properties={**summary, BATCH_ID_SUMMARY: batch_id})
     return tx.commit_transaction()
 
 

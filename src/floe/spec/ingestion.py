@@ -3,8 +3,10 @@
 Each source lands its tables in an Iceberg namespace (``bronze`` by default); floe exposes
 them to dbt as the source of the same name. The one source kind so far is ``synthetic``:
 floe's own generators (:mod:`floe.synthetic`), which drive the live demo. The generators'
-batches are a pure function of (seed, batch number, these settings), so a retried batch
-produces the very rows it produced before.
+batches are a pure function of (seed, batch number, these settings, the batch's time window),
+so a retried batch produces the very rows it produced before. On the virtual clock the window
+is arithmetic; on the wall clock it is chosen when the batch first lands and recorded with it
+(:mod:`floe.ingestion.clock`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ DATASET_TABLES: dict[str, tuple[str, ...]] = {
     "saas": ("organizations", "users", "subscriptions", "events"),
 }
 Rate01 = Annotated[float, Field(ge=0.0, le=1.0)]
+DEFAULT_START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+DEFAULT_INTERVAL = timedelta(minutes=5)
+DEFAULT_BACKFILL = timedelta(days=7)
 
 
 class BurstRate(StrictModel):
@@ -123,13 +128,26 @@ class SyntheticSource(StrictModel):
     )
     seed: int = Field(default=42, ge=0, le=2**63 - 1, description="Seed: the same seed gives the same data.")
     rate: Rate = Field(default_factory=lambda: BurstRate(type="burst"), description="Rows per batch.")
-    interval: Duration = Field(
-        default=timedelta(minutes=5),
-        description="Virtual time one batch covers; batch b covers [start + b*interval, start + (b+1)*interval).",
+    clock: Literal["virtual", "wall"] = Field(
+        default="virtual",
+        description="virtual: batch b covers [start + b*interval, start + (b+1)*interval), the same rows on "
+        "every machine (tests, benchmarks). wall: a batch covers [end of the previous batch, now), so the "
+        "data is as fresh as the last run; the first batch backfills `backfill` of history. Needs a "
+        "realistic rate and the ecommerce data set.",
     )
-    start: datetime = Field(
-        default=datetime(2026, 1, 1, tzinfo=timezone.utc),
-        description="Virtual-clock start (ISO 8601 with a time zone), the time of batch 0.",
+    interval: Duration | None = Field(
+        default=None,
+        description="Virtual clock only: time one batch covers (default 5m).",
+    )
+    start: datetime | None = Field(
+        default=None,
+        description="Virtual clock only: its start (ISO 8601 with a time zone), the time of batch 0 "
+        "(default 2026-01-01T00:00:00Z).",
+    )
+    backfill: Duration | None = Field(
+        default=None,
+        description="Wall clock only: history the first batch covers, ending now (default 7d); also the "
+        "longest span one batch covers, so after a longer pause the next runs catch up.",
     )
     defects: DefectsSpec = Field(default_factory=DefectsSpec, description="Defects to inject (default none).")
     retention: RetentionSpec = Field(default_factory=RetentionSpec, description="Iceberg snapshot retention.")
@@ -137,17 +155,56 @@ class SyntheticSource(StrictModel):
 
     @field_validator("start")
     @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
             raise ValueError("start needs a time zone, e.g. 2026-01-01T00:00:00Z")
         return value
 
     @field_validator("interval")
     @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value < timedelta(seconds=1):
+    def _positive(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value < timedelta(seconds=1):
             raise ValueError("interval must be at least 1s")
         return value
+
+    @field_validator("backfill")
+    @classmethod
+    def _backfill_range(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and not timedelta(minutes=1) <= value <= timedelta(days=366):
+            raise ValueError("backfill must be between 1m and 366d")
+        return value
+
+    @model_validator(mode="after")
+    def _clock_fields(self) -> SyntheticSource:
+        if self.clock == "virtual":
+            if self.backfill is not None:
+                raise ValueError("backfill applies to the wall clock only: set clock: wall, or remove backfill")
+            return self
+        misplaced = [name for name in ("start", "interval") if getattr(self, name) is not None]
+        if misplaced:
+            raise ValueError(f"{' and '.join(misplaced)} apply to the virtual clock only; the wall clock's batches "
+                             "end at the time they land: remove them, or set clock: virtual")
+        if self.dataset != "ecommerce":
+            raise ValueError("clock: wall is supported for the ecommerce data set only; use clock: virtual")
+        if isinstance(self.rate, BurstRate):
+            raise ValueError("a burst rate lands the same count whatever time a batch covers, so it cannot "
+                             "follow the wall clock: use rate type realistic, or set clock: virtual")
+        return self
+
+    @property
+    def virtual_start(self) -> datetime:
+        """The virtual clock's start (its default when not set)."""
+        return self.start or DEFAULT_START
+
+    @property
+    def virtual_interval(self) -> timedelta:
+        """The time one batch of the virtual clock covers (its default when not set)."""
+        return self.interval or DEFAULT_INTERVAL
+
+    @property
+    def wall_backfill(self) -> timedelta:
+        """The wall clock's backfill (its default when not set)."""
+        return self.backfill or DEFAULT_BACKFILL
 
     @property
     def tables(self) -> tuple[str, ...]:

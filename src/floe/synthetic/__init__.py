@@ -12,12 +12,14 @@
     batch.report          # what the batch holds, every injected defect counted
 
 Two data sets (:mod:`.ecommerce`, :mod:`.saas`), each a function of (seed, batch number,
-config) alone; a batch covers one interval of a virtual clock (:mod:`.temporal`); its size is
-a burst or a realistic rate (:mod:`.rates`); defects are opt-in (:mod:`.defects`); schemas
-are a contract (:mod:`.schemas`). The package imports numpy and pyarrow, so the rest of
+config) alone; a batch covers one interval of a virtual clock (:mod:`.temporal`), or an
+interval the caller gives (the e-commerce generator, for the wall clock); customers sign up on
+one continuous clock and orders pick customers who signed up before them (:mod:`.signups`);
+a batch's size is a burst or a realistic rate (:mod:`.rates`); defects are opt-in
+(:mod:`.defects`); schemas are a contract (:mod:`.schemas`). The package imports numpy and pyarrow, so the rest of
 floe imports it lazily, inside the functions that generate data.
 
-Modules: ``ecommerce``/``saas`` (generators), ``temporal`` (clock and curves), ``rates``,
+Modules: ``ecommerce``/``saas`` (generators), ``temporal`` (clock and curves), ``signups``, ``rates``,
 ``defects``, ``report``, ``cleaning`` (reference cleaner for tests), ``schemas``,
 ``columns`` (numpy → Arrow), ``randomness`` (seeded streams, weighted sampling), ``people``
 and ``vocabulary`` (names and weights), ``validation``, ``errors``.

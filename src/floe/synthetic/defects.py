@@ -14,7 +14,8 @@ switches three kinds on (all off by default):
 * **Late arrivals**: ``late_rate`` picks each row of the timestamped table (e-commerce
   orders, SaaS events) with that probability and moves its timestamp to between ``late_max``
   and ``late_min`` (default 3 days and 1 hour) before the batch interval start: the row
-  belongs to an earlier interval but arrives with this batch.
+  belongs to an earlier interval but arrives with this batch. A late order never precedes
+  its customer's sign-up: an order whose customer signed up too recently stays on time.
 
 Each defect draws from its own seeded stream, so the clean values of a batch are the same
 whichever defects are switched on, and the injected defects are themselves deterministic.
@@ -113,10 +114,13 @@ def duplicate_rows(rng_for: StreamFactory, table: str, rate: float, rows: int) -
 
 
 def make_late(rng_for: StreamFactory, table: str, config: DefectConfig, times_us: Int64Array,
-              interval_start_us: int) -> BoolArray | None:
+              interval_start_us: int, earliest_us: Int64Array | None = None) -> BoolArray | None:
     """Move a ``late_rate`` share of ``times_us`` (in place) before the interval start.
 
-    Returns the mask of moved rows, or None when the rate is 0.
+    ``earliest_us`` bounds each row from below (an order cannot precede its customer's
+    sign-up): a picked row whose bound is later than ``late_min`` before the interval start
+    stays on time, and a late time never precedes its bound. Returns the mask of moved rows,
+    or None when the rate is 0.
     """
     if config.late_rate <= 0 or len(times_us) == 0:
         return None
@@ -124,7 +128,14 @@ def make_late(rng_for: StreamFactory, table: str, config: DefectConfig, times_us
     late = bernoulli(rng, len(times_us), config.late_rate)
     low, high = config.late_bounds_us
     delays = rng.integers(low, high, size=int(late.sum()), endpoint=True, dtype=np.int64)
-    times_us[late] = interval_start_us - delays
+    moved = np.flatnonzero(late)
+    when = interval_start_us - delays
+    if earliest_us is not None:
+        bound = earliest_us[moved]
+        eligible = bound <= interval_start_us - low
+        late[moved[~eligible]] = False
+        moved, when = moved[eligible], np.maximum(when[eligible], bound[eligible])
+    times_us[moved] = when
     return late
 
 

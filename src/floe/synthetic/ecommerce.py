@@ -2,15 +2,18 @@
 
 ``generate_ecommerce_batch(seed=7, batch_number=b)`` returns the four tables of batch ``b``
 (schemas in :mod:`floe.synthetic.schemas`) and a report counting every injected defect. The
-batch is a pure function of (seed, batch number, config): byte-identical on every call,
-and computed without generating batches ``0..b-1``, because every id is arithmetic and
-every random draw comes from a stream of its own batch.
+batch is a pure function of (seed, batch number, config, interval): byte-identical on every
+call, and computed without generating batches ``0..b-1``, because every id is arithmetic and
+every random draw comes from a stream of its own batch. The interval is the virtual clock's
+``[start + b * interval, start + (b + 1) * interval)`` unless the caller gives one (the wall
+clock: the caller records it, see :mod:`floe.ingestion.clock`).
 
-Ids (all unique across batches of one seed and config):
+Ids (all unique across batches of one seed and config, when the batches' intervals follow
+each other without overlap):
 
-* ``customer_id = b * customers_per_batch + i`` for ``i = 1..customers_per_batch``: each batch
-  introduces one fixed block of new customers, signed up during the batch's interval, so
-  batches ``0..b`` together hold exactly the ids ``1..(b + 1) * customers_per_batch``.
+* ``customer_id = k + 1`` for the sign-up candidates ``k`` of :mod:`.signups` who signed up
+  during the batch's interval: customers arrive at ``signups_per_order`` times the mean order
+  rate, following the day and week, so a week-long batch holds a week of sign-ups.
 * ``product_id = 1..catalog_size``: a fixed catalog, a function of the seed alone. Batch 0
   emits it in full; later batches emit an empty ``products`` table (same schema) and
   reference the same ids and prices.
@@ -23,9 +26,9 @@ Ids (all unique across batches of one seed and config):
 
 Referential integrity of the clean data: every ``order_items.order_id`` is an order of the
 same batch; every ``product_id`` is in the catalog and ``unit_price`` is its price; every
-``orders.customer_id`` is a customer of batches ``0..b`` (a quarter of orders go to this
-batch's new customers, the rest uniformly to all customers so far), and an order placed by
-a customer of this batch is not earlier than the customer's ``signup_at``. The order's
+``orders.customer_id`` is a customer who signed up before the order (in this batch or an
+earlier one, see :mod:`.signups`), so no order precedes its customer's ``signup_at`` (late
+arrivals included: a late order is never moved before the sign-up). The order's
 ``region`` is its customer's region (a function of seed and customer id, so it agrees across
 batches). Only the configured defects break these rules, and the report counts them.
 """
@@ -48,7 +51,7 @@ from floe.synthetic.columns import TableDraft, labels
 from floe.synthetic.defects import DefectConfig, duplicate_rows, make_late, null_mask
 from floe.synthetic.errors import SyntheticConfigError
 from floe.synthetic.people import person_names_and_emails
-from floe.synthetic.randomness import Int64Array, StreamFactory, WeightedSampler, bernoulli, hash_ids, stream
+from floe.synthetic.randomness import Int64Array, StreamFactory, WeightedSampler, hash_ids, stream
 from floe.synthetic.rates import Burst, Rate, Realistic, draw_count, expected_count
 from floe.synthetic.report import BatchReport, TableReport
 from floe.synthetic.schemas import (
@@ -60,12 +63,13 @@ from floe.synthetic.schemas import (
     PRODUCTS,
     column_names,
 )
+from floe.synthetic.signups import SignupProcess
 from floe.synthetic.temporal import (
+    MICROS_PER_HOUR,
     UTC,
     BatchInterval,
     TemporalPattern,
     batch_interval,
-    not_before,
     sample_times,
     to_micros,
 )
@@ -88,8 +92,6 @@ ORDER_ID_STRIDE = 1_000_000_000
 LINE_ID_STRIDE = 100
 MAX_BATCH_NUMBER = 89_999_999
 DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
-# Share of a batch's orders placed by the customers that batch introduces.
-NEW_CUSTOMER_ORDER_SHARE = 0.25
 # Product popularity falls with rank as rank ** -POPULARITY_EXPONENT (a Zipf-like long tail).
 POPULARITY_EXPONENT = 0.9
 # Each extra line of an order, and each extra unit of a line, is this much less likely.
@@ -117,11 +119,14 @@ class EcommerceConfig:
 
     Attributes:
         rate: Orders per batch: ``Burst(count=1000)`` (default) or ``Realistic(per_hour=...)``.
-        customers_per_batch: New customers each batch introduces (1..10^9; default 100).
+        signups_per_order: New customers per order, on average (0 < x <= 100; default 0.5):
+            sign-ups run at this multiple of the mean order rate (a burst's rate is its count
+            per ``interval``). Some customers never order; most order once or twice.
         catalog_size: Products in the fixed catalog (1..65,536; default 500).
         max_items_per_order: Most lines an order has (1..99; default 5); fewer are likelier.
         max_quantity: Most units on one line (1..10,000; default 10); fewer are likelier.
-        start: Virtual-clock start, timezone-aware (default 2026-01-01T00:00Z).
+        start: Virtual-clock start, timezone-aware (default 2026-01-01T00:00Z); also the
+            origin of sign-ups and of the trend when the caller gives the intervals.
         interval: Virtual time one batch covers (default 5 minutes).
         pattern: Intraday, weekday and trend shape of order times (default: retail).
         defects: Defects to inject (default: none). Null targets: ``customers.email``,
@@ -130,7 +135,7 @@ class EcommerceConfig:
     """
 
     rate: Rate = field(default_factory=Burst)
-    customers_per_batch: int = 100
+    signups_per_order: float = 0.5
     catalog_size: int = 500
     max_items_per_order: int = 5
     max_quantity: int = 10
@@ -145,8 +150,11 @@ class EcommerceConfig:
                                        hint="use Burst(count=...) or Realistic(per_hour=...)")
         if isinstance(self.rate, Burst):
             check_count("EcommerceConfig.rate.count", self.rate.count, minimum=0, maximum=ORDER_ID_STRIDE - 1)
-        check_count("EcommerceConfig.customers_per_batch", self.customers_per_batch, minimum=1,
-                    maximum=1_000_000_000)
+        if isinstance(self.signups_per_order, bool) or not isinstance(self.signups_per_order, (int, float)) \
+                or not 0 < self.signups_per_order <= 100:
+            raise SyntheticConfigError("EcommerceConfig.signups_per_order",
+                                       f"{self.signups_per_order!r} is not a number in (0, 100]",
+                                       hint="e.g. 0.5: one new customer for every two orders")
         check_count("EcommerceConfig.catalog_size", self.catalog_size, minimum=1, maximum=65_536)
         check_count("EcommerceConfig.max_items_per_order", self.max_items_per_order, minimum=1,
                     maximum=LINE_ID_STRIDE - 1)
@@ -209,7 +217,8 @@ class _Catalog:
     popularity: WeightedSampler
 
 
-def generate_ecommerce_batch(*, seed: int, batch_number: int, config: EcommerceConfig | None = None) -> EcommerceBatch:
+def generate_ecommerce_batch(*, seed: int, batch_number: int, config: EcommerceConfig | None = None,
+                             interval: BatchInterval | None = None) -> EcommerceBatch:
     """Generate batch ``batch_number`` of the e-commerce data set of ``seed``.
 
     Args:
@@ -217,28 +226,38 @@ def generate_ecommerce_batch(*, seed: int, batch_number: int, config: EcommerceC
         batch_number: 0, 1, 2, ...; covers the clock interval ``[start + b * interval,
             start + (b + 1) * interval)``. Any batch can be generated alone, in any order.
         config: Shape of the data; ``EcommerceConfig()`` when omitted.
+        interval: The interval the batch covers instead (the wall clock); it must not start
+            before ``config.start``. Batches' intervals must follow each other without
+            overlapping, or customers would sign up twice.
 
     Raises:
-        SyntheticConfigError: The seed or batch number is out of range, or a realistic rate
-            drew more orders than the id stride holds.
+        SyntheticConfigError: The seed or batch number is out of range, the interval is
+            empty or starts before the clock, or a realistic rate drew more orders than the
+            id stride holds.
     """
     config = config if config is not None else EcommerceConfig()
     check_seed_and_batch(seed, batch_number, MAX_BATCH_NUMBER)
-    interval = batch_interval(config.start, config.interval, batch_number)
-    streams = StreamFactory(seed, batch_number, "ecommerce")
     origin = to_micros(config.start)
+    if interval is None:
+        interval = batch_interval(config.start, config.interval, batch_number)
+    elif interval.end_us <= interval.start_us or interval.start_us < origin:
+        raise SyntheticConfigError("interval", f"[{interval.start.isoformat()}, {interval.end.isoformat()}) is empty "
+                                   f"or starts before the clock's start {config.start.isoformat()}",
+                                   hint="give a non-empty interval that starts at or after config.start")
+    streams = StreamFactory(seed, batch_number, "ecommerce")
 
-    signups = sample_times(streams("customers.signup_at"), config.customers_per_batch, interval, config.pattern,
-                           origin)
-    customers, customers_report = _customers(seed, batch_number, config, streams, interval, signups)
+    count = draw_count(config.rate, streams("orders.count"), interval, config.pattern, origin,
+                       limit=ORDER_ID_STRIDE, field="EcommerceConfig.rate")
+    signups = signup_process(seed, config)
+    candidates, signed_up_at = signups.between(interval.start_us, interval.end_us)
+    customers, customers_report = _customers(seed, batch_number, config, streams, interval, candidates + 1,
+                                             signed_up_at)
     catalog = _catalog(seed, config.catalog_size)
     if batch_number == 0:
         products, products_report = _products(catalog, interval)
     else:
         products, products_report = PRODUCTS.empty_table(), TableReport(rows_written=0, unique_rows=0)
 
-    count = draw_count(config.rate, streams("orders.count"), interval, config.pattern, origin,
-                       limit=ORDER_ID_STRIDE, field="EcommerceConfig.rate")
     orders = _OrderDraft(seed, batch_number, config, streams, interval, origin, count, signups)
     items = _ItemDraft(batch_number, config, streams, interval, orders.order_ids, catalog)
 
@@ -265,6 +284,14 @@ def generate_ecommerce_batch(*, seed: int, batch_number: int, config: EcommerceC
     return EcommerceBatch(tables=tables, report=report)
 
 
+def signup_process(seed: int, config: EcommerceConfig) -> SignupProcess:
+    """The sign-ups of the data set: ``signups_per_order`` times the rate's mean per hour."""
+    rate = config.rate
+    hours = config.interval / timedelta(microseconds=MICROS_PER_HOUR)
+    orders_per_hour = rate.count / hours if isinstance(rate, Burst) else rate.per_hour
+    return SignupProcess(seed, to_micros(config.start), orders_per_hour * config.signups_per_order, config.pattern)
+
+
 def expected_orders(batch_number: int, config: EcommerceConfig | None = None) -> float:
     """The mean order count of a batch under the config's rate (the burst count, or the
     Poisson mean of a realistic rate over the batch's interval)."""
@@ -280,9 +307,8 @@ def customer_regions(seed: int, customer_ids: Int64Array) -> np.ndarray:
 
 
 def _customers(seed: int, batch_number: int, config: EcommerceConfig, streams: StreamFactory,
-               interval: BatchInterval, signups: Int64Array) -> tuple[pa.Table, TableReport]:
-    size = config.customers_per_batch
-    ids = batch_number * size + 1 + np.arange(size, dtype=np.int64)
+               interval: BatchInterval, ids: Int64Array, signups: Int64Array) -> tuple[pa.Table, TableReport]:
+    size = len(ids)
     draft = TableDraft(CUSTOMERS, size)
     full_name, email = person_names_and_emails(streams, "customers", ids)
     draft.values("customer_id", ids)
@@ -337,16 +363,12 @@ class _OrderDraft:
     """The orders of a batch, defects applied; duplicates are appended by ``finish``."""
 
     def __init__(self, seed: int, batch_number: int, config: EcommerceConfig, streams: StreamFactory,
-                 interval: BatchInterval, origin_us: int, count: int, signups: Int64Array) -> None:
-        per_batch = config.customers_per_batch
+                 interval: BatchInterval, origin_us: int, count: int, signups: SignupProcess) -> None:
         self.order_ids = batch_number * ORDER_ID_STRIDE + 1 + np.arange(count, dtype=np.int64)
-        rng = streams("orders.customer_id")
-        customer = rng.integers(0, (batch_number + 1) * per_batch, count, dtype=np.int64)
-        new = bernoulli(rng, count, NEW_CUSTOMER_ORDER_SHARE)
-        customer[new] = batch_number * per_batch + rng.integers(0, per_batch, int(new.sum()), dtype=np.int64)
-        customer += 1
         ordered_at = sample_times(streams("orders.ordered_at"), count, interval, config.pattern, origin_us)
-        not_before(ordered_at, customer, batch_number * per_batch + 1, signups)
+        # Each order picks a customer who signed up before it: no order time is moved.
+        candidate = signups.pick_customers(streams("orders.customer_id"), ordered_at)
+        customer = candidate + 1
 
         defects = config.defects
         self.draft = draft = TableDraft(ORDERS, count)
@@ -355,7 +377,8 @@ class _OrderDraft:
         draft.categories("status", _STATUS_SAMPLER.sample(streams("orders.status"), count), _STATUSES)
         draft.categories("region", customer_regions(seed, customer), _REGIONS)
         draft.categories("channel", _CHANNEL_SAMPLER.sample(streams("orders.channel"), count), _CHANNELS)
-        draft.late = make_late(streams, "orders", defects, ordered_at, interval.start_us)
+        draft.late = make_late(streams, "orders", defects, ordered_at, interval.start_us,
+                               signups.signup_times(candidate))
         draft.values("ordered_at", ordered_at)
         draft.constant("_batch_id", batch_number)
         draft.constant("_generated_at", interval.end_us)

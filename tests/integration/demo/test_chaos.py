@@ -35,6 +35,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_floe
+from tests.support.demo_project import use_virtual_clock
 
 pytestmark = [pytest.mark.integration, pytest.mark.process]
 
@@ -288,6 +289,7 @@ def test_killed_batches_recover_and_land_every_batch_once(floe, tmp_path: Path,
     (tmp_path / "chaos").mkdir()
     assert floe("init", "shop", "--template", "ecommerce", cwd=tmp_path / "chaos").returncode == 0
     root = (tmp_path / "chaos" / "shop").resolve()
+    use_virtual_clock(root)  # the control project must land the very same rows
     platform = root / "platform.yaml"
     platform.write_text(platform.read_text() + "    observability:\n"
                         f"      lineage: {{type: http, url: {lineage_server.url}}}\n      timeout: 5m\n")
@@ -331,6 +333,7 @@ def test_killed_batches_recover_and_land_every_batch_once(floe, tmp_path: Path,
     control = tmp_path / "control"
     control.mkdir()
     assert floe("init", "shop", "--template", "ecommerce", cwd=control).returncode == 0
+    use_virtual_clock(control / "shop")
     result = run_floe("demo", "run", "--batches", str(landed), "--json", cwd=control / "shop", timeout=BATCH_TIMEOUT_S)
     assert result.returncode == 0, f"[seed {SEED}] control: {result.stderr[-3000:]}"
     _assert_landed_once(_batch_ids(control / "shop"), landed, "control")

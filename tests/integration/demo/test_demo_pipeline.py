@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.demo_project import use_virtual_clock
+
 pytestmark = pytest.mark.integration
 
 
@@ -37,6 +39,7 @@ def test_three_batches_through_the_medallion(floe, tmp_path: Path) -> None:
     created = floe("init", "shop", "--template", "ecommerce", cwd=tmp_path)
     assert created.returncode == 0, created.stderr
     root = tmp_path / "shop"
+    use_virtual_clock(root)  # exact totals per batch number (the wall clock: test_wall_clock.py)
 
     result = floe("demo", "run", "--batches", "3", "--json", cwd=root)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.demo_project import use_virtual_clock
+
 pytestmark = pytest.mark.integration
 
 BATCHES = 6
@@ -25,6 +27,7 @@ def _metadata_files(lakehouse: Path) -> int:
 def test_consecutive_batches_with_bounded_history(floe, tmp_path: Path) -> None:
     assert floe("init", "shop", "--template", "ecommerce", cwd=tmp_path).returncode == 0
     root = tmp_path / "shop"
+    use_virtual_clock(root)  # every batch adds orders, whatever the time between runs
     spec = root / "floe.yaml"
     spec.write_text(spec.read_text()
                     .replace("max_snapshot_age: 1h", "max_snapshot_age: 0s")

@@ -28,7 +28,7 @@ def load_generated_batch(database: Path, batch_number: int) -> tuple[pa.Table, p
     from floe.synthetic import Burst, DefectConfig, EcommerceConfig, generate_ecommerce_batch
 
     config = EcommerceConfig(
-        rate=Burst(count=400), customers_per_batch=40, catalog_size=30, interval=timedelta(days=1),
+        rate=Burst(count=400), signups_per_order=0.1, catalog_size=30, interval=timedelta(days=1),
         defects=DefectConfig(
             null_rates={"orders.customer_id": 0.05, "orders.region": 0.05, "customers.email": 0.1},
             duplicate_rate=0.05, late_rate=0.1, late_min=timedelta(hours=1), late_max=timedelta(days=3),

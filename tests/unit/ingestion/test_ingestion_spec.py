@@ -35,10 +35,11 @@ def test_durations_print_shortest() -> None:
 
 def test_source_defaults_and_round_trip() -> None:
     source = SyntheticSource.model_validate({"type": "synthetic", "name": "shop", "dataset": "ecommerce"})
-    assert source.namespace == "bronze" and source.interval == timedelta(minutes=5)
+    assert source.namespace == "bronze" and source.clock == "virtual" and source.interval is None
+    assert source.virtual_interval == timedelta(minutes=5)
     assert source.tables == DATASET_TABLES["ecommerce"]
     dumped = source.model_dump(mode="json")
-    assert dumped["interval"] == "5m" and dumped["retention"]["max_snapshot_age"] == "1h"
+    assert dumped["interval"] is None and dumped["retention"]["max_snapshot_age"] == "1h"
     assert SyntheticSource.model_validate(dumped) == source
 
 

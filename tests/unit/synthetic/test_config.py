@@ -42,7 +42,7 @@ from floe.synthetic import (
          "SaasConfig.defects.null_rates['orders.customer_id']", "no such column"),
         (lambda: Burst(count=-1), "Burst.count", "not a non-negative integer"),
         (lambda: Realistic(per_hour=-5.0), "Realistic.per_hour", "not a finite rate"),
-        (lambda: EcommerceConfig(customers_per_batch=0), "EcommerceConfig.customers_per_batch", "not an integer in"),
+        (lambda: EcommerceConfig(signups_per_order=0), "EcommerceConfig.signups_per_order", "not a number in"),
         (lambda: EcommerceConfig(catalog_size=-3), "EcommerceConfig.catalog_size", "not an integer in"),
         (lambda: EcommerceConfig(max_items_per_order=100), "EcommerceConfig.max_items_per_order",
          "not an integer in [1, 99]"),

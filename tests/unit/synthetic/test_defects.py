@@ -24,10 +24,10 @@ from .helpers import ints, micros
 
 DEFECTS = DefectConfig(null_rates={"orders.customer_id": 0.03, "orders.region": 0.05, "customers.email": 0.1},
                        duplicate_rate=0.04, late_rate=0.06)
-CONFIG = EcommerceConfig(customers_per_batch=500, defects=DEFECTS)
+CONFIG = EcommerceConfig(signups_per_order=0.5, defects=DEFECTS)
 
 
-@pytest.fixture(scope="module", params=[0, 1, 7])
+@pytest.fixture(scope="module", params=[0, 1, 30])
 def dirty(request: pytest.FixtureRequest):
     return generate_ecommerce_batch(seed=31, batch_number=request.param, config=CONFIG)
 
@@ -90,7 +90,9 @@ def test_late_rows_lie_one_hour_to_three_days_before_the_interval(dirty) -> None
     report = dirty.report.tables["orders"]
     assert late.sum() == report.late_rows_written
     assert np.sum(micros(drop_duplicates(dirty.orders, "order_id"), "ordered_at") < start) == report.late_rows
-    assert report.late_rows > 0
+    # A late order never precedes its customer's sign-up, so only customers who signed up more
+    # than late_min (1 h) before the batch can have late orders: none in batches 0 and 1.
+    assert (report.late_rows > 0) == (dirty.report.batch_number == 30)
     assert np.all(ordered_at[late] >= start - 72 * MICROS_PER_HOUR)
     assert np.all(ordered_at[late] <= start - MICROS_PER_HOUR)
     assert np.all(ordered_at[~late] < end)
@@ -114,8 +116,18 @@ def test_custom_late_window() -> None:
     batch = generate_ecommerce_batch(seed=1, batch_number=50, config=EcommerceConfig(defects=defects))
     start = to_micros(batch.report.interval_start)
     lag = start - micros(batch.orders, "ordered_at")
-    assert lag.min() >= 10 * 60_000_000 and lag.max() <= 20 * 60_000_000
-    assert batch.report.late_rows == {"orders": 1000}
+    late = lag > 0
+    assert lag[late].min() >= 10 * 60_000_000 and lag[late].max() <= 20 * 60_000_000
+    # Every order is picked; only those whose customer signed up too recently stay on time.
+    assert batch.report.late_rows == {"orders": int(late.sum())} and late.sum() > 900
+    customers = {c: t for b in range(51) for c, t in zip(
+        *(col.to_pylist() for col in generate_ecommerce_batch(seed=1, batch_number=b, config=EcommerceConfig(
+            defects=defects)).customers.select(["customer_id", "signup_at"]).columns), strict=True)}
+    for customer, ordered, on_time in zip(batch.orders.column("customer_id").to_pylist(),
+                                          batch.orders.column("ordered_at").to_pylist(), ~late, strict=True):
+        assert ordered >= customers[customer]
+        if on_time:  # not eligible: signed up less than late_min before the batch
+            assert customers[customer] > batch.report.interval_start - timedelta(minutes=10)
 
 
 def test_rate_one_nulls_every_value() -> None:

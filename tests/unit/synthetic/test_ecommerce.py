@@ -20,7 +20,7 @@ SEED = 2024
 
 @pytest.fixture(scope="module")
 def twenty_batches() -> list:
-    config = EcommerceConfig(rate=Burst(count=300), customers_per_batch=40)
+    config = EcommerceConfig(rate=Burst(count=300), signups_per_order=0.4)
     return [generate_ecommerce_batch(seed=SEED, batch_number=b, config=config) for b in range(20)]
 
 
@@ -42,9 +42,13 @@ def test_ids_are_unique_across_twenty_batches(twenty_batches: list) -> None:
     for table, key in (("customers", "customer_id"), ("orders", "order_id"), ("order_items", "order_item_id")):
         ids = np.concatenate([ints(b.tables[table], key) for b in twenty_batches])
         assert len(ids) == len(np.unique(ids)), table
-    # The documented arithmetic: fixed blocks per batch.
+    # The documented arithmetic: customers in sign-up order, orders in fixed blocks per batch.
+    previous = 0
     for b, batch in enumerate(twenty_batches):
-        assert ints(batch.customers, "customer_id").tolist() == list(range(b * 40 + 1, b * 40 + 41))
+        customers = ints(batch.customers, "customer_id")
+        assert np.all(np.diff(customers) > 0) and customers.min() > previous
+        assert np.all(np.diff(micros(batch.customers, "signup_at")) > 0)
+        previous = customers.max()
         assert ints(batch.orders, "order_id").tolist() == list(range(b * ORDER_ID_STRIDE + 1,
                                                                      b * ORDER_ID_STRIDE + 301))
         items = batch.order_items
@@ -70,7 +74,15 @@ def test_referential_integrity_across_batches(twenty_batches: list) -> None:
         assert all(t >= signup[c] for c, t in zip(ints(orders, "customer_id").tolist(), placed.tolist(), strict=True))
     # Later batches reach back to customers of earlier batches.
     last = twenty_batches[-1]
-    assert ints(last.orders, "customer_id").min() <= 19 * 40
+    assert ints(last.orders, "customer_id").min() < ints(twenty_batches[10].customers, "customer_id").min()
+    # Sign-ups: 0.4 per order of the mean rate (3,600 an hour), following the (night's) curve.
+    from floe.synthetic.temporal import TemporalPattern, batch_interval, integrated_intensity, to_micros
+
+    config = EcommerceConfig()
+    hours = sum(integrated_intensity(batch_interval(config.start, config.interval, b), TemporalPattern(),
+                                     to_micros(config.start)) for b in range(20))
+    total = sum(batch.customers.num_rows for batch in twenty_batches)
+    assert total == pytest.approx(0.4 * 3600 * hours, rel=0.15)
 
 
 def test_lines_quantities_and_discounts_are_plausible() -> None:
@@ -95,7 +107,7 @@ def test_lines_quantities_and_discounts_are_plausible() -> None:
 
 
 def test_weighted_categoricals_follow_their_weights() -> None:
-    config = EcommerceConfig(rate=Burst(count=200_000), customers_per_batch=100_000, catalog_size=30_000)
+    config = EcommerceConfig(rate=Burst(count=200_000), signups_per_order=0.5, catalog_size=30_000)
     batch = generate_ecommerce_batch(seed=SEED, batch_number=0, config=config)
     _assert_close(_shares(batch.orders, "status"), ORDER_STATUSES, 0.005)
     _assert_close(_shares(batch.orders, "channel"), CHANNELS, 0.005)
@@ -106,7 +118,7 @@ def test_weighted_categoricals_follow_their_weights() -> None:
 
 
 def test_orders_carry_their_customers_region() -> None:
-    config = EcommerceConfig(customers_per_batch=50)
+    config = EcommerceConfig(signups_per_order=0.05)
     batches = [generate_ecommerce_batch(seed=SEED, batch_number=b, config=config) for b in (0, 1, 2)]
     region = {}
     for batch in batches:

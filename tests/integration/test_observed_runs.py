@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.demo_project import observe_dev
 from tests.support.openlineage_schema import openlineage_validator
 from tests.support.otlp_receiver import HttpOtlpReceiver, ReceivedSpan
 
@@ -32,10 +33,8 @@ def _observe(project: Path, endpoint: str) -> None:
     from floe.compiler import compile_project
     from floe.spec.project import load_project
 
-    platform = project / "platform.yaml"
-    platform.write_text(platform.read_text() + "    observability:\n"
-                        f"      tracing: {{type: otlp, protocol: http, endpoint: '{endpoint}'}}\n"
-                        "      lineage: {type: file}\n      timeout: 60s\n")
+    observe_dev(project, {"tracing": {"type": "otlp", "protocol": "http", "endpoint": endpoint},
+                          "lineage": {"type": "file"}, "timeout": "60s"})
     compile_project(load_project(project / "floe.yaml"))
 
 

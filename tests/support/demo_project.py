@@ -28,3 +28,14 @@ def set_wall_rate(root: Path, per_hour: float, backfill: str = "7d") -> None:
         raise AssertionError(f"{spec}: the template's ingestion block changed; update tests/support/demo_project.py")
     spec.write_text(text.replace(WALL_CLOCK, f"    clock: wall\n    backfill: {backfill}\n")
                     .replace(REALISTIC_RATE, f"      type: realistic\n      per_hour: {per_hour}\n"))
+
+
+def observe_dev(root: Path, observability: dict[str, object]) -> None:
+    """Set the ``dev`` environment's observability block of the project's platform.yaml (the
+    template has other environments after it, so appending text would land in the last one)."""
+    import yaml
+
+    path = root / "platform.yaml"
+    platform = yaml.safe_load(path.read_text())
+    platform["environments"]["dev"]["observability"] = observability
+    path.write_text(yaml.safe_dump(platform, sort_keys=False))

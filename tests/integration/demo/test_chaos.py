@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_floe
-from tests.support.demo_project import use_virtual_clock
+from tests.support.demo_project import observe_dev, use_virtual_clock
 
 pytestmark = [pytest.mark.integration, pytest.mark.process]
 
@@ -290,9 +290,7 @@ def test_killed_batches_recover_and_land_every_batch_once(floe, tmp_path: Path,
     assert floe("init", "shop", "--template", "ecommerce", cwd=tmp_path / "chaos").returncode == 0
     root = (tmp_path / "chaos" / "shop").resolve()
     use_virtual_clock(root)  # the control project must land the very same rows
-    platform = root / "platform.yaml"
-    platform.write_text(platform.read_text() + "    observability:\n"
-                        f"      lineage: {{type: http, url: {lineage_server.url}}}\n      timeout: 5m\n")
+    observe_dev(root, {"lineage": {"type": "http", "url": lineage_server.url}, "timeout": "5m"})
 
     _clean_batch(root, "first batch")
     landed = 1

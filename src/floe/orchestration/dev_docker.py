@@ -76,8 +76,9 @@ class ComposeStack:
                                                             "DAGSTER_HOST_PORT": str(self.port)})
         on_step(f"{'wrote' if result.created else 'using'} {self.env_file} (credentials stay in that file)")
         settings = read_env_file(self.env_file)
+        # Cube starts with the cube profile and with the demo's (docker/docker-compose.yml).
         used = [key for key in SERVICE_PORTS
-                if key in settings and (key != "CUBE_HOST_PORT" or "cube" in self.profiles)]
+                if key in settings and (key != "CUBE_HOST_PORT" or {"cube", "demo"} & set(self.profiles))]
         for key in used:
             port = int(settings[key])
             if port_in_use("127.0.0.1", port):

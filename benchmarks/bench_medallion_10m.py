@@ -11,7 +11,7 @@ process: floe or its dbt child), and where the time went.
 The reference, measured in the same run: DuckDB's own time for the same SQL. The statements
 dbt executed for the models (``target/run``), in the order dbt finished them, are replayed
 with the DuckDB Python API on a fresh database holding only the bronze views — no dbt, no
-Dagster, no tests. Then, for where the time went, the tests' compiled SQL is run one after
+Dagster, no tests; twice, the faster counts. Then, for where the time went, the tests' compiled SQL is run one after
 the other on the tables the replay built (not part of the reference), and the slowest nodes
 are listed with their time inside dbt (4 threads sharing the machine) and alone. Nothing is
 asserted; the script prints figures.
@@ -68,6 +68,7 @@ print(json.dumps({"elapsed": elapsed, "maxrss_kib": maxrss_kib, "tests_elapsed":
 
 
 SLOWEST = 12
+REPLAYS = 2  # the replay is repeated and the fastest taken (the machine may be shared)
 
 
 def _compiled_test(target: Path, node: dict[str, Any]) -> str:
@@ -75,6 +76,14 @@ def _compiled_test(target: Path, node: dict[str, Any]) -> str:
     folder = target / "compiled" / node["package_name"] / node["original_file_path"]
     path = folder if folder.is_file() else folder / node["path"].rsplit("/", 1)[-1]
     return path.read_text()
+
+
+def _profile_threads(profiles: Path) -> str:
+    import yaml
+
+    profile_file = yaml.safe_load(profiles.read_text())
+    outputs = [output for profile in profile_file.values() for output in profile["outputs"].values()]
+    return ", ".join(str(output.get("threads", "?")) for output in outputs)
 
 
 def _children_maxrss_mib() -> float:
@@ -138,15 +147,20 @@ def main(argv: list[str] | None = None) -> int:
         (replay_dir / "statements.json").write_text(json.dumps(statements))
         (replay_dir / "tests.json").write_text(json.dumps(tests))
         replay_db = replay_dir / warehouse.name  # same file name: the SQL names its catalog
-        started = time.perf_counter()
-        replay = subprocess.run(
-            [PYTHON, "-c", REPLAY, str(replay_db), str(root / ".floe" / "duckdb_extensions"),
-             str(replay_dir / "views.json"), str(replay_dir / "statements.json"), str(replay_dir / "tests.json")],
-            cwd=replay_dir, env=env, capture_output=True, text=True, check=False)
-        replay_wall = time.perf_counter() - started
-        if replay.returncode != 0:
-            sys.exit(f"replay failed:\n{replay.stderr[-4000:]}")
-        replayed = json.loads(replay.stdout.strip().splitlines()[-1])
+        replays = []
+        for _ in range(REPLAYS):
+            for stale in (replay_db, replay_db.with_name(replay_db.name + ".wal")):
+                stale.unlink(missing_ok=True)
+            started = time.perf_counter()
+            replay = subprocess.run(
+                [PYTHON, "-c", REPLAY, str(replay_db), str(root / ".floe" / "duckdb_extensions"),
+                 str(replay_dir / "views.json"), str(replay_dir / "statements.json"), str(replay_dir / "tests.json")],
+                cwd=replay_dir, env=env, capture_output=True, text=True, check=False)
+            if replay.returncode != 0:
+                sys.exit(f"replay failed:\n{replay.stderr[-4000:]}")
+            replays.append((json.loads(replay.stdout.strip().splitlines()[-1]), time.perf_counter() - started))
+        # The fastest replay is the reference: other work on a shared machine only slows DuckDB down.
+        replayed, replay_wall = min(replays, key=lambda pair: pair[0]["elapsed"])
         sizes = {name: path.stat().st_size for name, path in
                  (("warehouse", warehouse), ("replay", replay_db)) if path.exists()}
         lakehouse = sum(p.stat().st_size for p in (root / ".floe" / "lakehouse").rglob("*") if p.is_file())
@@ -160,9 +174,10 @@ def main(argv: list[str] | None = None) -> int:
         ["  landing: generate + Iceberg append + views", seconds(landing)],
         ["  dbt elapsed (run_results)", seconds(dbt_elapsed)],
         ["    of which models / tests (sum of node times)", f"{seconds(model_time)} / {seconds(test_time)}"],
-        ["    dbt threads", str(results["args"].get("threads", "?"))],
+        ["    dbt threads (profile)", _profile_threads(root / ".floe" / "dbt" / "profiles.yml")],
         ["peak RSS, largest process of floe run", f"{max(run_rss, before) / 1024:.2f} GiB"],
-        ["reference: DuckDB alone, the same model SQL", seconds(replayed["elapsed"])],
+        ["reference: DuckDB alone, the same model SQL (fastest replay)", seconds(replayed["elapsed"])],
+        ["  every replay", " / ".join(seconds(each["elapsed"]) for each, _ in replays)],
         ["  its process: wall / peak RSS", f"{seconds(replay_wall)} / {replayed['maxrss_kib'] / 2**20:.2f} GiB"],
         ["ratio floe run / DuckDB alone", f"{wall / replayed['elapsed']:.2f}"],
         ["ratio dbt models / DuckDB alone", f"{model_time / replayed['elapsed']:.2f}"],

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from floe.cube_server.errors import CubeServerError
+from floe.serving.connection import ServingConnection
 
 if TYPE_CHECKING:
     from floe.contract.project import CompiledProject
@@ -21,16 +22,10 @@ PRE_AGGREGATIONS_SCHEMA = "floe_cube_pre_aggregations"
 
 
 @dataclass(frozen=True)
-class CubeDatabase:
-    """A PostgreSQL database Cube connects to, its password resolved."""
+class CubeDatabase(ServingConnection):
+    """A PostgreSQL database Cube connects to, its password resolved: the serving database's
+    connection, or a PostgreSQL compute's in the same shape."""
 
-    host: str
-    port: int
-    user: str
-    database: str
-    schema: str
-    password: str | None = None
-    sslmode: str | None = None
     source: str = "serving"  # where it was declared: 'serving' or 'compute'
 
     @property

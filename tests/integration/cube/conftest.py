@@ -100,8 +100,11 @@ def shop(tmp_path_factory: pytest.TempPathFactory, postgres_dsn: str, cube_modul
     created = run_floe("init", root.name, "--template", "ecommerce", cwd=root.parent)
     assert created.returncode == 0, created.stderr
     # Every batch brings a thousand orders: on the wall clock a batch run seconds after the last
-    # may bring none, and a run that changes nothing publishes no batch.
+    # may bring none, and a run that changes nothing publishes no batch. A day per batch, so
+    # the answers by day have several days.
     use_virtual_clock(root)
+    spec = root / "floe.yaml"
+    spec.write_text(spec.read_text().replace("    interval: 5m\n", "    interval: 1d\n", 1))
     with scratch_database(postgres_dsn, "floe_cube") as database:
         dsn = _dsn_of(postgres_dsn, database)
         declare_serving(root, "cube", dsn)

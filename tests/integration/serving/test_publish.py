@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.demo_project import use_virtual_clock
 from tests.support.postgres import scratch_database
 from tests.support.servers import free_port
 
@@ -99,6 +100,9 @@ def test_runs_publish_the_marts_atomically_and_a_refused_publish_fails_the_run(
     created = floe("init", "shop", "--template", "ecommerce", cwd=tmp_path)
     assert created.returncode == 0, created.stderr
     root = tmp_path / "shop"
+    # A thousand orders per batch: on the wall clock a run seconds after the last may land no
+    # order, and a run that changes nothing publishes no batch.
+    use_virtual_clock(root)
 
     # Two batches through the template's `local` environment: each run ends with a publish.
     demo = floe("demo", "run", "-n", "2", cwd=root, env=serving_env, timeout=1200)

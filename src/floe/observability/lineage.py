@@ -171,10 +171,8 @@ class RunLineage:
         """START of the pipeline run (job ``{pipeline}.{job}``)."""
         if not self.enabled:
             return
+        self.join_run(run_id, job, trace_id)  # the run this process reports, then its START
         with self._lock:
-            self._run_id = _run_uuid(run_id)
-            self._job_name = f"{self._pipeline}.{job}"
-            self._trace_id = trace_id
             self._emit("START", str(self._run_id), self._pipeline_job(), self._pipeline_run_facets(trace_id))
 
     def finish_run(self, success: bool, error: str | None = None, trace_id: str | None = None) -> None:

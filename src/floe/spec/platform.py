@@ -23,6 +23,7 @@ from floe.spec.compute import (
     SslMode,
     TrinoCompute,
 )
+from floe.spec.daemon import OrchestratorDaemon
 from floe.spec.observability import PlatformObservability
 from floe.spec.secrets import SecretRef, url_has_password
 
@@ -394,6 +395,21 @@ class OrchestratorSpec(StrictModel):
         default_factory=OrchestratorRetention,
         description="How much run, event and tick history Dagster keeps (every project, every way runs start).",
     )
+    daemon: OrchestratorDaemon = Field(
+        default_factory=OrchestratorDaemon,
+        description="Dagster's daemon: one restarted when its heartbeat stops (single), or several under "
+        "leader election with exactly one active (ha).",
+    )
+
+    @model_validator(mode="after")
+    def _ha_needs_shared_state(self) -> OrchestratorSpec:
+        # Schedules, sensors, the run queue and heartbeats must outlive the leader: a standby in
+        # another pod or on another machine cannot open the leader's SQLite files.
+        if self.daemon.mode == "ha" and not isinstance(self.storage, PostgresOrchestratorStorage):
+            raise _rule("daemon mode ha needs storage type postgres: a standby taking over must read the "
+                        "schedules, sensors and run queue the leader left, and SQLite files are not shared "
+                        "between machines; set storage to type: postgres, or daemon mode: single")
+        return self
 
 
 class PostgresServing(PostgresConnection):

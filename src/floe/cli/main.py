@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "schema": ("floe.cli.schema_cmd", "schema", "Export the JSON Schemas of the specs and the artifacts."),
     "platform": ("floe.cli.platform_cmd", "platform", "Helm values and manifests for Kubernetes; deploy them."),
     "metrics": ("floe.cli.metrics_cmd", "metrics", "Prometheus metrics of the Dagster instance: serve or show them."),
+    "daemon": ("floe.cli.daemon_cmd", "daemon", "Dagster's daemon, restarted when it hangs, or leader-elected (ha)."),
 }
 
 

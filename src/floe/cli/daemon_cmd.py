@@ -1,0 +1,177 @@
+"""``floe daemon run``: Dagster's daemon, restarted when it hangs, or led by one replica of several."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from floe.contract.v1 import ArtifactsV1
+    from floe.daemon.election import Event, Timing
+
+RUN_HELP = """Run Dagster's daemon as platform.yaml's orchestrator.daemon says.
+
+\b
+mode single: starts 'dagster-daemon run' and restarts it when it exits or when its heartbeat
+is older than restart_timeout (checked every health_check_interval).
+mode ha: one of 'replicas' processes running this same command; it starts the daemon only
+while it holds the lease, renews it every lease.retry_period, and stops the daemon at once
+when it cannot renew for lease.renew_deadline — before the lease can expire, so two daemons
+never run together. The others wait and take over when the lease expires or is given back.
+
+\b
+The lease (--election auto): a Kubernetes Lease in a pod (RBAC: leases get, create, update),
+else a PostgreSQL advisory lock on Dagster's own database (orchestrator.storage).
+
+\b
+Reads the compiled artifacts (--artifacts, $FLOE_ARTIFACTS_PATH, .floe/artifacts.json) and
+Dagster's instance from $DAGSTER_HOME. Stops cleanly on SIGTERM or Ctrl-C (the daemon first,
+then the lease is given back) and exits 0. --json prints each event as one JSON line.
+
+\b
+floe daemon run --workspace workspace.yaml
+floe daemon run --election kubernetes --lease-name floe-daemon --workspace /dagster-workspace/workspace.yaml
+"""
+
+
+@click.group(name="daemon")
+def daemon() -> None:
+    """Dagster's daemon under floe: supervised (single) or leader-elected (ha)."""
+
+
+@daemon.command(name="run", help=RUN_HELP, context_settings={"ignore_unknown_options": True})
+@click.option("--artifacts", "artifacts_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Compiled artifacts [default: $FLOE_ARTIFACTS_PATH, else .floe/artifacts.json].")
+@click.option("--election", type=click.Choice(["auto", "kubernetes", "postgres", "none"]), default="auto",
+              show_default=True, help="The lease store; auto: none in mode single, else kubernetes in a pod, "
+              "postgres elsewhere.")
+@click.option("--workspace", type=click.Path(path_type=Path, dir_okay=False),
+              help="Dagster workspace file the daemon loads (dagster-daemon run -w).")
+@click.option("--lease-name", default=None, help="Name of the Kubernetes Lease [default: floe-dagster-daemon].")
+@click.option("--namespace", default=None, help="Namespace of the Lease [default: $POD_NAMESPACE, else the pod's].")
+@click.option("--identity", default=None, help="This replica's name in the lease [default: $POD_NAME, else host-pid].")
+@click.option("--kube-api", default=None, help="Kubernetes API URL, outside a pod [default: the pod's].")
+@click.option("--kube-token-file", default=None, help="Bearer token file, outside a pod [default: the pod's].")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per event on stdout.")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+def run(artifacts_path: Path | None, election: str, workspace: Path | None, lease_name: str | None,
+        namespace: str | None, identity: str | None, kube_api: str | None, kube_token_file: str | None,
+        as_json: bool, command: tuple[str, ...]) -> None:
+    from floe.contract.io import load_artifacts
+    from floe.contract.project import default_artifacts_path
+    from floe.daemon.child import DaemonChild
+    from floe.daemon.election import Elector
+    from floe.daemon.heartbeat import HeartbeatWatch
+    from floe.daemon.stores import build_lock, default_identity, public_view
+    from floe.errors import FloeError
+
+    artifacts = load_artifacts(artifacts_path or default_artifacts_path())
+    daemon_spec = artifacts.environment.orchestrator.daemon
+    store = _store(artifacts, election, lease_name, namespace, identity or default_identity(), kube_api,
+                   kube_token_file)
+    timing = _timing(artifacts, store)
+    argv = list(command) or ["dagster-daemon", "run", *(["-w", str(workspace)] if workspace else [])]
+    if command and command[0] == "--":
+        argv = list(command[1:])
+    if not argv:
+        raise FloeError("no daemon command after '--'", hint="omit '--' to run dagster-daemon")
+    env = {**os.environ, "DAGSTER_DAEMON_HEARTBEAT_TOLERANCE": str(int(timing.restart_timeout))}
+    guardian = None
+    if store is not None and store["kind"] == "kubernetes":
+        guardian = [json.dumps({**public_view(store), "events": "json" if as_json else "text"})]
+    # Heartbeats say whether dagster-daemon is healthy; another command has none to read.
+    watch = HeartbeatWatch(timing.restart_timeout) if not command else None
+
+    def report(event: Event) -> None:
+        _print_event(event, as_json)
+
+    lock = build_lock(store) if store is not None else None
+    where = "no lease (mode single)" if store is None else _describe(public_view(store))
+    report_start = {"mode": daemon_spec.mode, "store": where, "identity": store["identity"] if store else None}
+    _print_line("start", f"floe daemon: mode {daemon_spec.mode}, {where}", as_json, report_start)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    elector = Elector(lock, lambda: DaemonChild(argv, env, guardian_args=guardian), timing, report, watch)
+    elector.run(stop)
+    _print_line("exit", "floe daemon: stopped", as_json, {})
+
+
+def _store(artifacts: ArtifactsV1, election: str, lease_name: str | None, namespace: str | None,
+           identity: str, kube_api: str | None, kube_token_file: str | None) -> dict[str, Any] | None:
+    """The lease store for this replica; None in mode single. Refuses what the contract forbids."""
+    from floe.daemon.stores import DEFAULT_LEASE_NAME, in_cluster, kubernetes_store, postgres_store
+    from floe.errors import FloeError
+    from floe.spec.platform import PostgresOrchestratorStorage
+
+    env = artifacts.environment_name
+    spec = artifacts.environment.orchestrator.daemon
+    duration = int(spec.lease_timing.duration.total_seconds())
+    if spec.mode == "single":
+        if election not in ("auto", "none"):
+            raise FloeError(f"--election {election}: environment '{env}' runs its daemon in mode single, "
+                            "without leader election",
+                            hint=f"set environments.{env}.orchestrator.daemon.mode: ha in platform.yaml and "
+                            "recompile, or drop --election")
+        return None
+    if election == "none":
+        raise FloeError(f"--election none: environment '{env}' runs its daemon in mode ha, where a daemon "
+                        "without the lease could run beside the leader's and tick every schedule twice",
+                        hint="drop --election (auto), or set daemon mode: single in platform.yaml")
+    if election == "kubernetes" or (election == "auto" and (in_cluster() or kube_api)):
+        return kubernetes_store(identity=identity, name=lease_name or DEFAULT_LEASE_NAME,
+                                namespace=namespace or os.environ.get("POD_NAMESPACE"), lease_duration_s=duration,
+                                api_url=kube_api, token_file=kube_token_file, ca_file=None)
+    storage = artifacts.environment.orchestrator.storage
+    if not isinstance(storage, PostgresOrchestratorStorage):  # the spec already refuses this
+        raise FloeError(f"environment '{env}': daemon mode ha needs orchestrator.storage type postgres")
+    from floe.daemon.pg_lock import connection_of
+
+    return postgres_store(identity=identity, connection=connection_of(storage), lease_duration_s=duration,
+                          name=lease_name or "")
+
+
+def _timing(artifacts: ArtifactsV1, store: dict[str, Any] | None) -> Timing:
+    from floe.daemon.election import Timing
+
+    spec = artifacts.environment.orchestrator.daemon
+    lease = spec.lease_timing
+    retry = lease.retry_period.total_seconds()
+    return Timing(
+        lease_duration=lease.duration.total_seconds(), renew_deadline=lease.renew_deadline.total_seconds(),
+        retry_period=retry, restart_timeout=spec.restart_timeout.total_seconds(),
+        health_check_interval=spec.health_check_interval.total_seconds(),
+        # A PostgreSQL lock is free the instant its holder dies, as its daemon is killed: give
+        # that kill a retry period to land. A Lease is free only once given back by the guardian
+        # (after the daemon was reaped) or expired.
+        takeover_delay=retry if store is not None and store["kind"] == "postgres" else 0.0,
+    )
+
+
+def _describe(view: dict[str, Any]) -> str:
+    if view["kind"] == "kubernetes":
+        return f"Kubernetes Lease {view.get('namespace') or '(pod namespace)'}/{view['name']} as {view['identity']}"
+    return f"PostgreSQL advisory lock on {view['database']} as {view['identity']}"
+
+
+def _print_event(event: Event, as_json: bool) -> None:
+    _print_line(event.kind, event.message, as_json, event.details, at=event.at)
+
+
+def _print_line(kind: str, message: str, as_json: bool, details: dict[str, Any], at: float | None = None) -> None:
+    import time
+
+    when = time.time() if at is None else at
+    if as_json:
+        sys.stdout.write(json.dumps({"event": kind, "message": message, "at": when, **details}) + "\n")
+        sys.stdout.flush()
+    else:
+        stamp = time.strftime("%H:%M:%S", time.localtime(when))
+        click.echo(f"{stamp} {message}", err=True)

@@ -1,0 +1,86 @@
+"""The ``dagster-daemon`` process the elector starts and stops, and the guarantee it never outlives us.
+
+A daemon left running by a wrapper that died is exactly the second daemon leader election
+exists to prevent, so the daemon ends with its wrapper whatever kills it:
+
+* without a guardian (no lease, or a PostgreSQL lock), the daemon gets ``PR_SET_PDEATHSIG``
+  SIGKILL: the kernel kills it the moment the wrapper dies. The lock, held by the wrapper's
+  connection, is freed by the same death.
+* with a Kubernetes Lease, a lease outlives its holder by up to its duration. So a small
+  guardian process (:mod:`floe.daemon.guardian`) sits between the wrapper and the daemon: when
+  the wrapper dies it kills the daemon, waits until it is gone, and only then gives the lease
+  back, so a standby takes over at once instead of waiting for the lease to expire.
+
+Stopping is bounded: SIGTERM, then SIGKILL after ``grace`` seconds, then the process is reaped.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+from floe.processes import child_ends_with_parent
+
+# How long an orderly stop waits for the daemon after SIGTERM before SIGKILL.
+STOP_GRACE_S = 2.0
+
+
+class DaemonChild:
+    """One started daemon (optionally behind a guardian); :meth:`stop` is idempotent."""
+
+    def __init__(self, command: Sequence[str], env: dict[str, str], *,
+                 guardian_args: Sequence[str] | None = None) -> None:
+        """
+        Args:
+            command: The daemon's command line (``dagster-daemon run -w ...``).
+            env: Its environment.
+            guardian_args: When given, the daemon runs under ``python -m floe.daemon.guardian`` with
+                these arguments (how to give the lease back), which then owns the daemon.
+        """
+        argv = list(command)
+        if guardian_args is not None:
+            argv = [sys.executable, "-m", "floe.daemon.guardian", *guardian_args, "--", *argv]
+        # The guardian must survive the wrapper long enough to act (it asks for SIGTERM itself);
+        # a daemon without guardian dies with the wrapper, by the kernel.
+        preexec = None if guardian_args is not None else child_ends_with_parent(signal.SIGKILL)
+        self.started_at = time.time()
+        self.process = subprocess.Popen(argv, env=env, preexec_fn=preexec,
+                                        start_new_session=False)
+        self.guarded = guardian_args is not None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def exit_code(self) -> int | None:
+        """The exit status once the process ended by itself, else None."""
+        return self.process.poll()
+
+    def stop(self, grace: float = STOP_GRACE_S) -> int:
+        """SIGTERM, SIGKILL after ``grace`` seconds, and wait until it is reaped; its exit status."""
+        if self.process.poll() is not None:
+            return self.process.returncode
+        self._signal(signal.SIGTERM)
+        # A guardian gives its daemon the grace itself; allow it that and a little more.
+        limit = grace + (1.0 if self.guarded else 0.0)
+        try:
+            return self.process.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            self._signal(signal.SIGKILL)  # a guardian's daemon then dies with it (PDEATHSIG)
+            return self.process.wait()
+
+    def kill(self) -> int:
+        """SIGKILL now and reap: for when there is no time left for an orderly stop."""
+        if self.process.poll() is None:
+            self._signal(signal.SIGKILL)
+        return self.process.wait()
+
+    def _signal(self, signum: int) -> None:
+        try:
+            os.kill(self.process.pid, signum)
+        except ProcessLookupError:
+            pass

@@ -277,7 +277,9 @@ def test_dagster_services_share_instance_storage_and_the_workspace_points_at_use
         assert service["read_only"] is True and service["user"] == "1000:1000"
         if name != "dagster-user-code":
             assert targets[f"{home}/workspace.yaml"] == "./workspace.yaml"
-            assert "-w" in service["command"]
+            flag = "--workspace" if name == "dagster-daemon" else "-w"  # the daemon runs under floe's wrapper
+            command = service["command"]
+            assert command[command.index(flag) + 1] == f"{home}/workspace.yaml"
 
 
 def test_runs_in_user_code_write_only_to_volumes(compose: dict[str, Any]) -> None:
@@ -456,3 +458,20 @@ def postgres_admin_env() -> dict[str, str]:
     if probe.returncode != 0 or probe.stdout.strip() != "t":
         pytest.skip(f"no superuser connection to PostgreSQL at {env['PGHOST']}:{env['PGPORT']}")
     return env
+
+
+def test_the_daemon_runs_under_floes_wrapper_and_a_standby_waits_in_profile_ha(compose: dict[str, Any]) -> None:
+    """orchestrator.daemon is honoured in Compose: the wrapper reads the mode from the baked
+    contract; the standby (profile ha) insists on an election, so with mode single it refuses
+    instead of running a second, unlocked daemon."""
+    services = compose["services"]
+    daemon, standby = services["dagster-daemon"], services["dagster-daemon-standby"]
+    workspace = ["--workspace", "/opt/floe/dagster-home/workspace.yaml"]
+    assert daemon["command"] == ["floe", "daemon", "run", *workspace]
+    assert "profiles" not in daemon
+    assert standby["command"] == ["floe", "daemon", "run", "--election", "postgres", *workspace]
+    assert standby["profiles"] == ["ha"]
+    # Same instance, same workspace, same database credentials: either can lead.
+    for key in ("volumes", "environment", "image", "depends_on", "healthcheck"):
+        assert standby[key] == daemon[key], key
+    assert daemon["environment"]["DAGSTER_PG_PASSWORD"]  # the lock's connection resolves this secret

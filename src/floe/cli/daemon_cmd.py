@@ -66,7 +66,7 @@ def run(artifacts_path: Path | None, election: str, workspace: Path | None, leas
         as_json: bool, command: tuple[str, ...]) -> None:
     from floe.contract.io import load_artifacts
     from floe.contract.project import default_artifacts_path
-    from floe.daemon.child import DaemonChild
+    from floe.daemon.child import DaemonChild, daemon_command
     from floe.daemon.election import Elector
     from floe.daemon.heartbeat import HeartbeatWatch
     from floe.daemon.stores import build_lock, default_identity, public_view
@@ -77,7 +77,7 @@ def run(artifacts_path: Path | None, election: str, workspace: Path | None, leas
     store = _store(artifacts, election, lease_name, namespace, identity or default_identity(), kube_api,
                    kube_token_file)
     timing = _timing(artifacts, store)
-    argv = list(command) or ["dagster-daemon", "run", *(["-w", str(workspace)] if workspace else [])]
+    argv = list(command) or daemon_command(workspace)
     if command and command[0] == "--":
         argv = list(command[1:])
     if not argv:

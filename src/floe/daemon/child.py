@@ -22,11 +22,21 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
+from floe.errors import FloeError
 from floe.processes import child_ends_with_parent
 
 # How long an orderly stop waits for the daemon after SIGTERM before SIGKILL.
 STOP_GRACE_S = 2.0
+
+
+def daemon_command(workspace: Path | None) -> list[str]:
+    """``dagster-daemon run [-w workspace]``, the console script of this Python environment when it
+    has one (a virtualenv need not be on PATH), else from PATH."""
+    beside = Path(sys.executable).parent / "dagster-daemon"
+    program = str(beside) if beside.exists() else "dagster-daemon"
+    return [program, "run", *(["-w", str(workspace)] if workspace else [])]
 
 
 class DaemonChild:
@@ -48,8 +58,12 @@ class DaemonChild:
         # a daemon without guardian dies with the wrapper, by the kernel.
         preexec = None if guardian_args is not None else child_ends_with_parent(signal.SIGKILL)
         self.started_at = time.time()
-        self.process = subprocess.Popen(argv, env=env, preexec_fn=preexec,
-                                        start_new_session=False)
+        try:
+            self.process = subprocess.Popen(argv, env=env, preexec_fn=preexec)
+        except OSError as error:  # missing or not executable: a setup problem, said plainly
+            raise FloeError(f"cannot start the daemon '{command[0]}': {error.strerror or error}",
+                            hint="install Dagster's daemon in this environment (pip install dagster), or "
+                            "give the command after '--'") from None
         self.guarded = guardian_args is not None
 
     @property

@@ -157,8 +157,10 @@ class NativeStack:
                                       "-p", str(self.options.port)], env)
             self._wait_for_port("code-server", grpc_port, deadline)
             if self.options.daemon:
-                on_step("starting the daemon (schedules, sensors, run queue)")
-                self._spawn("daemon", [_tool("dagster-daemon"), "run", "-w", str(workspace)], env)
+                # Under floe's wrapper, as in Compose and Kubernetes: orchestrator.daemon's mode
+                # (restart on a stale heartbeat; in ha, only while holding the lock) is honoured here too.
+                on_step(f"starting the daemon (schedules, sensors, run queue; {_daemon_mode(self.compiled)})")
+                self._spawn("daemon", [_tool("floe"), "daemon", "run", "--workspace", str(workspace)], env)
             self._wait_for_ui(deadline)
         except BaseException:
             self.stop()
@@ -262,6 +264,14 @@ class NativeStack:
         with contextlib.suppress(OSError):
             (self.folder / STATE_FILE).unlink()
         return killed
+
+
+def _daemon_mode(compiled: CompiledProject) -> str:
+    """How the daemon is kept running, in a few words for the progress line."""
+    daemon = compiled.artifacts.environment.orchestrator.daemon
+    if daemon.mode == "single":
+        return f"restarted when its heartbeat is {daemon.restart_timeout.total_seconds():g}s old"
+    return "mode ha: it runs while this machine holds the lock on Dagster's database"
 
 
 def _signal_group(pgid: int, signum: signal.Signals) -> None:

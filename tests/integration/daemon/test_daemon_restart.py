@@ -1,0 +1,76 @@
+"""Mode single: a real dagster-daemon that hangs is restarted once its heartbeat is too old.
+
+A hang is made real with SIGSTOP: the process is there, its threads write nothing. The
+wrapper reads the heartbeats from Dagster's storage every health_check_interval and restarts
+the daemon when one is older than restart_timeout — what the liveness probe does on
+Kubernetes, here for Compose and ``floe dev``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.daemon_replicas import Replica, wait_gone
+from tests.support.tick_project import write_tick_project
+
+pytestmark = [pytest.mark.integration, pytest.mark.process]
+
+SLOW = 240.0
+
+
+def test_a_hung_daemon_is_restarted_after_restart_timeout(tmp_path: Path, compiled_project: Path) -> None:
+    artifacts = json.loads((compiled_project / ".floe" / "artifacts.json").read_text(encoding="utf-8"))
+    artifacts["environment"]["orchestrator"]["daemon"] = {
+        "mode": "single", "restart_timeout": "60s", "health_check_interval": "5s"}
+    path = tmp_path / "single.json"
+    path.write_text(json.dumps(artifacts), encoding="utf-8")
+    project = tmp_path / "project"
+    write_tick_project(project, "unused")
+    home = project / "home"
+    (home / "dagster.yaml").write_text("telemetry: {enabled: false}\n", encoding="utf-8")  # SQLite in home
+
+    replica = Replica.start("solo", path, "--workspace", "workspace.yaml", env={"DAGSTER_HOME": str(home)},
+                            cwd=project)
+    try:
+        first = replica.wait_for("daemon-started", SLOW)
+        _wait_for_heartbeats(home, SLOW)
+        hung_pid = int(first["pid"])
+        os.kill(hung_pid, signal.SIGSTOP)
+        hung_at = time.time()
+        restarted = replica.wait_for("daemon-restarted", SLOW)
+        assert restarted["reason"] == "heartbeat" and restarted["stale"], restarted
+        # Not before the heartbeats were restart_timeout old: a slow daemon is not killed early.
+        assert restarted["at"] - hung_at >= 60 - 30, restarted["at"] - hung_at
+        wait_gone(hung_pid, 30)
+        second = replica.wait_for("daemon-started", SLOW, after=replica.kinds().index("daemon-restarted"))
+        assert second["pid"] != hung_pid
+        _wait_for_heartbeats(home, SLOW, newer_than=restarted["at"])
+    finally:
+        replica.stop()
+
+
+def _wait_for_heartbeats(home: Path, timeout: float, newer_than: float = 0.0) -> None:
+    """Until every daemon the instance needs has a heartbeat newer than ``newer_than``."""
+    from dagster import DagsterInstance
+
+    previous = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(home)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            with DagsterInstance.get() as instance:
+                beats = instance.get_daemon_heartbeats()
+                needed = instance.get_required_daemon_types()
+                if all(kind in beats and beats[kind].timestamp > newer_than for kind in needed):
+                    return
+            time.sleep(1)
+    finally:
+        if previous is not None:
+            os.environ["DAGSTER_HOME"] = previous
+    raise AssertionError(f"no fresh heartbeats in {home} within {timeout}s")

@@ -16,7 +16,8 @@ protocol for Leases, as the API server's generic registry and the Lease strategy
   object that no longer exists fails the UID precondition (409), as it does on the API server.
 * ``DELETE .../leases/{name}`` → 200 with a ``Status`` of ``Success``; 404 when absent.
 * ``resourceVersion`` is a string from one counter shared by every object, increased by every
-  write; ``uid`` and ``creationTimestamp`` are set on create and kept by updates.
+  write (an update that changes nothing writes nothing and keeps it); ``uid`` and
+  ``creationTimestamp`` are set on create and kept by updates.
 * Bodies are decoded as the API server decodes them: a field of the wrong JSON type, a MicroTime
   without exactly six fractional digits, an ``apiVersion``/``kind`` other than
   ``coordination.k8s.io/v1``/``Lease`` are 400 ``BadRequest``; a name or namespace that differs from
@@ -43,10 +44,12 @@ from __future__ import annotations
 
 import copy
 import datetime
+import http.client
 import json
 import re
 import secrets
 import shutil
+import ssl
 import tempfile
 import threading
 import time
@@ -207,9 +210,6 @@ class LeaseApiDouble:
         ``path`` is relative to the Lease collection of a namespace when it does not start with '/':
         ``call(token, "GET", "floe/leases/x")`` is ``GET /apis/coordination.k8s.io/v1/namespaces/floe/leases/x``.
         """
-        import http.client
-        import ssl
-
         if not path.startswith("/"):
             namespace, rest = path.split("/", 1)
             path = f"/apis/{API_VERSION}/namespaces/{namespace}/{rest}"
@@ -288,10 +288,10 @@ class LeaseApiDouble:
         if name is None:  # POST: the name is the body's (or generated from generateName)
             name = meta.get("name") or (meta["generateName"] + secrets.token_hex(3)[:5] if meta.get("generateName")
                                         else "")
-            if meta.get("resourceVersion"):  # the storage layer refuses it, with no better status than 500
-                raise ApiError(500, "InternalError", "Internal error occurred: resourceVersion should not be set on "
-                               "objects to be created")
         validate(name, spec)
+        if meta.get("resourceVersion"):  # the storage layer refuses it, with no better status than 500
+            raise ApiError(500, "InternalError", "Internal error occurred: resourceVersion should not be set on "
+                           "objects to be created")
         if (namespace, name) in self._leases:
             raise ApiError(409, "AlreadyExists", f'{RESOURCE} "{name}" already exists', details(name))
         stored_meta = {"name": name, "namespace": namespace, "uid": str(uuid.uuid4()),
@@ -321,11 +321,14 @@ class LeaseApiDouble:
         if meta["resourceVersion"] != stored["metadata"]["resourceVersion"]:
             raise conflict(name)
         validate(name, spec)
-        new_meta = {**stored["metadata"], "resourceVersion": self._next_version()}
+        new_meta = dict(stored["metadata"])
         for key in ("labels", "annotations"):
             new_meta.pop(key, None)
             if key in meta:
                 new_meta[key] = meta[key]
+        if new_meta == stored["metadata"] and spec == stored["spec"]:
+            return 200, copy.deepcopy(stored)  # a no-op update writes nothing: the version stays (as etcd's)
+        new_meta["resourceVersion"] = self._next_version()
         stored.update(metadata=new_meta, spec=spec)
         return 200, copy.deepcopy(stored)
 
@@ -339,8 +342,6 @@ class LeaseApiDouble:
     # --- TLS --------------------------------------------------------------------------------
 
     def _serve_tls(self) -> Path:
-        import ssl
-
         self._dir = Path(tempfile.mkdtemp(prefix="lease-api-double-"))
         cert, key = _self_signed_certificate(self._dir)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -61,15 +61,18 @@ def test_create_sets_the_server_fields_and_get_answers_the_same(api: LeaseApiDou
 def test_every_write_moves_one_resource_version_counter_shared_by_all_leases(api: LeaseApiDouble, token: str) -> None:
     _, first = api.call(token, "POST", COLLECTION, lease("one"))
     _, second = api.call(token, "POST", COLLECTION, lease("two"))
-    _, updated = api.call(token, "PUT", f"{NS}/leases/one", first)
+    renewed = {**first, "spec": {**first["spec"], "renewTime": "2026-12-07T04:50:26.000001Z"}}
+    _, updated = api.call(token, "PUT", f"{NS}/leases/one", renewed)
     versions = [int(x["metadata"]["resourceVersion"]) for x in (first, second, updated)]
     assert versions == sorted(versions) and len(set(versions)) == 3
     assert updated["metadata"]["uid"] == first["metadata"]["uid"]
     assert updated["metadata"]["creationTimestamp"] == first["metadata"]["creationTimestamp"]
+    assert api.call(token, "PUT", f"{NS}/leases/one", updated) == (200, updated)  # no change: no write
 
 
 def test_a_put_with_a_stale_resource_version_is_refused(api: LeaseApiDouble, token: str) -> None:
     _, read = api.call(token, "POST", COLLECTION, lease())
+    assert api.call(token, "PUT", ITEM, {**read, "metadata": {**read["metadata"], "resourceVersion": "1"}})[0] == 409
     winner = {**read, "spec": {**read["spec"], "holderIdentity": "pod-b"}}
     loser = {**read, "spec": {**read["spec"], "holderIdentity": "pod-c"}}
     assert api.call(token, "PUT", ITEM, winner)[0] == 200

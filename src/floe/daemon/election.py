@@ -72,6 +72,7 @@ class Elector:
         self._watch = watch
         self._crashes = 0
         self._unreachable_reported = False
+        self._child: DaemonChild | None = None  # the daemon started last
 
     def run(self, stop: threading.Event) -> None:
         """Until ``stop`` is set: wait for the lease, lead while it holds; then stop cleanly."""
@@ -123,8 +124,17 @@ class Elector:
 
     def _lead(self, stop: threading.Event) -> None:
         """Run the daemon while the lease holds (forever without one); return when it no longer does."""
+        try:
+            self._lead_with(self._spawn(), stop)
+        except BaseException:
+            # A store error floe cannot retry (a revoked token, a missing RBAC rule) or a bug:
+            # no daemon may run on without a renewed lease.
+            if self._child is not None:
+                self._child.kill()
+            raise
+
+    def _lead_with(self, child: DaemonChild, stop: threading.Event) -> None:
         timing = self._timing
-        child = self._spawn()
         last_renewal = time.monotonic()
         next_renewal = last_renewal + timing.retry_period
         health_from = last_renewal + timing.restart_timeout  # a starting daemon has not beaten yet
@@ -215,6 +225,7 @@ class Elector:
 
     def _spawn(self) -> DaemonChild:
         child = self._start_daemon()
+        self._child = child
         self._emit("daemon-started", f"dagster-daemon started (pid {child.pid})", pid=child.pid)
         return child
 

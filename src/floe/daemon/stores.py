@@ -21,8 +21,12 @@ DEFAULT_LEASE_NAME = "floe-dagster-daemon"
 
 
 def default_identity() -> str:
-    """The pod's name in Kubernetes ($POD_NAME), else host-pid: unique among live replicas."""
-    return os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+    """``<pod or host>-<pid>``: unique among live processes (two wrappers in one pod differ by pid).
+
+    A wrapper restarted in its container is pid 1 again, so it takes back its own lease at
+    once — safe, as the container's restart ended every process of the old one.
+    """
+    return f"{os.environ.get('POD_NAME') or socket.gethostname()}-{os.getpid()}"
 
 
 def in_cluster() -> bool:
@@ -34,15 +38,32 @@ def build_lock(store: Mapping[str, Any]) -> LeaderLock:
     """The lease store a description names (see :func:`kubernetes_store`, :func:`postgres_store`)."""
     kind = store.get("kind")
     if kind == "kubernetes":
-        from floe.daemon.kube_lease import KubeLease
-
-        return KubeLease.from_description(store)
+        return _kube_lease(store)
     if kind == "postgres":
         from floe.daemon.pg_lock import PgAdvisoryLock
 
         return PgAdvisoryLock(dict(store["connection"]), identity=str(store["identity"]),
                               lease_duration_s=int(store["lease_duration_s"]), name=str(store.get("name", "")))
     raise FloeError(f"unknown lease store {kind!r}", hint="use 'kubernetes' or 'postgres'")
+
+
+def _kube_lease(store: Mapping[str, Any]) -> LeaderLock:
+    from pathlib import Path
+
+    from floe.daemon.kube_lease import KubeLease
+
+    name, identity, duration = str(store["name"]), str(store["identity"]), int(store["lease_duration_s"])
+    namespace = store.get("namespace")
+    if not store.get("api_url"):  # the pod's own API server, token, CA and namespace
+        return KubeLease.in_cluster(name=name, identity=identity, lease_duration_s=duration,
+                                    namespace=str(namespace) if namespace else None)
+    if not store.get("token_file") or not namespace:
+        raise FloeError("a Kubernetes API URL given outside a pod needs a token file and a namespace",
+                        hint="pass --kube-token-file and --namespace too")
+    ca_file = store.get("ca_file")
+    return KubeLease(api_url=str(store["api_url"]), name=name, namespace=str(namespace), identity=identity,
+                     lease_duration_s=duration, token_file=Path(str(store["token_file"])),
+                     ca_file=Path(str(ca_file)) if ca_file else None)
 
 
 def kubernetes_store(*, identity: str, name: str, namespace: str | None, lease_duration_s: int,

@@ -12,12 +12,17 @@ import json
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.support.daemon_replicas import Replica, wait_gone
 from tests.support.tick_project import write_tick_project
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
 
 pytestmark = [pytest.mark.integration, pytest.mark.process]
 
@@ -34,6 +39,9 @@ def test_a_hung_daemon_is_restarted_after_restart_timeout(tmp_path: Path, compil
     write_tick_project(project, "unused")
     home = project / "home"
     (home / "dagster.yaml").write_text("telemetry: {enabled: false}\n", encoding="utf-8")  # SQLite in home
+    # Create the storage first: two processes creating fresh SQLite storage at once collide (as
+    # floe dev does before it starts the daemon).
+    _with_instance(home, lambda instance: True, timeout=0)
 
     replica = Replica.start("solo", path, "--workspace", "workspace.yaml", env={"DAGSTER_HOME": str(home)},
                             cwd=project)
@@ -57,20 +65,30 @@ def test_a_hung_daemon_is_restarted_after_restart_timeout(tmp_path: Path, compil
 
 def _wait_for_heartbeats(home: Path, timeout: float, newer_than: float = 0.0) -> None:
     """Until every daemon the instance needs has a heartbeat newer than ``newer_than``."""
+
+    def fresh(instance: DagsterInstance) -> bool:
+        beats = instance.get_daemon_heartbeats()
+        return all(kind in beats and beats[kind].timestamp > newer_than
+                   for kind in instance.get_required_daemon_types())
+
+    _with_instance(home, fresh, timeout)
+
+
+def _with_instance(home: Path, check: Callable[[DagsterInstance], bool], timeout: float) -> None:
+    """Open the instance in ``home`` until ``check`` holds (at least once, whatever the timeout)."""
     from dagster import DagsterInstance
 
     previous = os.environ.get("DAGSTER_HOME")
     os.environ["DAGSTER_HOME"] = str(home)
     deadline = time.monotonic() + timeout
     try:
-        while time.monotonic() < deadline:
+        while True:
             with DagsterInstance.get() as instance:
-                beats = instance.get_daemon_heartbeats()
-                needed = instance.get_required_daemon_types()
-                if all(kind in beats and beats[kind].timestamp > newer_than for kind in needed):
+                if check(instance):
                     return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not so in {home} within {timeout}s")
             time.sleep(1)
     finally:
         if previous is not None:
             os.environ["DAGSTER_HOME"] = previous
-    raise AssertionError(f"no fresh heartbeats in {home} within {timeout}s")

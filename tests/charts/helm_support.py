@@ -201,9 +201,10 @@ def assert_whole_release(documents: list[dict[str, Any]], *, release: str = RELE
                          artifacts_configmap: str = "floe-artifacts") -> None:
     """Fail unless ``documents`` hold what a cluster needs to run floe on Dagster.
 
-    The official chart's workloads (webserver, daemon, the ``floe`` code location and its
-    Service), Dagster's instance (``dagster.yaml``: K8sRunLauncher with floe's run-pod settings,
-    PostgreSQL storages, run monitoring, the queued run coordinator), the workspace pointing at the
+    The official chart's workloads (webserver, the daemon or floe's daemons under leader
+    election, the ``floe`` code location and its Service), Dagster's instance (``dagster.yaml``:
+    K8sRunLauncher with floe's run-pod settings, PostgreSQL storages, run monitoring, the queued
+    run coordinator), the workspace pointing at the
     code location's Service name and port, and floe's own objects beside them (artifacts ConfigMap,
     preflight hook, disruption budgets that select real pods). Used by every release test.
     """
@@ -211,7 +212,7 @@ def assert_whole_release(documents: list[dict[str, Any]], *, release: str = RELE
     twice = sorted({key for key in keys if keys.count(key) > 1})
     assert not twice, f"objects rendered twice (the install would fail on the second): {twice}"
     webserver = _named(documents, "Deployment", f"{release}-dagster-webserver")
-    _named(documents, "Deployment", f"{release}-dagster-daemon")
+    daemon = daemon_deployment(documents, release)
     _named(documents, "Service", f"{release}-dagster-webserver")
     user_code = _named(documents, "Deployment", f"{release}-dagster-user-deployments-floe")
     service = _named(documents, "Service", "floe")
@@ -244,10 +245,21 @@ def assert_whole_release(documents: list[dict[str, Any]], *, release: str = RELE
     artifacts = _named(documents, "ConfigMap", artifacts_configmap)
     assert artifacts["data"]["artifacts.json"].strip(), "the artifacts ConfigMap is empty"
     _named(documents, "Job", f"{release}-floe-preflight")
-    pods = {"webserver": webserver["spec"]["template"]["metadata"]["labels"], "workers": run_labels}
+    pods = {"webserver": webserver["spec"]["template"]["metadata"]["labels"], "workers": run_labels,
+            "daemon": daemon["spec"]["template"]["metadata"]["labels"]}
     for budget in (d for d in documents if d["kind"] == "PodDisruptionBudget"):
         selector = budget["spec"]["selector"]["matchLabels"]
         assert any(_selects(selector, labels) for labels in pods.values()), budget["metadata"]["name"]
+
+
+def daemon_deployment(documents: list[dict[str, Any]], release: str = RELEASE) -> dict[str, Any]:
+    """The one daemon Deployment of a release: the official chart's (orchestrator.daemon mode single)
+    or floe's under leader election (mode ha), never both, never none."""
+    names = (f"{release}-dagster-daemon", f"{release}-floe-daemon")
+    found = [d for d in documents if d["kind"] == "Deployment" and d["metadata"]["name"] in names]
+    assert len(found) == 1, (f"expected one daemon Deployment (Deployment/{names[0]} or Deployment/{names[1]}), "
+                             f"found {[d['metadata']['name'] for d in found]}")
+    return found[0]
 
 
 def floe_images(documents: list[dict[str, Any]]) -> set[str]:

@@ -76,7 +76,8 @@ def test_the_backend_is_floes_webserver_block(charts_root):
 
 def test_floe_dagster_templates_read_no_official_chart_values():
     """Inside floe-runtime the official chart's values move out of floe-dagster; only the
-    migrate hook's validation guard still looks (with dig, tolerating its absence)."""
+    validation guards of the migrate hook and of the ha daemon still look (with dig, tolerating
+    their absence)."""
     from tests.charts.helm_support import CHARTS_DIR
 
     readers = {}
@@ -84,5 +85,5 @@ def test_floe_dagster_templates_read_no_official_chart_values():
         text = path.read_text(encoding="utf-8")
         if ".Values.dagster" in text:
             readers[path.name] = [line.strip() for line in text.splitlines() if ".Values.dagster" in line]
-    assert set(readers) <= {"migrate-hook.yaml"}, readers
-    assert all("dig" in line for line in readers.get("migrate-hook.yaml", [])), readers
+    assert set(readers) <= {"migrate-hook.yaml", "daemon-ha.yaml"}, readers
+    assert all("dig" in line for lines in readers.values() for line in lines), readers

@@ -204,8 +204,11 @@ def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
 
 def test_disruption_budgets_never_block_a_drain_and_leave_runs_alone(run_pod: RunPod):
     budgets = [d for d in run_pod.documents if d["kind"] == "PodDisruptionBudget"]
-    assert {d["metadata"]["name"] for d in budgets} <= {f"{RELEASE}-floe-webserver"}
-    assert bool(budgets) == run_pod.values["disruptionBudgets"]["webserver"]["enabled"]
+    # The webserver's, and floe's daemon pods' in orchestrator.daemon mode ha (the prod artifacts).
+    names = {d["metadata"]["name"] for d in budgets}
+    assert names <= {f"{RELEASE}-floe-webserver", f"{RELEASE}-floe-daemon"}
+    assert (f"{RELEASE}-floe-webserver" in names) == run_pod.values["disruptionBudgets"]["webserver"]["enabled"]
+    assert (f"{RELEASE}-floe-daemon" in names) == (run_pod.artifacts.environment.orchestrator.daemon.mode == "ha")
     workloads = [d for d in run_pod.documents if d["kind"] in {"Deployment", "StatefulSet"}]
     for budget in budgets:
         spec = budget["spec"]

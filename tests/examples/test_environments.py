@@ -126,6 +126,22 @@ def test_values_agree_with_the_artifacts(env):
         for key, value in generated.get(block, {}).items():
             found = values.get(block, {}).get(key)
             assert found == value, f"{env}: floe-dagster.{block}.{key} is {found!r}, expected {value!r}"
+    # The daemon platform.yaml declares (mode, restart timing, replicas): Argo CD and Flux run no
+    # `floe platform render`, so the folder's values must already say what it would write.
+    daemon = {"dagster": {key: generated["dagster"][key] for key in ("dagsterDaemon", "additionalInstanceConfig")
+                          if key in generated["dagster"]},
+              **{key: generated[key] for key in ("daemon", "monitoring") if key in generated}}
+    _assert_within(daemon, values, env)
+
+
+def _assert_within(expected: Any, values: Any, where: str) -> None:
+    """Every key of ``expected`` is in ``values`` with the same value (maps compared key by key)."""
+    if isinstance(expected, dict):
+        assert isinstance(values, dict), f"{where} is {values!r}, expected a mapping"
+        for key, value in expected.items():
+            _assert_within(value, values.get(key), f"{where}.{key}")
+    else:
+        assert values == expected, f"{where} is {values!r}, platform.yaml makes it {expected!r}"
 
 
 @pytest.mark.process

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
+from floe.platform.helm.daemon_values import Daemon
 from floe.platform.helm.values_common import (
     CRON,
     Artifacts,
@@ -276,7 +277,9 @@ class Alerts(HelmModel):
     failed_runs_per_hour: int = Field(default=5, ge=1, description="Alert when more runs than this fail in 1 h.")
     run_duration_p99_seconds: int = Field(default=3600, ge=1, description="Alert when the p99 run duration exceeds it.")
     daemon_heartbeat_age_seconds: int = Field(
-        default=60, ge=1, description="Alert when the daemon's heartbeat is older."
+        default=60, ge=1,
+        description="Alert when a daemon's heartbeat is older; 'floe platform render' writes platform.yaml's "
+        "orchestrator.daemon.restart_timeout.",
     )
     memory_limit_ratio: float = Field(
         default=0.9, gt=0, le=1, description="Alert when a container uses more than this share of its memory limit."
@@ -405,6 +408,9 @@ class FloeDagsterValues(ChartValues):
     )
     monitoring: Monitoring = Field(
         default_factory=Monitoring, description="Metrics exporter, ServiceMonitor and PrometheusRule."
+    )
+    daemon: Daemon = Field(
+        default_factory=Daemon, description="floe's daemon Deployment (platform.yaml's orchestrator.daemon mode ha)."
     )
     backup: Backup = Field(default_factory=Backup, description="PostgreSQL backup CronJob.")
     migrate: Migrate = Field(default_factory=Migrate, description="Dagster's schema migration hook.")

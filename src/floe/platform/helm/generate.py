@@ -15,6 +15,9 @@ from typing import Any
 
 from floe.contract.v1 import ArtifactsV1
 from floe.errors import FloeError
+from floe.platform.helm.daemon_values import daemon_values
+from floe.platform.helm.values_common import dig
+from floe.platform.helm.values_common import mapping_at as _mapping
 from floe.spec.platform import DuckDBCompute, PostgresOrchestratorStorage
 
 _UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
@@ -44,15 +47,26 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
-def dagster_values(artifacts: ArtifactsV1, artifacts_text: str, chart_values: dict[str, Any]) -> dict[str, Any]:
+def dagster_values(artifacts: ArtifactsV1, artifacts_text: str, chart_values: dict[str, Any],
+                   declared: dict[str, Any] | None = None, prefix: str = "") -> dict[str, Any]:
     """Overrides for floe-dagster from the artifacts, given the chart's merged values.
 
     Values paths named in errors start at ``dagster``: inside the umbrella the official chart's
     block is floe-runtime's top-level ``dagster``, so they read the same in both charts.
+    floe-dagster's own keys are named with ``prefix`` ("floe-dagster." in the umbrella).
+
+    Args:
+        artifacts: The compiled contract of the environment.
+        artifacts_text: Its JSON text (the ConfigMap's content).
+        chart_values: floe-dagster's merged values (chart defaults, then the environment's files).
+        declared: What the environment's values file sets itself, same layout (None: unknown, so
+            nothing is refused for being set twice).
+        prefix: How floe-dagster's own keys are written in the values file.
 
     Raises:
         FloeError: the environment cannot run on Kubernetes as declared (SQLite storage, or a
-            DuckDB memory_limit larger than the run pods).
+            DuckDB memory_limit larger than the run pods), or its values set what platform.yaml
+            sets (tick retention, the daemon).
     """
     env = artifacts.environment_name
     storage = artifacts.environment.orchestrator.storage
@@ -76,7 +90,8 @@ def dagster_values(artifacts: ArtifactsV1, artifacts_text: str, chart_values: di
     if retention:
         official_block["retention"] = retention
     values = {"artifacts": {"json": artifacts_text}, "dagster": official_block}
-    return {**values, **_floe_owned_blocks(storage, chart_values)}
+    values = {**values, **_floe_owned_blocks(storage, chart_values)}
+    return deep_merge(values, daemon_values(artifacts, chart_values, declared or {}, prefix))
 
 
 def _tick_retention(artifacts: ArtifactsV1, declared: Any) -> dict[str, Any]:
@@ -120,21 +135,6 @@ def _floe_owned_blocks(storage: PostgresOrchestratorStorage, chart_values: dict[
         },
         "webserver": {"port": dig(dagster, "dagsterWebserver", "service", "port", default=3000)},
     }
-
-
-def dig(values: Any, *keys: str, default: Any = None) -> Any:
-    """``values[k1][k2]...``, or ``default`` where a key is missing or a level is not a mapping."""
-    for key in keys:
-        if not isinstance(values, dict) or key not in values:
-            return default
-        values = values[key]
-    return values
-
-
-def _mapping(values: Any, *keys: str) -> dict[str, Any]:
-    """The mapping at ``keys`` (see ``dig``), or an empty one when it is absent or not a mapping."""
-    found = dig(values, *keys)
-    return found if isinstance(found, dict) else {}
 
 
 def run_pod_memory_limits(dagster: dict[str, Any], path: str) -> list[tuple[str | None, str]]:
@@ -191,15 +191,20 @@ def cube_model_files(cube_dir: Path) -> dict[str, str]:
 
 
 def runtime_values(
-    artifacts: ArtifactsV1, artifacts_text: str, chart_values: dict[str, Any], cube_model: dict[str, str]
+    artifacts: ArtifactsV1, artifacts_text: str, chart_values: dict[str, Any], cube_model: dict[str, str],
+    declared: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Overrides for the floe-runtime umbrella (its merged values given), one block per chart.
 
     In the umbrella the official chart is the top-level ``dagster`` block (floe-dagster's own copy
     is off), so floe-dagster's overrides are computed on floe-dagster's layout with that block.
+    ``declared`` is the environment's own values file (see ``dagster_values``).
     """
-    layout = {**chart_values.get("floe-dagster", {}), "dagster": chart_values.get("dagster", {})}
-    floe_dagster = dagster_values(artifacts, artifacts_text, layout)
+    def layout(values: dict[str, Any]) -> dict[str, Any]:
+        return {**values.get("floe-dagster", {}), "dagster": values.get("dagster", {})}
+
+    floe_dagster = dagster_values(artifacts, artifacts_text, layout(chart_values),
+                                  None if declared is None else layout(declared), prefix="floe-dagster.")
     values: dict[str, Any] = {"dagster": floe_dagster.pop("dagster"), "floe-dagster": floe_dagster}
     values["floe-jobs"] = {"artifacts": {"json": artifacts_text}}
     secret_name = dig(chart_values, "floe-dagster", "secrets", "secretName", default="floe-secrets")

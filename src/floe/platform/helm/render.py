@@ -194,9 +194,11 @@ def render_environment(
                         hint="pass --charts with the path of floe's charts/ folder")
     chart_values = merged_chart_values(charts_dir, env)
     env_file = charts_dir / UMBRELLA / f"values-{env}.yaml"
-    check_dagster_workloads(chart_values, where=f"{env_file} (over {UMBRELLA}/values.yaml)")
     cube_model = cube_model_files(cube_dir or artifacts_path.parent / "cube")
-    generated = runtime_values(artifacts, artifacts_path.read_text(encoding="utf-8"), chart_values, cube_model)
+    generated = runtime_values(artifacts, artifacts_path.read_text(encoding="utf-8"), chart_values, cube_model,
+                               declared=_load_yaml(env_file))
+    # After generating: the daemon's switches (official or floe's ha daemon) come from platform.yaml.
+    check_dagster_workloads(deep_merge(chart_values, generated), where=f"{env_file} (over {UMBRELLA}/values.yaml)")
     # One floe image: floe-dagster.image, written into every place the charts take it.
     generated = deep_merge(generated, floe_image_overrides(deep_merge(chart_values, generated)))
     for chart in SUBCHARTS:

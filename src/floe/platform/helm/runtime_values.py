@@ -23,8 +23,7 @@ from pydantic import ConfigDict, Field, model_validator
 from floe.contract.io import write_text_atomic
 from floe.errors import FloeError
 from floe.platform.helm.dagster_values import DagsterBlock, migrate_conflict, official_migrate_enabled
-from floe.platform.helm.generate import dig
-from floe.platform.helm.values_common import HelmModel
+from floe.platform.helm.values_common import HelmModel, dig
 
 
 class SubchartBlock(HelmModel):
@@ -109,14 +108,16 @@ def sync_umbrella_values(charts_dir: Path) -> Path:
     return target
 
 
-# --- values that would deploy no Dagster ------------------------------------------------------
+# --- values that would deploy no Dagster, or two ----------------------------------------------
 
 def dagster_workload_problems(values: dict[str, Any]) -> list[tuple[str, str]]:
     """(value path, what is wrong) for umbrella values that would render without Dagster's workloads.
 
-    ``values`` are the umbrella's merged values (chart defaults, then the environment's files).
-    floe-dagster without a Dagster would deploy artifacts and a preflight hook for nothing, and two
-    Dagsters (the umbrella's and floe-dagster's own) would fight over the same object names.
+    ``values`` are the umbrella's merged values (chart defaults, the environment's files, and what
+    ``floe platform render`` generates). floe-dagster without a Dagster would deploy artifacts and a
+    preflight hook for nothing; two Dagsters (the umbrella's and floe-dagster's own) would fight
+    over the same object names; the daemon must run exactly once (the official chart's, or floe's
+    under leader election).
     """
     if not dig(values, "floe-dagster", "enabled", default=True):
         if dig(values, "dagster", "enabled", default=True):
@@ -131,9 +132,7 @@ def dagster_workload_problems(values: dict[str, Any]) -> list[tuple[str, str]]:
     if dig(values, "floe-dagster", "dagster", "enabled", default=False):
         problems.append(("floe-dagster.dagster.enabled", "is true: in floe-runtime the official chart is the "
                          "top-level 'dagster' block, so this would deploy a second Dagster"))
-    if not dig(values, "dagster", "dagsterDaemon", "enabled", default=True):
-        problems.append(("dagster.dagsterDaemon.enabled", "is false: without the daemon no schedule, sensor or "
-                         "queued run ever starts"))
+    problems += _daemon_problems(values)
     user_code = dig(values, "dagster", "dagster-user-deployments", default={})
     for key in ("enabled", "enableSubchart"):
         if not dig(user_code, key, default=True):
@@ -143,6 +142,22 @@ def dagster_workload_problems(values: dict[str, Any]) -> list[tuple[str, str]]:
         problems.append(("dagster.dagster-user-deployments.deployments", "is empty: Dagster would have no code "
                          "location to load floe's definitions from"))
     return problems
+
+
+def _daemon_problems(values: dict[str, Any]) -> list[tuple[str, str]]:
+    """Exactly one daemon: the official chart's (mode single) or floe's under leader election (ha)."""
+    official = dig(values, "dagster", "dagsterDaemon", "enabled", default=True)
+    floe_ha = dig(values, "floe-dagster", "daemon", "ha", "enabled", default=False)
+    if not official and not floe_ha:
+        return [("dagster.dagsterDaemon.enabled", "is false and floe's daemon (floe-dagster.daemon.ha) is off: "
+                 "without a daemon no schedule, sensor or queued run ever starts; remove the setting, or set "
+                 "orchestrator.daemon.mode: ha in platform.yaml for daemons under leader election")]
+    if official and floe_ha:
+        return [("floe-dagster.daemon.ha.enabled", "is true while dagster.dagsterDaemon.enabled is true: the "
+                 "official chart's daemon would run beside floe's, outside the leader election, and every "
+                 "schedule would tick twice; let 'floe platform render' write both from "
+                 "orchestrator.daemon.mode in platform.yaml")]
+    return []
 
 
 def check_dagster_workloads(values: dict[str, Any], where: str) -> None:
@@ -155,7 +170,7 @@ def check_dagster_workloads(values: dict[str, Any], where: str) -> None:
     if problems:
         lines = "\n  ".join(f"{path} {message}" for path, message in problems)
         raise FloeError(
-            f"{where}: these values would deploy floe-runtime without Dagster's workloads:\n  {lines}",
+            f"{where}: these values would not deploy Dagster's workloads as floe runs them:\n  {lines}",
             hint="remove those settings (floe's defaults deploy the webserver, the daemon and the 'floe' code "
             "location), or set both floe-dagster.enabled and dagster.enabled to false to deploy no Dagster at all",
         )

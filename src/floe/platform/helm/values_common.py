@@ -245,3 +245,18 @@ class ChartValues(HelmModel):
     global_: dict[str, Any] = Field(
         default_factory=dict, alias="global", description="Helm's values shared with every subchart."
     )
+
+
+def dig(values: Any, *keys: str, default: Any = None) -> Any:
+    """``values[k1][k2]...``, or ``default`` where a key is missing or a level is not a mapping."""
+    for key in keys:
+        if not isinstance(values, dict) or key not in values:
+            return default
+        values = values[key]
+    return values
+
+
+def mapping_at(values: Any, *keys: str) -> dict[str, Any]:
+    """The mapping at ``keys`` (see ``dig``), or an empty one when it is absent or not a mapping."""
+    found = dig(values, *keys)
+    return found if isinstance(found, dict) else {}

@@ -39,7 +39,7 @@ K8S_VERSIONS = ("1.29", kubernetes_validate.utils.latest_version())
 RELEASE = "shop"
 LEASE = f"{RELEASE}-floe-daemon"
 COMMAND = ["floe", "daemon", "run", "--election", "kubernetes", "--lease-name", LEASE,
-           "--workspace", "/dagster-workspace/workspace.yaml"]
+           "--workspace", "/dagster-workspace/workspace.yaml", "--alive-file", "/tmp/floe-daemon.alive"]
 SINGLE = {"mode": "single", "restart_timeout": "90s", "health_check_interval": "20s"}
 HA = {"mode": "ha", "replicas": 3, "restart_timeout": "2m", "health_check_interval": "15s",
       "lease": {"duration": "20s", "renew_deadline": "12s", "retry_period": "3s"}}
@@ -223,7 +223,11 @@ def test_ha_runs_floes_daemons_under_a_lease_and_no_official_daemon(releases):
     assert env["DAGSTER_DAEMON_HEARTBEAT_TOLERANCE"] == "90"  # restart_timeout 2m less Dagster's 30 s
     assert env["DAGSTER_PG_PASSWORD"]["secretKeyRef"]["key"] == "postgresql-password"
     probe = container["livenessProbe"]
-    assert probe["exec"]["command"] == ["dagster-daemon", "liveness-check"]
+    # The wrapper's loop, not the instance's heartbeats (the wrapper restarts a hung daemon itself;
+    # a heartbeat probe would restart every standby whenever the leader hangs).
+    alive = "test $(( $(date +%s) - $(stat -c %Y /tmp/floe-daemon.alive) )) -lt 30"
+    assert probe["exec"]["command"] == ["sh", "-c", alive]
+    assert container["readinessProbe"]["exec"]["command"] == ["sh", "-c", alive]
     assert (probe["periodSeconds"], probe["initialDelaySeconds"]) == (15, 120)
     assert probe["failureThreshold"] == 1 + 2  # a takeover (lease 20 s) may add two periods of heartbeat age
     assert pod["terminationGracePeriodSeconds"] >= 30
@@ -398,3 +402,20 @@ def test_chart_defaults_are_platform_yamls_defaults():
     assert (floe_ha["replicas"], floe_ha["heartbeatTolerance"]) == (ha.replica_count, heartbeat_tolerance(ha))
     assert floe_ha["livenessProbe"] == liveness_probe_timing(ha)
     assert values["monitoring"]["prometheusRule"]["daemonHeartbeatAgeSeconds"] == 60
+
+
+@pytest.mark.process
+def test_the_ha_pods_command_is_what_floe_daemon_run_accepts(releases, tmp_path, floe) -> None:
+    """The rendered container's own argv and plain env values, run by the real CLI here: every
+    flag parses, the contract is read from the pod's FLOE_ARTIFACTS_PATH, and the store chosen
+    is the Kubernetes Lease — which, outside a pod, is refused with a message (exit 1)."""
+    deployment = find(releases["ha"], "Deployment", f"{RELEASE}-floe-daemon")
+    container = _container(deployment, "daemon")
+    artifacts = _daemon_artifacts(tmp_path / "project", HA)
+    env = {name: value for name, value in _env(container).items() if isinstance(value, str)}
+    env.update(FLOE_ARTIFACTS_PATH=str(artifacts), POD_NAME="shop-floe-daemon-0", POD_NAMESPACE="data",
+               DAGSTER_HOME=str(tmp_path))
+    assert container["command"][0] == "floe"
+    result = floe(*container["command"][1:], cwd=tmp_path, env=env)
+    assert result.returncode == 1, result.stderr
+    assert "not running in a pod" in result.stderr and "Traceback" not in result.stderr

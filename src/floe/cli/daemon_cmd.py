@@ -60,10 +60,12 @@ def daemon() -> None:
 @click.option("--kube-api", default=None, help="Kubernetes API URL, outside a pod [default: the pod's].")
 @click.option("--kube-token-file", default=None, help="Bearer token file, outside a pod [default: the pod's].")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per event on stdout.")
+@click.option("--alive-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Touched every few seconds while this wrapper works: a liveness probe checks its age.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def run(artifacts_path: Path | None, election: str, workspace: Path | None, lease_name: str | None,
         namespace: str | None, identity: str | None, kube_api: str | None, kube_token_file: str | None,
-        as_json: bool, command: tuple[str, ...]) -> None:
+        as_json: bool, alive_file: Path | None, command: tuple[str, ...]) -> None:
     from floe.contract.io import load_artifacts
     from floe.contract.project import default_artifacts_path
     from floe.daemon.child import DaemonChild, daemon_command
@@ -82,7 +84,8 @@ def run(artifacts_path: Path | None, election: str, workspace: Path | None, leas
         argv = list(command[1:])
     if not argv:
         raise FloeError("no daemon command after '--'", hint="omit '--' to run dagster-daemon")
-    env = {**os.environ, "DAGSTER_DAEMON_HEARTBEAT_TOLERANCE": str(int(timing.restart_timeout))}
+    # The same tolerance the charts set (kept when the pod's env already says it).
+    env = {"DAGSTER_DAEMON_HEARTBEAT_TOLERANCE": str(daemon_spec.heartbeat_tolerance_s), **os.environ}
     guardian = None
     if store is not None and store["kind"] == "kubernetes":
         guardian = [json.dumps({**public_view(store), "events": "json" if as_json else "text"})]
@@ -99,7 +102,8 @@ def run(artifacts_path: Path | None, election: str, workspace: Path | None, leas
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    elector = Elector(lock, lambda: DaemonChild(argv, env, guardian_args=guardian), timing, report, watch)
+    elector = Elector(lock, lambda: DaemonChild(argv, env, guardian_args=guardian), timing, report, watch,
+                      alive_file=alive_file)
     elector.run(stop)
     _print_line("exit", "floe daemon: stopped", as_json, {})
 

@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from floe.daemon.child import STOP_GRACE_S, DaemonChild
@@ -36,6 +37,7 @@ from floe.daemon.lock import LeaderLock, LeaseLost, LeaseUnreachable
 _HEALTHY_RUN_S = 60.0
 _MAX_BACKOFF_S = 10.0
 _TICK_S = 0.1
+_ALIVE_EVERY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,8 @@ class Elector:
     """Runs one replica: standby, leader with a daemon, and back."""
 
     def __init__(self, lock: LeaderLock | None, start_daemon: Callable[[], DaemonChild], timing: Timing,
-                 report: Callable[[Event], None], watch: HeartbeatWatch | None = None) -> None:
+                 report: Callable[[Event], None], watch: HeartbeatWatch | None = None,
+                 alive_file: Path | None = None) -> None:
         self._lock = lock
         self._start_daemon = start_daemon
         self._timing = timing
@@ -73,6 +76,8 @@ class Elector:
         self._crashes = 0
         self._unreachable_reported = False
         self._child: DaemonChild | None = None  # the daemon started last
+        self._alive_file = alive_file
+        self._alive_at = 0.0
 
     def run(self, stop: threading.Event) -> None:
         """Until ``stop`` is set: wait for the lease, lead while it holds; then stop cleanly."""
@@ -83,6 +88,7 @@ class Elector:
                 return
             announced_standby = False
             while not stop.is_set():
+                self._alive()
                 if self._acquire():
                     announced_standby = False
                     if self._timing.takeover_delay > 0 and stop.wait(self._timing.takeover_delay):
@@ -141,6 +147,7 @@ class Elector:
         next_health = health_from
         look_requested_at: float | None = None
         while True:
+            self._alive()
             if stop.wait(_TICK_S):
                 code = child.stop()
                 self._emit("daemon-stopped", f"daemon stopped (exit {code}): floe daemon was asked to stop",
@@ -222,6 +229,17 @@ class Elector:
             self._lock.close()
         backoff = min(_MAX_BACKOFF_S, 2.0 ** self._crashes - 1) if self._crashes else 0.0
         stop.wait(max(backoff, self._timing.retry_period if self._lock is not None else 0.0))
+
+    def _alive(self) -> None:
+        """Touch the alive file (at most once a second): this loop still turns."""
+        if self._alive_file is None or time.monotonic() - self._alive_at < _ALIVE_EVERY_S:
+            return
+        self._alive_at = time.monotonic()
+        try:
+            self._alive_file.touch()
+        except OSError as error:
+            self._emit("alive-file", f"cannot touch {self._alive_file}: {error}")
+            self._alive_file = None  # said once; the probe will say the rest
 
     def _spawn(self) -> DaemonChild:
         child = self._start_daemon()

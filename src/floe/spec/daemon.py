@@ -14,6 +14,7 @@ launch duplicate runs. Two modes, honoured by the Helm charts, Docker Compose an
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from typing import Literal
 
@@ -128,6 +129,15 @@ class OrchestratorDaemon(StrictModel):
         if self.replicas is not None:
             return self.replicas
         return 2 if self.mode == "ha" else 1
+
+    @property
+    def heartbeat_tolerance_s(self) -> int:
+        """``DAGSTER_DAEMON_HEARTBEAT_TOLERANCE`` that makes a heartbeat stale past ``restart_timeout``.
+
+        Dagster calls a daemon dead when ``now > heartbeat + 30 s + tolerance`` (its heartbeat
+        interval added by itself), so the tolerance is ``restart_timeout`` less that interval.
+        """
+        return math.ceil(self.restart_timeout.total_seconds()) - int(DAGSTER_HEARTBEAT_INTERVAL.total_seconds())
 
     @property
     def lease_timing(self) -> DaemonLease:

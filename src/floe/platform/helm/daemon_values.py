@@ -32,7 +32,7 @@ from floe.contract.v1 import ArtifactsV1
 from floe.errors import FloeError
 from floe.platform.helm.values_common import HelmModel, OptionalK8sName, Probe, ResourceAmounts, Resources, dig
 from floe.platform.helm.values_common import mapping_at as _mapping
-from floe.spec.daemon import DAGSTER_HEARTBEAT_INTERVAL, OrchestratorDaemon
+from floe.spec.daemon import OrchestratorDaemon
 
 LIVENESS_CHECK = ("dagster-daemon", "liveness-check")
 # The check starts a Python process that imports Dagster and reads the heartbeats from
@@ -54,7 +54,7 @@ def heartbeat_tolerance(daemon: OrchestratorDaemon) -> int:
     ``restart_timeout`` less that interval. The spec keeps ``restart_timeout`` at 60 s or more,
     so this is at least 30.
     """
-    return _seconds(daemon.restart_timeout) - _seconds(DAGSTER_HEARTBEAT_INTERVAL)
+    return daemon.heartbeat_tolerance_s
 
 
 def liveness_probe_timing(daemon: OrchestratorDaemon) -> dict[str, int]:
@@ -215,11 +215,17 @@ class HaDaemon(HelmModel):
     )
     liveness_probe: Probe = Field(
         default_factory=_daemon_liveness,
-        description="Timing of the liveness probe (dagster-daemon liveness-check).",
+        description="Timing of the liveness probe (the wrapper's alive file; the wrapper itself restarts a "
+        "dagster-daemon whose heartbeat goes stale).",
     )
     readiness_probe: Probe = Field(
         default_factory=_daemon_readiness,
-        description="Timing of the readiness probe (dagster-daemon liveness-check: a daemon of the instance is live).",
+        description="Timing of the readiness probe (the wrapper's alive file: leader or standby, it works).",
+    )
+    alive_within_seconds: int = Field(
+        default=30, ge=5, le=600,
+        description="The probes fail when the wrapper's alive file (touched every second while its loop turns) is "
+        "older than this.",
     )
     termination_grace_period_seconds: int = Field(
         default=30, ge=10,

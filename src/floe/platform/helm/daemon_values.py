@@ -61,10 +61,10 @@ def liveness_probe_timing(daemon: OrchestratorDaemon) -> dict[str, int]:
     """Timing of the liveness probe running ``dagster-daemon liveness-check``.
 
     The first probe waits ``restart_timeout``: a daemon that has just (re)started finds the old,
-    stale heartbeats and needs that long to write its first ones. In mode ``ha`` the probe also
-    forgives a takeover: a standby that becomes leader starts its daemon up to ``lease.duration``
-    after the old leader stopped renewing, and the heartbeats age meanwhile, so the probe gives
-    up only after that many more periods.
+    stale heartbeats and needs that long to write its first ones. In mode ``ha`` the same timing
+    drives the probes of the wrapper's alive file (templates/daemon-ha.yaml), with one more
+    failure allowed per lease duration: restarting a wrapper is never urgent (it restarts a hung
+    daemon itself), and a pod restarted during a takeover would only slow it down.
     """
     period = _seconds(daemon.health_check_interval)
     failures = 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -19,3 +20,8 @@ class StrictModel(BaseModel):
     """Frozen, and refuses unknown keys: a typo is an error, never silently ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def rule_error(message: str) -> PydanticCustomError:
+    """A validation error whose message is shown as written (no 'Value error,' prefix)."""
+    return PydanticCustomError("floe_rule", "{detail}", {"detail": message})

@@ -24,9 +24,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 from floe.spec.base import IDENTIFIER_PATTERN, StrictModel
+from floe.spec.base import rule_error as _rule
 from floe.spec.duckdb_extensions import NAME_PATTERN, unavailable_reason
 from floe.spec.secrets import SecretRef, is_credential_key
 
@@ -36,10 +36,6 @@ Seconds = Annotated[int, Field(ge=1, le=86_400)]
 # A scalar a database session setting takes; a credential is a secret reference instead.
 SettingValue = StrictBool | StrictInt | StrictFloat | StrictStr | SecretRef
 
-
-def _rule(message: str) -> PydanticCustomError:
-    """A validation error whose message is shown as written (no 'Value error,' prefix)."""
-    return PydanticCustomError("floe_rule", "{detail}", {"detail": message})
 
 
 def _names_credential(key: str) -> bool:

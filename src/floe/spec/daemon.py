@@ -19,9 +19,9 @@ from datetime import timedelta
 from typing import Literal
 
 from pydantic import Field, model_validator
-from pydantic_core import PydanticCustomError
 
 from floe.spec.base import StrictModel
+from floe.spec.base import rule_error as _rule
 from floe.spec.durations import Duration
 
 # Dagster's daemons write a heartbeat every 30 s; a shorter tolerance than two of them restarts
@@ -32,9 +32,6 @@ MIN_RESTART_TIMEOUT = 2 * DAGSTER_HEARTBEAT_INTERVAL
 # daemon (SIGTERM, then SIGKILL) must be over before any standby may start one.
 MIN_STOP_MARGIN = timedelta(seconds=3)
 
-
-def _rule(message: str) -> PydanticCustomError:
-    return PydanticCustomError("floe_rule", "{detail}", {"detail": message})
 
 
 def _seconds(value: timedelta) -> str:

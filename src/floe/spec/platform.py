@@ -10,9 +10,9 @@ import re
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_core import PydanticCustomError
 
 from floe.spec.base import StrictModel
+from floe.spec.base import rule_error as _rule
 from floe.spec.compute import (
     BigQueryCompute,
     Compute,
@@ -33,10 +33,6 @@ _HTTP_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
 # Schemes a warehouse URL may use, by the storage kind that serves them.
 _WAREHOUSE_SCHEMES = {"file": "local", "s3": "s3", "s3a": "s3", "gs": "gcs", "abfs": "adls", "abfss": "adls"}
 
-
-def _rule(message: str) -> PydanticCustomError:
-    """A validation error whose message is shown as written (no 'Value error,' prefix)."""
-    return PydanticCustomError("floe_rule", "{detail}", {"detail": message})
 
 
 def _http_url(value: str | None, what: str) -> str | None:

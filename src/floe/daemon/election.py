@@ -78,6 +78,7 @@ class Elector:
         self._child: DaemonChild | None = None  # the daemon started last
         self._alive_file = alive_file
         self._alive_at = 0.0
+        self._acquired_at = 0.0
 
     def run(self, stop: threading.Event) -> None:
         """Until ``stop`` is set: wait for the lease, lead while it holds; then stop cleanly."""
@@ -110,6 +111,7 @@ class Elector:
 
     def _acquire(self) -> bool:
         assert self._lock is not None
+        self._acquired_at = time.monotonic()  # as for renewals: from when the request was sent
         try:
             acquired = self._lock.try_acquire(self._timing.retry_period)
         except LeaseUnreachable as error:
@@ -141,9 +143,10 @@ class Elector:
 
     def _lead_with(self, child: DaemonChild, stop: threading.Event) -> None:
         timing = self._timing
-        last_renewal = time.monotonic()
-        next_renewal = last_renewal + timing.retry_period
-        health_from = last_renewal + timing.restart_timeout  # a starting daemon has not beaten yet
+        # The lease was last written when it was taken (before the takeover delay and the spawn).
+        last_renewal = self._acquired_at if self._lock is not None else time.monotonic()
+        next_renewal = time.monotonic() + timing.retry_period
+        health_from = time.monotonic() + timing.restart_timeout  # a starting daemon has not beaten yet
         next_health = health_from
         look_requested_at: float | None = None
         while True:
@@ -159,12 +162,16 @@ class Elector:
                 return
             now = time.monotonic()
             if self._lock is not None and now >= next_renewal:
+                # A renewal counts from when it was sent, not answered: the store may have written
+                # it up to a whole timeout before the answer came, and the deadline must not move
+                # later than the lease the standbys see.
+                attempt = time.monotonic()
                 outcome = self._renew(child, last_renewal)
                 if outcome == "stopped":
                     return
                 if outcome == "renewed":
-                    last_renewal = time.monotonic()
-                    next_renewal = last_renewal + timing.retry_period
+                    last_renewal = attempt
+                    next_renewal = time.monotonic() + timing.retry_period
                 else:  # no answer yet: try again soon, the deadline is near
                     next_renewal = time.monotonic() + min(timing.retry_period, 0.5)
             if self._watch is not None and now >= next_health:

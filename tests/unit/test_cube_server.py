@@ -179,3 +179,40 @@ def test_a_record_is_found_while_its_server_runs_and_dropped_after(tmp_path: Pat
     write_record(tmp_path, gone)
     assert running_server(tmp_path, "dev") is None  # a killed serve's record is cleared
     assert not (tmp_path / record_file("dev")).exists()
+
+
+_CTRL_C_HANDED_TO_ANOTHER_THREAD = """
+import signal, subprocess, sys, threading, time
+from pathlib import Path
+from floe.cube_server.server import CubeServer
+
+signal.signal(signal.SIGINT, signal.default_int_handler)  # whatever the test runner's workers ignore
+server = CubeServer(modules=Path("."), model_dir=Path("."), database=None, secret="s", port=0,
+                    log_path=Path("log"), environment="e")
+server._process = subprocess.Popen(["sleep", "120"])
+other = threading.Thread(target=time.sleep, args=(120,), daemon=True)  # the stdout pump's stand-in
+other.start()
+# The kernel may hand a process's SIGINT to any of its threads; hand it to the other one.
+threading.Timer(0.5, signal.pthread_kill, args=(other.ident, signal.SIGINT)).start()
+started = time.monotonic()
+try:
+    server.wait()
+    print("returned")
+except KeyboardInterrupt:
+    print(f"interrupted after {time.monotonic() - started:.1f}s")
+finally:
+    server._process.kill()
+"""
+
+
+@pytest.mark.process
+def test_ctrl_c_reaches_serve_even_when_the_kernel_hands_it_to_another_thread(tmp_path: Path) -> None:
+    """A blocking waitpid in the main thread never ran the pending handler: 'floe cube serve'
+    ignored Ctrl-C under load until it was killed. Waiting in slices lets the main thread look."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", _CTRL_C_HANDED_TO_ANOTHER_THREAD], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.stdout.startswith("interrupted after"), result.stdout + result.stderr
+    assert float(result.stdout.split()[2].rstrip("s")) < 60  # not the 120 s the child would take

@@ -195,9 +195,20 @@ class CubeServer:
         return "\n".join(text.strip().splitlines()[-lines:]) or "(the log is empty)"
 
     def wait(self) -> int:
-        """Block until the server ends; its exit status."""
+        """Block until the server ends; its exit status.
+
+        Waits in short slices. Ctrl-C's SIGINT may be handed by the kernel to any thread, here
+        often the stdout pump; that only marks the signal pending, and the main thread runs the
+        handler (KeyboardInterrupt) the next time it executes Python. A single blocking waitpid
+        would keep it from ever looking: on a loaded machine 'floe cube serve' then ignored
+        Ctrl-C until the test killed it.
+        """
         assert self._process is not None
-        return self._process.wait()
+        while True:
+            try:
+                return self._process.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                continue
 
     def stop(self) -> None:
         """End the server (SIGTERM, then SIGKILL after a grace period) and wait for it."""

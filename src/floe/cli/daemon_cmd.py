@@ -1,4 +1,4 @@
-"""``floe daemon run``: Dagster's daemon, restarted when it hangs, or led by one replica of several."""
+"""``floe daemon run`` and ``status``: Dagster's daemon, restarted when it hangs, or led by one replica of several."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -41,24 +42,37 @@ floe daemon run --election kubernetes --lease-name floe-daemon --workspace /dags
 """
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _store_options(command: F) -> F:
+    """The options that say where the contract and the lease are (run and status share them)."""
+    for option in reversed([
+        click.option("--artifacts", "artifacts_path", type=click.Path(path_type=Path, dir_okay=False),
+                     help="Compiled artifacts [default: $FLOE_ARTIFACTS_PATH, else .floe/artifacts.json]."),
+        click.option("--election", type=click.Choice(["auto", "kubernetes", "postgres", "none"]), default="auto",
+                     show_default=True, help="The lease store; auto: none in mode single, else kubernetes in a "
+                     "pod, postgres elsewhere."),
+        click.option("--lease-name", default=None, help="Name of the Kubernetes Lease [default: floe-dagster-daemon]."),
+        click.option("--namespace", default=None,
+                     help="Namespace of the Lease [default: $POD_NAMESPACE, else the pod's]."),
+        click.option("--kube-api", default=None, help="Kubernetes API URL, outside a pod [default: the pod's]."),
+        click.option("--kube-token-file", default=None, help="Bearer token file, outside a pod [default: the pod's]."),
+    ]):
+        command = option(command)
+    return command
+
+
 @click.group(name="daemon")
 def daemon() -> None:
     """Dagster's daemon under floe: supervised (single) or leader-elected (ha)."""
 
 
 @daemon.command(name="run", help=RUN_HELP, context_settings={"ignore_unknown_options": True})
-@click.option("--artifacts", "artifacts_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Compiled artifacts [default: $FLOE_ARTIFACTS_PATH, else .floe/artifacts.json].")
-@click.option("--election", type=click.Choice(["auto", "kubernetes", "postgres", "none"]), default="auto",
-              show_default=True, help="The lease store; auto: none in mode single, else kubernetes in a pod, "
-              "postgres elsewhere.")
+@_store_options
 @click.option("--workspace", type=click.Path(path_type=Path, dir_okay=False),
               help="Dagster workspace file the daemon loads (dagster-daemon run -w).")
-@click.option("--lease-name", default=None, help="Name of the Kubernetes Lease [default: floe-dagster-daemon].")
-@click.option("--namespace", default=None, help="Namespace of the Lease [default: $POD_NAMESPACE, else the pod's].")
-@click.option("--identity", default=None, help="This replica's name in the lease [default: $POD_NAME, else host-pid].")
-@click.option("--kube-api", default=None, help="Kubernetes API URL, outside a pod [default: the pod's].")
-@click.option("--kube-token-file", default=None, help="Bearer token file, outside a pod [default: the pod's].")
+@click.option("--identity", default=None, help="This replica's name in the lease [default: <$POD_NAME or host>-<pid>].")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per event on stdout.")
 @click.option("--alive-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Touched every few seconds while this wrapper works: a liveness probe checks its age.")
@@ -179,3 +193,68 @@ def _print_line(kind: str, message: str, as_json: bool, details: dict[str, Any],
     else:
         stamp = time.strftime("%H:%M:%S", time.localtime(when))
         click.echo(f"{stamp} {message}", err=True)
+
+
+STATUS_HELP = """Who runs Dagster's daemon now, and are its heartbeats fresh?
+
+\b
+Prints the mode, the lease store and its holder (mode ha), and the age of each daemon's last
+heartbeat in the instance of $DAGSTER_HOME. Exits 0 when a daemon runs and beats within
+restart_timeout; 1 when none holds the lease or a heartbeat is stale or missing (for scripts and
+probes). --json prints one document.
+"""
+
+
+@daemon.command(name="status", help=STATUS_HELP)
+@_store_options
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+def status(artifacts_path: Path | None, election: str, lease_name: str | None, namespace: str | None,
+           kube_api: str | None, kube_token_file: str | None, as_json: bool) -> None:
+    from floe.contract.io import load_artifacts
+    from floe.contract.project import default_artifacts_path
+    from floe.daemon.heartbeat import heartbeat_ages
+    from floe.daemon.lock import LeaseUnreachable
+    from floe.daemon.stores import build_lock, default_identity, public_view
+
+    artifacts = load_artifacts(artifacts_path or default_artifacts_path())
+    spec = artifacts.environment.orchestrator.daemon
+    store = _store(artifacts, election, lease_name, namespace, f"status-{default_identity()}", kube_api,
+                   kube_token_file)
+    problems: list[str] = []
+    holder: str | None = None
+    if store is not None:
+        lock = build_lock(store)
+        try:
+            holder = lock.holder(10.0)
+        except LeaseUnreachable as error:
+            problems.append(f"the lease store did not answer: {error}")
+        finally:
+            lock.close()
+        if holder is None and not problems:
+            problems.append("no replica holds the lease: no daemon runs")
+    limit = spec.restart_timeout.total_seconds()
+    try:
+        ages = heartbeat_ages()
+    except Exception as error:  # noqa: BLE001 - an unreadable instance is a finding, reported
+        ages = {}
+        problems.append(f"cannot read the heartbeats of $DAGSTER_HOME's instance: {str(error).splitlines()[0]}")
+    for kind, age in ages.items():
+        if age is None or age > limit:
+            problems.append(f"{kind}: {'no heartbeat' if age is None else f'last heartbeat {age:.0f}s ago'} "
+                            f"(restart_timeout {limit:g}s)")
+    document = {"mode": spec.mode, "replicas": spec.replica_count,
+                "store": None if store is None else _describe(public_view(store)), "holder": holder,
+                "heartbeat_ages_s": {k: None if v is None else round(v, 1) for k, v in ages.items()},
+                "healthy": not problems, "problems": problems}
+    if as_json:
+        click.echo(json.dumps(document, indent=2))
+    else:
+        click.echo(f"mode {spec.mode} ({spec.replica_count} replica{'s' if spec.replica_count > 1 else ''})")
+        if store is not None:
+            click.echo(f"lease: {document['store']}; held by {holder or 'nobody'}")
+        for kind, age in ages.items():
+            click.echo(f"  {kind:<28} {'never' if age is None else f'{age:.0f}s ago'}")
+        for problem in problems:
+            click.secho(f"problem: {problem}", fg="red", err=True)
+    if problems:
+        raise SystemExit(1)

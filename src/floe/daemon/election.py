@@ -146,9 +146,7 @@ class Elector:
         # The lease was last written when it was taken (before the takeover delay and the spawn).
         last_renewal = self._acquired_at if self._lock is not None else time.monotonic()
         next_renewal = time.monotonic() + timing.retry_period
-        health_from = time.monotonic() + timing.restart_timeout  # a starting daemon has not beaten yet
-        next_health = health_from
-        look_requested_at: float | None = None
+        health = _Health(self._watch, timing) if self._watch is not None else None
         while True:
             self._alive()
             if stop.wait(_TICK_S):
@@ -174,21 +172,14 @@ class Elector:
                     next_renewal = time.monotonic() + timing.retry_period
                 else:  # no answer yet: try again soon, the deadline is near
                     next_renewal = time.monotonic() + min(timing.retry_period, 0.5)
-            if self._watch is not None and now >= next_health:
-                if look_requested_at is None:
-                    self._watch.request()
-                    look_requested_at = time.time()
-                verdict = self._watch.latest()
-                if verdict is not None and verdict.checked_at >= look_requested_at:
-                    look_requested_at = None
-                    next_health = time.monotonic() + timing.health_check_interval
-                    if verdict.stale:
-                        code = child.stop()
-                        self._emit("daemon-restarted", f"daemon restarted: no heartbeat from "
-                                   f"{', '.join(verdict.stale)} for {timing.restart_timeout:g}s (exit {code})",
-                                   pid=child.pid, reason="heartbeat", stale=list(verdict.stale))
-                        child = self._spawn()
-                        next_health = time.monotonic() + timing.restart_timeout
+            if health is not None:
+                why = health.why_restart(now)
+                if why is not None:
+                    code = child.stop()
+                    self._emit("daemon-restarted", f"daemon restarted: {why} (exit {code})", pid=child.pid,
+                               reason="heartbeat", why=why)
+                    child = self._spawn()
+                    health.restarted()
 
     def _renew(self, child: DaemonChild, last_renewal: float) -> str:
         """One renewal attempt: 'renewed', 'pending' (no answer, deadline not reached) or 'stopped'
@@ -256,3 +247,49 @@ class Elector:
 
     def _emit(self, kind: str, message: str, **details: Any) -> None:
         self._report(Event(kind, message, details=details))
+
+
+class _Health:
+    """When to restart a running daemon: its heartbeats are stale, or cannot be confirmed.
+
+    A stale heartbeat restarts it at the next look. A look that fails (the storage unreadable)
+    or never ends (SQLite locked by the very daemon that hangs) restarts it only when nothing
+    confirmed fresh heartbeats for ``restart_timeout`` — what the liveness probe does on
+    Kubernetes, where a check that cannot read the instance fails too.
+    """
+
+    def __init__(self, watch: HeartbeatWatch, timing: Timing) -> None:
+        self._watch = watch
+        self._timing = timing
+        self.restarted()
+
+    def restarted(self) -> None:
+        """A daemon was (re)started now: it needs restart_timeout for its first heartbeats."""
+        now = time.monotonic()
+        self._confirmed = now
+        self._next = now + self._timing.restart_timeout
+        self._asked: tuple[float, float] | None = None  # (time.time(), time.monotonic()) of the request
+
+    def why_restart(self, now: float) -> str | None:
+        """None while healthy (or not yet known); else why the daemon must be restarted."""
+        if now < self._next:
+            return None
+        if self._asked is None:
+            self._watch.request()
+            self._asked = (time.time(), now)
+        verdict = self._watch.latest()
+        answered = verdict is not None and verdict.checked_at >= self._asked[0]
+        if not answered and now - self._asked[1] < self._timing.health_check_interval:
+            return None  # the look is under way
+        self._asked = None
+        self._next = now + self._timing.health_check_interval
+        if answered and verdict is not None and verdict.stale:
+            return f"no heartbeat from {', '.join(verdict.stale)} for {self._timing.restart_timeout:g}s"
+        if answered and verdict is not None and verdict.error is None:
+            self._confirmed = now
+            return None
+        unconfirmed = now - self._confirmed
+        if unconfirmed > self._timing.restart_timeout:
+            cause = verdict.error if answered and verdict is not None else "the heartbeats could not be read in time"
+            return f"no fresh heartbeat confirmed for {unconfirmed:.0f}s ({cause})"
+        return None

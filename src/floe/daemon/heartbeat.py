@@ -55,13 +55,18 @@ class HeartbeatWatch:
             self._busy = False
 
     def _verdict(self) -> HeartbeatVerdict:
-        from dagster import DagsterInstance
-
-        with DagsterInstance.get() as instance:
-            now = time.time()
-            beats = instance.get_daemon_heartbeats()
-            stale = tuple(sorted(
-                kind for kind in instance.get_required_daemon_types()
-                if kind not in beats or now - beats[kind].timestamp > self._tolerance_s
-            ))
+        now = time.time()
+        ages = heartbeat_ages()
+        stale = tuple(sorted(kind for kind, age in ages.items() if age is None or age > self._tolerance_s))
         return HeartbeatVerdict(now, stale)
+
+
+def heartbeat_ages() -> dict[str, float | None]:
+    """Seconds since each daemon the instance in $DAGSTER_HOME needs last beat (None: never)."""
+    from dagster import DagsterInstance
+
+    with DagsterInstance.get() as instance:
+        now = time.time()
+        beats = instance.get_daemon_heartbeats()
+        return {kind: (max(0.0, now - beats[kind].timestamp) if kind in beats else None)
+                for kind in sorted(instance.get_required_daemon_types())}

@@ -7,6 +7,7 @@ killed leader's daemon must be gone before the standby's starts, and never two a
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -103,12 +104,20 @@ def test_a_leader_cut_off_from_the_database_stops_its_daemon_before_a_standby_st
             replica.stop()
 
 
-def test_sigterm_gives_the_lease_back_at_once(tmp_path: Path, template: Path, database: str) -> None:
+def test_sigterm_gives_the_lease_back_at_once(tmp_path: Path, template: Path, database: str, floe) -> None:
     artifacts = ha_artifacts(template, tmp_path / "ha.json", host="127.0.0.1", port=5432, database=database)
     leader = Replica.start("first", artifacts, command=DAEMON)
     leader.wait_for("daemon-started", SLOW)
     standby = Replica.start("second", artifacts, command=DAEMON)
     standby.wait_for("standby", SLOW)
+    # floe daemon status names the holder; the stand-in daemon writes no heartbeats, which it says.
+    home = tmp_path / "home"
+    home.mkdir()
+    shown = floe("daemon", "status", "--artifacts", str(artifacts), "--json", cwd=tmp_path,
+                 env={"DAGSTER_HOME": str(home)})
+    report = json.loads(shown.stdout)
+    assert shown.returncode == 1 and report["holder"] == "first" and report["mode"] == "ha", shown.stderr
+    assert report["problems"] and all("no heartbeat" in p for p in report["problems"]), report
     daemon_pid = leader.daemon_pid()
     assert daemon_pid is not None
     stopped_at = time.time()
@@ -119,6 +128,10 @@ def test_sigterm_gives_the_lease_back_at_once(tmp_path: Path, template: Path, da
     # Given back, not expired: the standby's next look (2 s) plus its takeover delay (2 s).
     assert started["at"] - stopped_at < 15
     standby.stop()
+    shown = floe("daemon", "status", "--artifacts", str(artifacts), "--json", cwd=tmp_path,
+                 env={"DAGSTER_HOME": str(home)})
+    assert json.loads(shown.stdout)["holder"] is None
+    assert "no replica holds the lease" in shown.stderr + shown.stdout
 
 
 def test_a_daemon_that_exits_is_restarted_in_mode_single(tmp_path: Path, template: Path) -> None:

@@ -13,6 +13,7 @@ import sys
 from floe.orchestration.dbt_worker.protocol import PARENT_FD_ENV, receive_message, send_message, taken_path
 from floe.process_exit import exit_status, run_exit_handlers
 from floe.processes import die_with_parent, watch_parent_pipe
+from floe.signal_relay import relay_to_main_thread
 
 
 def preload(adapter_type: str | None) -> None:
@@ -87,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("usage: python -m floe.orchestration.dbt_worker.process FD SOCKET [ADAPTER]\n")
         return 2
     end_with_parent()
+    # floe-dbt forwards Ctrl-C here while dbt's main thread waits, without a timeout, for its
+    # model threads: the relay makes sure the interrupt wakes it whichever thread it reaches.
+    relay_to_main_thread()
     server = socket.socket(fileno=int(args[0]))
     return serve(server, args[1], args[2] if len(args) > 2 else None)
 

@@ -51,8 +51,8 @@ def heartbeat_tolerance(daemon: OrchestratorDaemon) -> int:
 
     ``dagster-daemon liveness-check`` calls a daemon dead when ``now > heartbeat + 30 s +
     tolerance`` (30 s: Dagster's heartbeat interval, added by Dagster itself), so the tolerance is
-    ``restart_timeout`` less that interval. The spec keeps ``restart_timeout`` at 60 s or more,
-    so this is at least 30.
+    ``restart_timeout`` less that interval. The spec keeps ``restart_timeout`` at 120 s or more,
+    so this is at least 90.
     """
     return daemon.heartbeat_tolerance_s
 
@@ -183,9 +183,9 @@ def _daemon_resources() -> Resources:
 
 
 def _daemon_liveness() -> Probe:
-    # What `floe platform render` writes for platform.yaml's defaults (restart_timeout 60s,
+    # What `floe platform render` writes for platform.yaml's defaults (restart_timeout 120s,
     # health_check_interval 30s, lease duration 15s): floe.platform.helm.daemon_values.
-    return Probe(initial_delay_seconds=60, period_seconds=30, timeout_seconds=30, failure_threshold=2)
+    return Probe(initial_delay_seconds=120, period_seconds=30, timeout_seconds=30, failure_threshold=2)
 
 
 def _daemon_readiness() -> Probe:
@@ -209,7 +209,7 @@ class HaDaemon(HelmModel):
     )
     replicas: int = Field(default=2, ge=2, le=7, description="Daemon pods: one active, the others on standby.")
     heartbeat_tolerance: int = Field(
-        default=30, ge=1,
+        default=90, ge=1,
         description="DAGSTER_DAEMON_HEARTBEAT_TOLERANCE in seconds: dagster-daemon liveness-check fails when a "
         "heartbeat is older than 30 s (Dagster's interval) plus this, i.e. past restart_timeout.",
     )
@@ -293,8 +293,13 @@ def official_daemon_instance(dagster: dict[str, Any]) -> dict[str, Any]:
 
 def _run_coordinator(coordinator: dict[str, Any]) -> dict[str, Any] | None:
     if not coordinator.get("enabled"):
-        return {"module": "dagster._core.run_coordinator.sync_in_memory_run_coordinator",
-                "class": "SyncInMemoryRunCoordinator"}
+        # The official chart would name a class of Dagster's private modules here, which floe
+        # does not write outside its fence; and without the queue, runs launched from the UI would
+        # start in the webserver, not under the daemon that leads.
+        raise FloeError("dagster.dagsterDaemon.runCoordinator.enabled is false, which orchestrator.daemon mode ha "
+                        "cannot keep: floe's leader-elected daemons run the run queue",
+                        hint="remove dagster.dagsterDaemon.runCoordinator.enabled: false from the values (limit "
+                        "runs with its maxConcurrentRuns instead), or use daemon mode single")
     kind = coordinator.get("type")
     config = _mapping(coordinator, "config")
     if kind == "CustomRunCoordinator":

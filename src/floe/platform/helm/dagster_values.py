@@ -277,7 +277,7 @@ class Alerts(HelmModel):
     failed_runs_per_hour: int = Field(default=5, ge=1, description="Alert when more runs than this fail in 1 h.")
     run_duration_p99_seconds: int = Field(default=3600, ge=1, description="Alert when the p99 run duration exceeds it.")
     daemon_heartbeat_age_seconds: int = Field(
-        default=60, ge=1,
+        default=120, ge=1,
         description="Alert when a daemon's heartbeat is older; 'floe platform render' writes platform.yaml's "
         "orchestrator.daemon.restart_timeout.",
     )

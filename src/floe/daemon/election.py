@@ -252,10 +252,10 @@ class Elector:
 class _Health:
     """When to restart a running daemon: its heartbeats are stale, or cannot be confirmed.
 
-    A stale heartbeat restarts it at the next look. A look that fails (the storage unreadable)
-    or never ends (SQLite locked by the very daemon that hangs) restarts it only when nothing
-    confirmed fresh heartbeats for ``restart_timeout`` — what the liveness probe does on
-    Kubernetes, where a check that cannot read the instance fails too.
+    A look that finds a stale heartbeat restarts it at once. A look that fails (the storage
+    unreadable) or does not end (SQLite locked by the very daemon that hangs; a slow machine)
+    restarts it only when nothing confirmed fresh heartbeats for ``restart_timeout`` — the same
+    bound a liveness probe that cannot read the instance gives on Kubernetes.
     """
 
     def __init__(self, watch: HeartbeatWatch, timing: Timing) -> None:
@@ -264,32 +264,32 @@ class _Health:
         self.restarted()
 
     def restarted(self) -> None:
-        """A daemon was (re)started now: it needs restart_timeout for its first heartbeats."""
+        """A daemon was (re)started now: restart_timeout to write its first heartbeats, and the
+        looks as long again to confirm them."""
         now = time.monotonic()
-        self._confirmed = now
         self._next = now + self._timing.restart_timeout
-        self._asked: tuple[float, float] | None = None  # (time.time(), time.monotonic()) of the request
+        self._confirmed = self._next
+        self._asked: float | None = None  # time.time() of the look under way
 
     def why_restart(self, now: float) -> str | None:
-        """None while healthy (or not yet known); else why the daemon must be restarted."""
+        """None while healthy (or not known yet); else why the daemon must be restarted."""
         if now < self._next:
             return None
         if self._asked is None:
             self._watch.request()
-            self._asked = (time.time(), now)
+            self._asked = time.time()
         verdict = self._watch.latest()
-        answered = verdict is not None and verdict.checked_at >= self._asked[0]
-        if not answered and now - self._asked[1] < self._timing.health_check_interval:
-            return None  # the look is under way
-        self._asked = None
-        self._next = now + self._timing.health_check_interval
-        if answered and verdict is not None and verdict.stale:
-            return f"no heartbeat from {', '.join(verdict.stale)} for {self._timing.restart_timeout:g}s"
-        if answered and verdict is not None and verdict.error is None:
-            self._confirmed = now
-            return None
+        cause = "the heartbeats could not be read in time"
+        if verdict is not None and verdict.checked_at >= self._asked:
+            self._asked = None
+            self._next = now + self._timing.health_check_interval
+            if verdict.stale:
+                return f"no heartbeat from {', '.join(verdict.stale)} for {self._timing.restart_timeout:g}s"
+            if verdict.error is None:
+                self._confirmed = now
+                return None
+            cause = verdict.error
         unconfirmed = now - self._confirmed
         if unconfirmed > self._timing.restart_timeout:
-            cause = verdict.error if answered and verdict is not None else "the heartbeats could not be read in time"
             return f"no fresh heartbeat confirmed for {unconfirmed:.0f}s ({cause})"
         return None

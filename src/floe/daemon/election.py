@@ -79,6 +79,7 @@ class Elector:
         self._alive_file = alive_file
         self._alive_at = 0.0
         self._acquired_at = 0.0
+        self._store_silent = False  # a standby's looks go unanswered
 
     def run(self, stop: threading.Event) -> None:
         """Until ``stop`` is set: wait for the lease, lead while it holds; then stop cleanly."""
@@ -115,8 +116,13 @@ class Elector:
         try:
             acquired = self._lock.try_acquire(self._timing.retry_period)
         except LeaseUnreachable as error:
-            self._emit("unreachable", f"the lease store did not answer: {error}")
+            if not self._store_silent:  # said once per outage, not every retry period
+                self._emit("unreachable", f"the lease store did not answer: {error}")
+                self._store_silent = True
             return False
+        if self._store_silent:
+            self._emit("reachable", "the lease store answers again")
+            self._store_silent = False
         if acquired:
             self._emit("leader", f"leader: {self._lock.identity} holds the lease", identity=self._lock.identity)
         return acquired

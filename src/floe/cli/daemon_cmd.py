@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -86,18 +85,13 @@ def run(artifacts_path: Path | None, election: str, workspace: Path | None, leas
     from floe.daemon.election import Elector
     from floe.daemon.heartbeat import HeartbeatWatch
     from floe.daemon.stores import build_lock, default_identity, public_view
-    from floe.errors import FloeError
 
     artifacts = load_artifacts(artifacts_path or default_artifacts_path())
     daemon_spec = artifacts.environment.orchestrator.daemon
     store = _store(artifacts, election, lease_name, namespace, identity or default_identity(), kube_api,
                    kube_token_file)
     timing = _timing(artifacts, store)
-    argv = list(command) or daemon_command(workspace)
-    if command and command[0] == "--":
-        argv = list(command[1:])
-    if not argv:
-        raise FloeError("no daemon command after '--'", hint="omit '--' to run dagster-daemon")
+    argv = list(command) or daemon_command(workspace)  # click has taken the '--' off
     # The same tolerance the charts set (kept when the pod's env already says it).
     env = {"DAGSTER_DAEMON_HEARTBEAT_TOLERANCE": str(daemon_spec.heartbeat_tolerance_s), **os.environ}
     guardian = None
@@ -184,15 +178,9 @@ def _print_event(event: Event, as_json: bool) -> None:
 
 
 def _print_line(kind: str, message: str, as_json: bool, details: dict[str, Any], at: float | None = None) -> None:
-    import time
+    from floe.daemon.election import write_event
 
-    when = time.time() if at is None else at
-    if as_json:
-        sys.stdout.write(json.dumps({"event": kind, "message": message, "at": when, **details}) + "\n")
-        sys.stdout.flush()
-    else:
-        stamp = time.strftime("%H:%M:%S", time.localtime(when))
-        click.echo(f"{stamp} {message}", err=True)
+    write_event(kind, message, as_json, details, at)
 
 
 STATUS_HELP = """Who runs Dagster's daemon now, and are its heartbeats fresh?

@@ -22,6 +22,8 @@ Every change is reported as an event (see :class:`Event`), printed by the CLI as
 
 from __future__ import annotations
 
+import json
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -60,6 +62,18 @@ class Event:
     message: str
     at: float = field(default_factory=time.time)
     details: dict[str, Any] = field(default_factory=dict)
+
+
+def write_event(kind: str, message: str, as_json: bool, details: dict[str, Any], at: float | None = None) -> None:
+    """One event as the wrapper and its guardian print it: a JSON line on stdout, or a stamped line
+    on stderr."""
+    when = time.time() if at is None else at
+    if as_json:
+        sys.stdout.write(json.dumps({"event": kind, "message": message, "at": when, **details}) + "\n")
+        sys.stdout.flush()
+    else:
+        sys.stderr.write(f"{time.strftime('%H:%M:%S', time.localtime(when))} {message}\n")
+        sys.stderr.flush()
 
 
 class Elector:

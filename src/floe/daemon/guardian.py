@@ -22,7 +22,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 from floe.daemon.child import STOP_GRACE_S
 from floe.processes import child_ends_with_parent, die_with_parent
@@ -74,15 +73,10 @@ def _release(store: dict[str, object]) -> None:
 
 
 def _emit(store: dict[str, object], kind: str, message: str, details: dict[str, object]) -> None:
-    """One event, in the wrapper's format (a JSON line on stdout, or a line on stderr)."""
-    now = time.time()
-    if store.get("events") == "json":
-        sys.stdout.write(json.dumps({"event": kind, "message": message, "at": now,
-                                     "identity": store.get("identity"), **details}) + "\n")
-        sys.stdout.flush()
-    else:
-        sys.stderr.write(f"{time.strftime('%H:%M:%S', time.localtime(now))} {message}\n")
-        sys.stderr.flush()
+    """One event, in the wrapper's format."""
+    from floe.daemon.election import write_event
+
+    write_event(kind, message, store.get("events") == "json", {"identity": store.get("identity"), **details})
 
 
 if __name__ == "__main__":

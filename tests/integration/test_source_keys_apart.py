@@ -46,3 +46,35 @@ def test_a_source_over_another_table_with_the_same_key_is_a_clash() -> None:
     assert source_keys_apart(manifest) == {}
     with pytest.raises(CompileError, match="claimed twice"):
         check_asset_keys(manifest, {})
+
+
+_PARENTS = """
+from dagster import AssetKey
+from floe.contract.project import open_compiled_project
+from floe.orchestration.builder import build_code_location
+graph = build_code_location(open_compiled_project(None)).defs.resolve_asset_graph()
+print(sorted(key.to_user_string() for key in graph.get(AssetKey("stg_customers")).parent_keys))
+"""
+
+
+@pytest.mark.parametrize("fast_path", ["1", "0"])
+def test_dagster_keeps_the_source_apart_although_it_names_the_seeds_table(tmp_path, floe, fast_path) -> None:  # type: ignore[no-untyped-def]
+    """Dagster joins a dep to the asset that names the same table: the split must survive that.
+
+    Otherwise the seed stays stg_customers' parent in Dagster's graph while dbt runs the two in
+    any order, and a run where the model finishes first fails ("yielded before its dependency").
+    """
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.kinds_project import write_kinds_project
+
+    original = write_kinds_project(tmp_path / "kinds_dbt")
+    assert floe("init", "proj", "--from-dbt", str(original), cwd=tmp_path).returncode == 0
+    assert floe("compile", cwd=tmp_path / "proj").returncode == 0
+    env = {**os.environ, "FLOE_FAST_PATH": fast_path}
+    done = subprocess.run([sys.executable, "-W", "ignore", "-c", _PARENTS], cwd=tmp_path / "proj", env=env,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "['source/raw/raw_customers']"

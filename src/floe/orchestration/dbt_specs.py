@@ -50,6 +50,7 @@ UNIQUE_ID_METADATA_KEY = "dagster_dbt/unique_id"
 SELECT_TAG = "dagster_dbt/select"
 DEFAULT_SELECT = "fqn:*"
 _DBT_NAMESPACE = "dagster_dbt/"
+_TABLE_NAME_KEY = "dagster/table_name"
 # Dagster's rule for tag keys (like Kubernetes labels: an optional prefix, then a name, 63
 # characters each); dagster-dbt keeps only the dbt tags that follow it.
 _TAG_KEY = re.compile(r"^([A-Za-z0-9_.-]{1,63}/|dagster/kind/)?[A-Za-z0-9_.-]{1,63}$")
@@ -69,6 +70,7 @@ def dbt_translator(manifest: Manifest) -> Any:
     from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
     apart = source_keys_apart(manifest)
+    apart_keys = set(apart.values())
 
     class FloeDbtTranslator(DagsterDbtTranslator):
         def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
@@ -78,7 +80,20 @@ def dbt_translator(manifest: Manifest) -> Any:
         def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
             return layer_group(dbt_resource_props)
 
+        def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> AssetSpec:
+            spec: AssetSpec = super().get_asset_spec(manifest, unique_id, project)
+            if not any(dep.asset_key in apart_keys for dep in spec.deps):
+                return spec
+            deps = [_unjoined(dep) if dep.asset_key in apart_keys else dep for dep in spec.deps]
+            return spec.replace_attributes(deps=deps)
+
     return FloeDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+def _unjoined(dep: AssetDep) -> AssetDep:
+    """``dep`` without its table name, which Dagster would use to join it to the seed's asset."""
+    metadata = {key: value for key, value in (dep.metadata or {}).items() if key != _TABLE_NAME_KEY}
+    return AssetDep(asset=dep.asset_key, partition_mapping=dep.partition_mapping, metadata=metadata or None)
 
 
 SOURCE_KEY_PREFIX = "source"
@@ -221,7 +236,7 @@ def _metadata(node: Node) -> dict[str, Any]:
              node.get("name") if node.get("resource_type") == "source" else None]
     relation = ".".join(part for part in parts if part)
     if relation:
-        metadata["dagster/table_name"] = relation
+        metadata[_TABLE_NAME_KEY] = relation
     return metadata
 
 
@@ -327,7 +342,10 @@ class DbtSpecs:
             dep_metadata = None
             if upstream_id.startswith("source") and upstream.key not in self._colliding_source_keys():
                 dep_metadata = {k: v for k, v in upstream.metadata.items() if not k.startswith(_DBT_NAMESPACE)}
-            deps.append(AssetDep(asset=upstream.key, metadata=dep_metadata))
+            dep = AssetDep(asset=upstream.key, metadata=dep_metadata)
+            # Dagster joins a dep to the asset that names the same table; for a source kept apart
+            # that would undo the split and make Dagster reject the order dbt runs them in.
+            deps.append(_unjoined(dep) if upstream_id in self._apart else dep)
         metadata: dict[str, Any] = {**_metadata(node), UNIQUE_ID_METADATA_KEY: node["unique_id"]}
         if self._adapter is not None:
             metadata["dagster/storage_kind"] = self._adapter

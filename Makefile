@@ -12,7 +12,7 @@ UV_VERSION ?= 0.13.9
 UV := $(VENV)/bin/uv
 comma := ,
 
-.PHONY: help install demo test lint typecheck unit generate bench clean
+.PHONY: help install demo demo-up test lint typecheck unit generate bench clean
 
 help:  ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -32,6 +32,9 @@ install: $(VENV)/.installed  ## Create .venv and install floe with its dev extra
 
 demo: install  ## The live e-commerce demo in build/demo: land 3 batches, build the marts, print them
 	$(FLOE) demo --dir build/demo --batches 3
+
+demo-up: install  ## The demo in build/demo running in Dagster's UI (a batch every 5 minutes) until Ctrl-C
+	$(FLOE) demo up --dir build/demo
 
 lint: install  ## uv.lock matches pyproject.toml, ruff, and the layers of [tool.importlinter]
 	@$(UV) lock --check -q || { echo "uv.lock is out of date with pyproject.toml: run 'uv lock' (or '$(UV) lock') and commit uv.lock" >&2; exit 1; }

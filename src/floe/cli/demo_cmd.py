@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from floe.cli.demo_up import up
 from floe.cli.one_writer import one_writer, wait_option
 from floe.cli.options import artifacts_option, spec_options
 from floe.cli.trigger_cmd import TRIGGER_HELP as _TRIGGER_HELP
@@ -49,6 +50,8 @@ def demo(ctx: click.Context, directory: Path, batches: int, rate: str | None, wa
     floe demo run -n 12 -i 300     in a project: a batch every 5 minutes for an hour
     floe demo trigger -n 5         ask a running Dagster (floe dev, a deployment) for 5 more,
                                    and follow the runs
+    floe demo up                   the demo in Dagster's UI, its schedule landing a batch every
+                                   5 minutes (add -e local for the Cube API too)
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -133,6 +136,24 @@ def trigger(batches: int, url: str | None, no_wait: bool, as_json: bool, timeout
 
     run_trigger(batches, url, pipeline_file, output, job, location, wait=not no_wait, as_json=as_json,
                 timeout_s=timeout_s)
+
+
+demo.add_command(up)
+
+
+def demo_compiled(pipeline_file: Path, environment: str | None) -> CompiledProject:
+    """The demo project compiled for ``environment`` (a project of its own, whatever
+    $FLOE_ARTIFACTS_PATH says)."""
+    return _compiled(pipeline_file, None, environment, None, mounted=False)
+
+
+def land_batches(compiled: CompiledProject, batches: int) -> None:
+    """Land ``batches`` batches, printing each; failures are said, not raised (``floe demo up``
+    starts the UI anyway: its schedule retries the batch)."""
+    failed = [growth for growth in _loop(compiled, batches, 0.0) if not growth.success]
+    if failed:
+        click.secho(f"warning: {len(failed)} of {batches} batch(es) failed (see .floe/logs); the schedule "
+                    "retries", fg="yellow", err=True)
 
 
 def _compiled(pipeline_file: Path, platform_file: Path | None, environment: str | None,

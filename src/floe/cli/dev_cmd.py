@@ -74,11 +74,14 @@ def dev(pipeline_file: Path, platform_file: Path | None, environment: str | None
         return
     why = ("--native" if mode == "native" else "no Docker engine answers" if not engine
            else "no docker/docker-compose.yml found")
-    _native(pipeline_file, platform_file, environment, output, port, host, no_daemon, skip_preflight, wait_s, why)
+    native_stack(pipeline_file, platform_file, environment, output, port, host, no_daemon, skip_preflight, wait_s,
+                 why)
 
 
-def _native(pipeline_file: Path, platform_file: Path | None, environment: str | None, output: Path | None,
-            port: int, host: str, no_daemon: bool, skip_preflight: bool, wait_s: float, why: str) -> None:
+def native_stack(pipeline_file: Path, platform_file: Path | None, environment: str | None, output: Path | None,
+                 port: int, host: str, no_daemon: bool, skip_preflight: bool, wait_s: float, why: str,
+                 more_rows: tuple[tuple[str, str], ...] = ()) -> None:
+    """The native stack of ``floe dev`` until Ctrl-C; ``more_rows`` go under the banner's (``floe demo up``)."""
     from floe.compiler.freshness import ensure_compiled
     from floe.contract.project import open_compiled_project
     from floe.orchestration.dev import DevOptions, NativeStack
@@ -108,7 +111,7 @@ def _native(pipeline_file: Path, platform_file: Path | None, environment: str | 
         try:
             state = stack.start(on_step=lambda step: click.echo(f"  · {step}", err=True))
             sweeper.start()
-            _banner(compiled, state.url, stack.logs, time.monotonic() - started)
+            _banner(compiled, state.url, stack.logs, time.monotonic() - started, more_rows)
             died = stack.wait(stop_requested)
         finally:
             click.echo("stopping…", err=True)
@@ -155,7 +158,8 @@ def _preflight(compiled: CompiledProject) -> None:
                              hint="fix them, or start anyway with --skip-preflight")
 
 
-def _banner(compiled: CompiledProject, url: str, logs: dict[str, Path], elapsed: float) -> None:
+def _banner(compiled: CompiledProject, url: str, logs: dict[str, Path], elapsed: float,
+            more_rows: tuple[tuple[str, str], ...] = ()) -> None:
     observability = compiled.artifacts.environment.observability
     storage = compiled.artifacts.environment.orchestrator.storage
     lineage = observability.lineage
@@ -167,6 +171,7 @@ def _banner(compiled: CompiledProject, url: str, logs: dict[str, Path], elapsed:
         ("runs kept in", f"{storage.path} (SQLite)" if storage.type == "sqlite"
          else f"PostgreSQL {storage.host}:{storage.port}/{storage.database}"),
         ("logs", str(next(iter(logs.values())).parent) if logs else "-"),
+        *more_rows,
     ]
     click.echo("")
     for name, value in rows:

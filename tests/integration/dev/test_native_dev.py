@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from floe.platform.dagster_probe import graphql, server_info
+from tests.support.process_tree import alive, descendants
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.integration
@@ -26,34 +27,6 @@ LAUNCH = """mutation ($params: ExecutionParams!) { launchRun(executionParams: $p
 RUN = """query ($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status } } }"""
 SCHEDULED = """query ($name: String!) { runsOrError(filter: {tags: [{key: "dagster/schedule_name", value: $name}]}) {
   ... on Runs { results { runId status } } } }"""
-
-
-def descendants(pid: int) -> set[int]:
-    """Every process below ``pid`` (from /proc), however deep."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry.name))
-    found: set[int] = set()
-    stack = [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.add(child)
-            stack.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
 
 
 @pytest.fixture

@@ -15,8 +15,9 @@ import yaml
 from floe.processes import pid_alive
 from tests.integration.cube.conftest import LEDGER, SERVING_SCHEMA, Serve, Shop, declare_serving
 
-# One worker builds the shop (two demo batches, npm ci) and runs every test over it (--dist loadgroup).
-pytestmark = [pytest.mark.integration, pytest.mark.process, pytest.mark.postgres, pytest.mark.xdist_group("cube")]
+# One worker builds the shop (two demo batches, npm ci) and runs every test over it (make test
+# distributes by file: --dist loadfile).
+pytestmark = [pytest.mark.integration, pytest.mark.process, pytest.mark.postgres]
 
 GROWTH_DEADLINE_S = 240  # Cube's default refresh key for cube queries is 10 s; its refresh worker ticks every 10 s
 

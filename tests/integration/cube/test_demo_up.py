@@ -28,8 +28,7 @@ from tests.support.postgres import scratch_database
 from tests.support.process_tree import alive, descendants
 from tests.support.servers import free_port
 
-# In the Cube group: the worker that installed Cube's packages for the other Cube tests.
-pytestmark = [pytest.mark.integration, pytest.mark.process, pytest.mark.postgres, pytest.mark.xdist_group("cube")]
+pytestmark = [pytest.mark.integration, pytest.mark.process, pytest.mark.postgres]
 
 READY_S = 1200  # a batch with its backfill, the UI and Cube, on a loaded 2-core machine
 ASSETS = """{ assetNodes { assetKey { path } groupName assetMaterializations(limit: 1) { runId } } }"""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import time
 from pathlib import Path
 
 
@@ -36,3 +38,23 @@ def alive(pid: int) -> bool:
         return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def read_until_ready(process: subprocess.Popen[str], what: str, timeout_s: float) -> str:
+    """Read ``process``'s stdout until a line starts with "ready in" (floe dev's banner); returns
+    what it printed. Fails the test, with that output and its stderr, when it exits first or is
+    not ready within ``timeout_s``."""
+    import pytest
+
+    assert process.stdout is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            pytest.fail(f"{what} exited {process.returncode}: {''.join(seen)}\n"
+                        f"{process.stderr.read()[-4000:] if process.stderr else ''}")
+        seen.append(line)
+        if line.startswith("ready in"):
+            return "".join(seen)
+    pytest.fail(f"{what} was not ready within {timeout_s:.0f} s: {''.join(seen)}")

@@ -25,7 +25,7 @@ from floe.platform.dagster_probe import graphql
 from tests.conftest import RUNTIME_ENV, run_floe
 from tests.support.demo_project import set_wall_rate
 from tests.support.postgres import scratch_database
-from tests.support.process_tree import alive, descendants
+from tests.support.process_tree import alive, descendants, read_until_ready
 from tests.support.servers import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.process, pytest.mark.postgres]
@@ -60,6 +60,8 @@ def up(demo_dir: Path, postgres_dsn: str, cube_modules: Path, cube_cache: Path) 
     """``floe demo up -e local`` until ready; stopped with Ctrl-C by the test (killed if it is not)."""
     with scratch_database(postgres_dsn, "floe_demo_up") as database:
         port, cube_port = free_port(), free_port()
+        while cube_port == port:
+            cube_port = free_port()
         inherited = {k: v for k, v in os.environ.items() if k not in RUNTIME_ENV and k != "FLOE_ENV"}
         env = {**inherited, **_pg_env(postgres_dsn, database), "FLOE_CUBE_CACHE": str(cube_cache),
                "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
@@ -69,21 +71,9 @@ def up(demo_dir: Path, postgres_dsn: str, cube_modules: Path, cube_cache: Path) 
             cwd=demo_dir.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             start_new_session=True)
         try:
-            assert process.stdout is not None
-            seen: list[str] = []
-            deadline = time.monotonic() + READY_S
-            while time.monotonic() < deadline:
-                line = process.stdout.readline()
-                if not line and process.poll() is not None:
-                    pytest.fail(f"floe demo up exited {process.returncode}: {''.join(seen)}\n"
-                                f"{process.stderr.read()[-4000:] if process.stderr else ''}")
-                seen.append(line)
-                if line.startswith("ready in"):
-                    break
-            else:
-                pytest.fail(f"floe demo up was not ready within {READY_S} s: {''.join(seen)}")
+            banner = read_until_ready(process, "floe demo up", READY_S)
             yield {"process": process, "url": f"http://127.0.0.1:{port}", "cube_port": cube_port,
-                   "banner": "".join(seen), "env": env}
+                   "banner": banner, "env": env}
         finally:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)

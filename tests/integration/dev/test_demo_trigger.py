@@ -13,13 +13,13 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.support.process_tree import read_until_ready
 from tests.support.servers import closed_port, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.process]
@@ -50,19 +50,7 @@ def dev_url(project: Path) -> Iterator[str]:
                                cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                start_new_session=True, env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"})
     try:
-        assert process.stdout is not None
-        seen: list[str] = []
-        deadline = time.monotonic() + 420
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line and process.poll() is not None:
-                pytest.fail(f"floe dev exited {process.returncode}: {''.join(seen)} "
-                            f"{process.stderr.read() if process.stderr else ''}")
-            seen.append(line)
-            if line.startswith("ready in"):
-                break
-        else:
-            pytest.fail(f"floe dev was not ready within 420 s: {''.join(seen)}")
+        read_until_ready(process, "floe dev", 420)
         yield f"http://127.0.0.1:{port}"
     finally:
         if process.poll() is None:

@@ -22,6 +22,8 @@ status change, then per run its outcome and duration. The Dagster at --url, else
 $FLOE_DAGSTER_URL (on Kubernetes: the dagster-webserver Service), else the one 'floe dev'
 runs for this project (the URL it recorded), else at http://127.0.0.1:3000. Each run lands
 the next batch; with floe dev's queue (one run at a time) they run one after another.
+Behind the chart's Ingress, floe sends $FLOE_DAGSTER_USER and $FLOE_DAGSTER_PASSWORD (basic
+auth) or $FLOE_DAGSTER_TOKEN (a bearer token your oauth2-proxy accepts).
 
 \b
 Exits 0 when every run succeeded; 1 when one failed (named, with where to see its logs),
@@ -31,6 +33,7 @@ the runs go on.
 \b
 floe demo trigger -n 3                          3 batches on this project's floe dev
 floe demo trigger --url http://dagster:3000 --no-wait
+FLOE_DAGSTER_USER=ops FLOE_DAGSTER_PASSWORD=... floe demo trigger --url https://dagster.example.com
 """
 
 

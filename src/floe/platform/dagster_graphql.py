@@ -16,7 +16,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from floe.errors import FloeError
-from floe.platform.dagster_probe import ProbeError, daemons, graphql, server_info
+from floe.platform.dagster_probe import (
+    PASSWORD_ENV,
+    TOKEN_ENV,
+    USER_ENV,
+    CredentialsRefused,
+    ProbeError,
+    daemons,
+    graphql,
+    server_info,
+)
 
 DEFAULT_URL = "http://127.0.0.1:3000"
 URL_ENV = "FLOE_DAGSTER_URL"
@@ -109,6 +118,8 @@ def require_dagster(url: str, *, where: str) -> str:
     """
     try:
         info = server_info(url, timeout_s=_REQUEST_TIMEOUT_S)
+    except CredentialsRefused as exc:
+        raise _credentials_error(exc, where) from None
     except ProbeError as exc:
         # "<url> does not answer: <urlopen error [Errno 111] Connection refused>" -> "Connection refused"
         reason = str(exc).removeprefix(f"{url} does not answer: ").removeprefix("<urlopen error ").rstrip(">")
@@ -118,9 +129,22 @@ def require_dagster(url: str, *, where: str) -> str:
     return str(info.get("dagster_version", "?"))
 
 
+def _credentials_error(exc: CredentialsRefused, where: str) -> FloeError:
+    if exc.sent:
+        hint = (f"check ${USER_ENV} and ${PASSWORD_ENV} (the Ingress's basic auth), or ${TOKEN_ENV} (a bearer "
+                "token the proxy in front of Dagster accepts)")
+    else:
+        hint = (f"set ${USER_ENV} and ${PASSWORD_ENV} for the Ingress's basic auth, or ${TOKEN_ENV} for a bearer "
+                "token your oauth2-proxy accepts; or reach the webserver's Service directly: kubectl "
+                "port-forward svc/<release>-dagster-webserver 3000:80, then --url http://127.0.0.1:3000")
+    return FloeError(f"the Dagster webserver ({where}): {exc}", hint=hint)
+
+
 def _ask(url: str, query: str, variables: dict[str, Any] | None = None) -> Any:
     try:
         return graphql(url, query, variables, timeout_s=_REQUEST_TIMEOUT_S)
+    except CredentialsRefused as exc:
+        raise _credentials_error(exc, "asked through GraphQL") from None
     except ProbeError as exc:
         raise FloeError(f"the Dagster at {url}: {exc}",
                         hint="check that it is running ('floe dev --check' for floe dev's stack)") from None

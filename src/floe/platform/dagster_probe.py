@@ -5,7 +5,9 @@ Plain HTTP and Dagster's GraphQL API, so the CLI can check a stack without impor
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -20,8 +22,56 @@ _DAEMONS = """{ instance { daemonHealth { allDaemonStatuses { daemonType require
   lastHeartbeatErrors { message } } } } }"""
 
 
+# Credentials for a webserver behind an authenticating proxy (the chart's Ingress: basic auth,
+# or an oauth2-proxy that accepts bearer tokens). Read from the environment, never from a URL
+# or an option, so they appear in no message, shell history or process list.
+USER_ENV = "FLOE_DAGSTER_USER"
+PASSWORD_ENV = "FLOE_DAGSTER_PASSWORD"
+TOKEN_ENV = "FLOE_DAGSTER_TOKEN"
+
+
 class ProbeError(Exception):
     """The webserver did not answer, or answered something unexpected."""
+
+
+class CredentialsRefused(ProbeError):
+    """Something in front of the webserver asks for credentials (HTTP 401 or 403)."""
+
+    def __init__(self, url: str, status: int, sent: bool) -> None:
+        self.status = status
+        self.sent = sent
+        said = "refuses the credentials floe sent" if sent else "asks for credentials"
+        super().__init__(f"{url} {said} (HTTP {status})")
+
+
+def auth_headers() -> dict[str, str]:
+    """The Authorization header from $FLOE_DAGSTER_TOKEN (bearer), else $FLOE_DAGSTER_USER and
+    $FLOE_DAGSTER_PASSWORD (basic); none when neither is set."""
+    token = os.environ.get(TOKEN_ENV)
+    if token:
+        return {"Authorization": f"Bearer {token}"}
+    user = os.environ.get(USER_ENV)
+    if user:
+        pair = f"{user}:{os.environ.get(PASSWORD_ENV, '')}".encode()
+        return {"Authorization": f"Basic {base64.b64encode(pair).decode()}"}
+    return {}
+
+
+def _open(request: urllib.request.Request | str, url: str, timeout_s: float) -> bytes:
+    """The body of the answer; 401 and 403 raise :class:`CredentialsRefused`."""
+    if isinstance(request, str):
+        request = urllib.request.Request(request)
+    headers = auth_headers()
+    for name, value in headers.items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            body: bytes = response.read()
+            return body
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403):
+            raise CredentialsRefused(url, exc.code, sent=bool(headers)) from None
+        raise
 
 
 @dataclass(frozen=True)
@@ -49,8 +99,7 @@ def server_info(url: str, timeout_s: float = 2.0) -> dict[str, Any]:
         ProbeError: No answer, or not a Dagster webserver.
     """
     try:
-        with urllib.request.urlopen(f"{url}/server_info", timeout=timeout_s) as response:
-            document = json.loads(response.read())
+        document = json.loads(_open(f"{url}/server_info", url, timeout_s))
     except (OSError, ValueError) as exc:
         raise ProbeError(f"{url} does not answer: {exc}") from None
     if not isinstance(document, dict) or "dagster_version" not in document:
@@ -68,8 +117,7 @@ def graphql(url: str, query: str, variables: dict[str, Any] | None = None, timeo
     request = urllib.request.Request(f"{url}/graphql", data=body, method="POST",
                                      headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            document = json.loads(response.read())
+        document = json.loads(_open(request, url, timeout_s))
     except (OSError, ValueError) as exc:
         raise ProbeError(f"{url}/graphql does not answer: {exc}") from None
     if document.get("errors"):

@@ -80,9 +80,11 @@ def landed_batches(project: Path) -> dict[str, list[str]]:
 
 
 def test_trigger_against_floe_dev(floe, project: Path, dev_url: str) -> None:  # type: ignore[no-untyped-def]
-    """One floe dev (a minute to start) for both: two batches that land, then a run that fails."""
+    """One floe dev (a minute to start) for all: two batches that land, a run that fails, and a
+    batch through an Ingress that asks for basic auth (as the chart's does on Kubernetes)."""
     two_batches_land(floe, project, dev_url)
     a_failing_run_exits_1_naming_it_and_its_logs(floe, project, dev_url)
+    behind_basic_auth_with_the_credentials_floe_reads_from_the_environment(floe, project, dev_url)
 
 
 def two_batches_land(floe, project: Path, dev_url: str) -> None:  # type: ignore[no-untyped-def]
@@ -134,6 +136,27 @@ def a_failing_run_exits_1_naming_it_and_its_logs(floe, project: Path, dev_url: s
     assert any(line.startswith("step dbt_models: dbt's log: ") for line in run["errors"]), run["errors"]
     assert f"run {run['run_id'][:8]} (batch 1, failure)" in result.stderr
     assert f"{dev_url}/runs/{run['run_id']}" in result.stderr and "Traceback" not in result.stderr
+
+
+def behind_basic_auth_with_the_credentials_floe_reads_from_the_environment(floe, project: Path,  # type: ignore[no-untyped-def]
+                                                                        dev_url: str) -> None:
+    from tests.support.auth_proxy import basic_auth_proxy, htpasswd_line
+
+    with basic_auth_proxy(dev_url, htpasswd_line("ops", "s3cret-word")) as ingress:
+        anonymous = floe("demo", "trigger", "--url", ingress, cwd=project)
+        assert anonymous.returncode == 1, anonymous.stdout + anonymous.stderr
+        assert f"{ingress} asks for credentials (HTTP 401)" in anonymous.stderr
+        assert "$FLOE_DAGSTER_USER" in anonymous.stderr and "Traceback" not in anonymous.stderr
+        wrong = floe("demo", "trigger", "--url", ingress, cwd=project,
+                     env={"FLOE_DAGSTER_USER": "ops", "FLOE_DAGSTER_PASSWORD": "guess"})
+        assert wrong.returncode == 1 and "refuses the credentials floe sent (HTTP 401)" in wrong.stderr
+        assert "guess" not in wrong.stdout + wrong.stderr
+        landed = floe("demo", "trigger", "--url", ingress, "--json", cwd=project, timeout=TRIGGER_TIMEOUT_S,
+                      env={"FLOE_DAGSTER_USER": "ops", "FLOE_DAGSTER_PASSWORD": "s3cret-word"})
+    assert landed.returncode == 0, landed.stdout + landed.stderr
+    document = json.loads(landed.stdout)
+    assert document["success"] is True and [run["status"] for run in document["runs"]] == ["SUCCESS"]
+    assert "s3cret-word" not in landed.stdout + landed.stderr
 
 
 def test_no_dagster_at_the_url_is_a_clear_error(floe, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -20,6 +20,7 @@ from floe.contract.io import write_text_atomic
 from floe.contract.schema import sort_keys
 from floe.platform.helm.cube_values import FloeCubeValues
 from floe.platform.helm.dagster_values import FloeDagsterValues
+from floe.platform.helm.domain_values import FloeDomainValues
 from floe.platform.helm.jobs_values import FloeJobsValues
 from floe.platform.helm.namespace_values import FloeNamespaceValues
 from floe.platform.helm.observability_values import FloeObservabilityValues
@@ -39,6 +40,7 @@ CHART_MODELS: dict[str, type[BaseModel]] = {
     "floe-observability": FloeObservabilityValues,
     "floe-namespace": FloeNamespaceValues,
     "floe-platform": FloePlatformValues,
+    "floe-domain": FloeDomainValues,
 }
 
 

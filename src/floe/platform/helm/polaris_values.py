@@ -89,7 +89,10 @@ class AdminTool(HelmModel):
 class BootstrapCatalog(HelmModel):
     """The catalog floe writes to."""
 
-    name: K8sName = Field(default="floe", description="Catalog name (the warehouse of the REST catalog).")
+    name: str = Field(
+        default="floe", pattern=r"^[A-Za-z0-9_][-A-Za-z0-9_.]{0,255}$",
+        description="Catalog name: the warehouse of platform.yaml's REST catalog.",
+    )
     default_base_location: str = Field(min_length=1, description="Where its tables go, e.g. s3://bucket/.")
     storage_config: dict[str, Any] = Field(
         description="Polaris' storageConfigInfo, e.g. {storageType: S3, allowedLocations: [s3://bucket/]}."

@@ -18,7 +18,7 @@ import yaml
 
 from floe.platform.helm.platform_chart_values import PLUGINS
 from floe.platform.helm.schema import CHART_MODELS, SCHEMA_FILE, render_values_schema
-from tests.charts.helm_support import ARTIFACTS_JSON, CHARTS_DIR, deep_merge, helm, load_yaml, render
+from tests.charts.helm_support import ARTIFACTS_JSON, CHARTS_DIR, deep_merge, helm, load_yaml, pod_specs, render
 from tests.charts.plugin_support import PLUGIN_CHARTS, Validator, build_platform_charts, render_by_chart
 
 NAMESPACE = "floe-platform"
@@ -130,6 +130,11 @@ def test_namespace_alone_creates_guards_and_denies_by_default(platform_root):
         assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
         assert {"ResourceQuota/floe-quota", "LimitRange/floe-limits", "NetworkPolicy/floe-allow-dns",
                 "NetworkPolicy/floe-allow-egress"} <= set(mine)
+    defaults = render("floe-namespace", {}, platform_root, namespace="somewhere")
+    assert {d["metadata"]["namespace"] for d in defaults} == {"somewhere"}  # name "": the release's namespace
+    assert "Namespace" not in {d["kind"] for d in defaults}
+    with pytest.raises(Exception, match=r"name is required with create: true"):
+        render("floe-namespace", {"namespaces": [{"name": "", "create": True}]}, platform_root, namespace="x")
 
 
 @pytest.mark.parametrize("chart", ("floe-platform", *PLUGIN_CHARTS))
@@ -153,3 +158,43 @@ def test_platform_values_copy_floe_dagsters_dagster_block():
     umbrella = (CHARTS_DIR / "floe-platform" / "values.yaml").read_text(encoding="utf-8")
     floe_dagster = (CHARTS_DIR / "floe-dagster" / "values.yaml").read_text(encoding="utf-8")
     assert umbrella == umbrella_values_text(umbrella, floe_dagster), "stale: run 'make generate'"
+
+
+@pytest.mark.parametrize(("bad", "said"), [
+    ({"floe-dagster": {"image": {"tag": "0.2.0"}}}, "but floe-dagster.image is floe/dagster:0.2.0"),
+    ({"dagster": {"migrate": {"enabled": True}}}, "dagster.migrate.enabled and floe-dagster.migrate.enabled"),
+    ({"floe-dagster": {"daemon": {"ha": {"enabled": True}}}}, "floe-dagster.daemon.ha.enabled and dagster"),
+    ({"floe-dagster": {"dagster": {"enabled": True}}}, "would deploy a second Dagster"),
+])
+def test_the_orchestrator_plugin_keeps_floe_runtimes_checks(platform_root, bad, said):
+    """One floe image, one migration, one daemon, one Dagster: refused by Helm itself, as in floe-runtime."""
+    with pytest.raises(Exception, match=said):
+        render("floe-platform", deep_merge(ORCHESTRATOR_VALUES, bad), platform_root, namespace=NAMESPACE)
+    off = deep_merge({"orchestrator": {"enabled": False}}, bad)  # without the orchestrator nothing to check
+    assert render("floe-platform", off, platform_root, namespace=NAMESPACE)
+
+
+def test_every_plugin_container_is_pinned_bounded_probed_and_locked_down(platform_root):
+    """The new plugin charts keep the existing charts' rules: a pinned image (never latest), requests
+    and limits, a restricted security context, and probes on every long-lived container."""
+    values = deep_merge({p: {"enabled": True} for p in SWITCHES}, ORCHESTRATOR_VALUES)
+    values["floe-observability"] = {"prometheus": {"serviceMonitor": {"enabled": True}},
+                                    "grafana": {"dashboard": {"enabled": True}}}
+    by_chart = render_by_chart("floe-platform", values, platform_root, namespace=NAMESPACE)
+    checked = 0
+    for chart in PLUGIN_CHARTS:
+        for document in by_chart[chart]:
+            for pod in pod_specs(document):
+                assert pod["securityContext"]["runAsNonRoot"] is True, document["metadata"]["name"]
+                for container in pod.get("initContainers", []) + pod["containers"]:
+                    where = f"{chart} {document['kind']}/{document['metadata']['name']} {container['name']}"
+                    _, tag = container["image"].rsplit(":", 1)
+                    assert tag[:1].isdigit(), f"{where}: image {container['image']} is not pinned to a version"
+                    assert set(container["resources"]) == {"requests", "limits"}, where
+                    security = container["securityContext"]
+                    assert security["runAsNonRoot"] and not security["allowPrivilegeEscalation"], where
+                    assert security["readOnlyRootFilesystem"] and security["capabilities"] == {"drop": ["ALL"]}, where
+                    if document["kind"] in {"Deployment", "StatefulSet"} and container in pod["containers"]:
+                        assert "readinessProbe" in container and "livenessProbe" in container, where
+                    checked += 1
+    assert checked >= 9, checked

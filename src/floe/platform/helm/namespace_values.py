@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from floe.platform.helm.values_common import ChartValues, Cpu, HelmModel, K8sName, Memory
+from floe.platform.helm.values_common import ChartValues, Cpu, HelmModel, Memory, OptionalK8sName
 
 Port = int
 
@@ -12,12 +12,18 @@ Port = int
 class NamespaceEntry(HelmModel):
     """One namespace the chart guards (and creates, when asked)."""
 
-    name: K8sName = Field(description="Namespace name.")
+    name: OptionalK8sName = Field(default="", description="Namespace name; empty: the release's namespace.")
     create: bool = Field(
         default=False,
         description="Create the Namespace object (kept on uninstall); false when it exists already, e.g. the "
         "release's own namespace made by 'helm install --create-namespace'.",
     )
+
+    @model_validator(mode="after")
+    def _created_needs_a_name(self) -> NamespaceEntry:
+        if self.create and not self.name:
+            raise ValueError("namespaces[].create needs a name (the release's namespace exists already)")
+        return self
     labels: dict[str, str] = Field(default_factory=dict, description="Labels of the Namespace.")
 
 

@@ -123,6 +123,7 @@ def test_cli_renders_the_selected_plugins_wired_to_the_artifacts(tmp_path, floe)
     assert 8181 in services["polaris"] and 4317 in services["otel-collector"] and 5000 in services["marquez"]
     assert "jaeger" in services and not any(name.endswith("-cube-api") for name in services)
     assert "floe-platform-dagster-webserver" in services  # the orchestrator, official chart inside
+    assert "networkPolicy.egressTo" in done.stderr  # default deny: the note says what to list
     # The release namespace is the services' namespace: a different --namespace is refused.
     elsewhere = floe("platform", "render", "--env", "prod", "--chart", "floe-platform", "--namespace", "other",
                      "--charts", str(tmp_path / "charts"), cwd=project)

@@ -144,6 +144,12 @@ def render_platform_environment(
     _validate(PLATFORM_CHART, merged, env_file, "")
     values = deep_merge(declared, generated)
     notes: list[str] = []
+    policy = merged.get("floe-namespace", {}).get("networkPolicy", {})
+    if generated["namespace"]["enabled"] and policy.get("enabled", True) and not policy.get("egressTo"):
+        # Default deny: PostgreSQL, object storage and vaults outside the cluster are unreachable
+        # until listed; the platform cannot know their addresses.
+        notes.append("floe-namespace denies egress beyond the cluster: list the addresses of your PostgreSQL "
+                     f"servers and object storage in floe-namespace.networkPolicy.egressTo ({env_file.name})")
     with tempfile.TemporaryDirectory(prefix="floe-charts-") as tmp:
         copy = Path(tmp) / "charts"
         shutil.copytree(charts_dir, copy, ignore=shutil.ignore_patterns("*.generated.yaml"))

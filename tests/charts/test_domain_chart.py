@@ -18,7 +18,7 @@ import yaml
 
 from floe.platform.helm.domain_values import ProductRelease, domain_release_values, shared_service_urls
 from floe.platform.helm.schema import SCHEMA_FILE, render_values_schema
-from tests.charts.helm_support import CHARTS_DIR, helm
+from tests.charts.helm_support import CHARTS_DIR, REFERENCE, helm
 from tests.charts.plugin_support import Validator, build_platform_charts, render_by_chart
 
 PLATFORM_NAMESPACE = "data-platform"
@@ -164,3 +164,16 @@ def test_values_schema_is_current_and_lint_passes(domain_root):
     report = helm.lint(str(domain_root / "floe-domain"), _values("sales"), strict=True, namespace="sales")
     problems = [m for m in report["messages"] if m["severity"] >= 2]
     assert not problems and not report["errors"], report
+
+
+@pytest.mark.skipif(not (REFERENCE / "dagster" / "values.schema.json").is_file(),
+                    reason="../shared/reference/dagster/values.schema.json is absent")
+def test_the_dagster_block_with_the_products_fits_the_official_chart_schema():
+    from tests.charts.helm_support import deep_merge, load_yaml
+    from tests.charts.test_lint_and_values import _official_validator
+
+    defaults = load_yaml(CHARTS_DIR / "floe-domain" / "values.yaml")["dagster"]
+    block = deep_merge(defaults, _values("sales")["dagster"])
+    block = {k: v for k, v in block.items() if k != "enabled"}  # the dependency condition is floe's
+    errors = [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in _official_validator().iter_errors(block)]
+    assert not errors, errors

@@ -51,19 +51,31 @@ def platform() -> None:
 @platform.command()
 @spec_options
 @_charts
-@_release
-@_namespace
+@click.option("--chart", type=click.Choice(["floe-runtime", "floe-platform"]), default="floe-runtime",
+              show_default=True, help="floe-runtime: the project's release; floe-platform: the shared services "
+              "that the environment's services: block selects.")
+@click.option("--release", default=None, help="Helm release name [default: floe, or floe-platform with --chart "
+              "floe-platform].")
+@click.option("--namespace", "-n", default=None, help="Kubernetes namespace [default: floe, or services.namespace "
+              "with --chart floe-platform].")
 @click.option("--output", "-o", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Folder for values-ENV.generated.yaml and manifests-ENV.yaml [default: .floe/platform].")
 def render(pipeline_file: Path, platform_file: Path | None, environment: str | None, charts_dir: Path | None,
-           release: str, namespace: str, output: Path | None) -> None:
+           chart: str, release: str | None, namespace: str | None, output: Path | None) -> None:
     """Write the Helm values generated from the artifacts, and the manifests they render."""
-    from floe.platform.helm.render import render_environment
-
     artifacts = _artifacts_path(pipeline_file, environment, platform_file)
     charts = _find_charts(charts_dir, pipeline_file)
-    result = render_environment(artifacts, charts, output or artifacts.parent / "platform",
-                                release=release, namespace=namespace)
+    folder = output or artifacts.parent / "platform"
+    if chart == "floe-platform":
+        from floe.platform.helm.platform_render import render_platform_environment
+
+        result = render_platform_environment(artifacts, charts, folder, release=release or "floe-platform",
+                                             namespace=namespace)
+    else:
+        from floe.platform.helm.render import render_environment
+
+        result = render_environment(artifacts, charts, folder, release=release or "floe",
+                                    namespace=namespace or "floe")
     _report(result)
 
 

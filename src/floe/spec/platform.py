@@ -25,6 +25,7 @@ from floe.spec.compute import (
 )
 from floe.spec.daemon import OrchestratorDaemon
 from floe.spec.observability import PlatformObservability
+from floe.spec.platform_services import ServicesField
 from floe.spec.secrets import SecretRef, url_has_password
 
 PLATFORM_FILE = "platform.yaml"
@@ -454,6 +455,11 @@ class EnvironmentSpec(StrictModel):
         default=None,
         description="Where Cube reads the marts when the compute is an embedded DuckDB file (published after "
         "each run). null: Cube reads the compute directly (server computes).",
+    )
+    services: ServicesField = Field(
+        default=None,
+        description="The shared services floe-platform deploys (floe platform render --chart floe-platform); "
+        "must agree with catalog and observability. null: no platform services (floe-runtime).",
     )
 
     @model_validator(mode="after")

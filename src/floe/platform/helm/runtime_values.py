@@ -93,19 +93,27 @@ def umbrella_values_text(umbrella_values: str, floe_dagster_values: str) -> str:
     """floe-runtime's values.yaml with its generated ``dagster:`` block replaced by the current one."""
     pattern = re.compile(re.escape(BEGIN_MARK) + r"\n.*?" + re.escape(END_MARK) + r"\n", re.DOTALL)
     if not pattern.search(umbrella_values):
-        raise FloeError("charts/floe-runtime/values.yaml lacks the markers of its generated dagster block",
+        raise FloeError("an umbrella's values.yaml (floe-runtime, floe-platform) lacks the markers of its generated "
+                        "dagster block",
                         hint=f"put the lines '{BEGIN_MARK}' and '{END_MARK}' where the block goes")
     block = f"{BEGIN_MARK}\n{dagster_block_text(floe_dagster_values)}{END_MARK}\n"
     return pattern.sub(lambda _: block, umbrella_values, count=1)
 
 
-def sync_umbrella_values(charts_dir: Path) -> Path:
-    """Rewrite ``charts/floe-runtime/values.yaml`` with floe-dagster's current ``dagster:`` block."""
-    target = charts_dir / "floe-runtime" / "values.yaml"
-    text = umbrella_values_text(target.read_text(encoding="utf-8"),
-                                (charts_dir / "floe-dagster" / "values.yaml").read_text(encoding="utf-8"))
-    write_text_atomic(target, text)
-    return target
+UMBRELLAS = ("floe-runtime", "floe-platform")
+"""The charts that depend on the official chart beside floe-dagster, each with the copied block."""
+
+
+def sync_umbrella_values(charts_dir: Path) -> list[Path]:
+    """Rewrite the values.yaml of each umbrella with floe-dagster's current ``dagster:`` block."""
+    source = (charts_dir / "floe-dagster" / "values.yaml").read_text(encoding="utf-8")
+    written = []
+    for umbrella in UMBRELLAS:
+        target = charts_dir / umbrella / "values.yaml"
+        if target.is_file():
+            write_text_atomic(target, umbrella_values_text(target.read_text(encoding="utf-8"), source))
+            written.append(target)
+    return written
 
 
 # --- values that would deploy no Dagster, or two ----------------------------------------------

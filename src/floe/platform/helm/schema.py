@@ -20,7 +20,12 @@ from floe.contract.io import write_text_atomic
 from floe.contract.schema import sort_keys
 from floe.platform.helm.cube_values import FloeCubeValues
 from floe.platform.helm.dagster_values import FloeDagsterValues
+from floe.platform.helm.domain_values import FloeDomainValues
 from floe.platform.helm.jobs_values import FloeJobsValues
+from floe.platform.helm.namespace_values import FloeNamespaceValues
+from floe.platform.helm.observability_values import FloeObservabilityValues
+from floe.platform.helm.platform_chart_values import FloePlatformValues
+from floe.platform.helm.polaris_values import FloePolarisValues
 from floe.platform.helm.runtime_values import FloeRuntimeValues, sync_umbrella_values
 
 DRAFT_07 = "http://json-schema.org/draft-07/schema#"
@@ -31,6 +36,11 @@ CHART_MODELS: dict[str, type[BaseModel]] = {
     "floe-cube": FloeCubeValues,
     "floe-jobs": FloeJobsValues,
     "floe-runtime": FloeRuntimeValues,
+    "floe-polaris": FloePolarisValues,
+    "floe-observability": FloeObservabilityValues,
+    "floe-namespace": FloeNamespaceValues,
+    "floe-platform": FloePlatformValues,
+    "floe-domain": FloeDomainValues,
 }
 
 

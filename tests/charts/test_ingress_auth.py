@@ -77,7 +77,8 @@ def test_the_backend_is_floes_webserver_block(charts_root):
 def test_floe_dagster_templates_read_no_official_chart_values():
     """Inside floe-runtime the official chart's values move out of floe-dagster; only the
     validation guards of the migrate hook and of the ha daemon still look (with dig, tolerating
-    their absence)."""
+    their absence), and the umbrellas' release checks, which floe-runtime and floe-platform call
+    with their own root (where the official chart's block is theirs)."""
     from tests.charts.helm_support import CHARTS_DIR
 
     readers = {}
@@ -85,5 +86,5 @@ def test_floe_dagster_templates_read_no_official_chart_values():
         text = path.read_text(encoding="utf-8")
         if ".Values.dagster" in text:
             readers[path.name] = [line.strip() for line in text.splitlines() if ".Values.dagster" in line]
-    assert set(readers) <= {"migrate-hook.yaml", "daemon-ha.yaml"}, readers
+    assert set(readers) <= {"migrate-hook.yaml", "daemon-ha.yaml", "_umbrella_checks.tpl"}, readers
     assert all("dig" in line for lines in readers.values() for line in lines), readers

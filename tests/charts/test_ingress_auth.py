@@ -87,4 +87,5 @@ def test_floe_dagster_templates_read_no_official_chart_values():
         if ".Values.dagster" in text:
             readers[path.name] = [line.strip() for line in text.splitlines() if ".Values.dagster" in line]
     assert set(readers) <= {"migrate-hook.yaml", "daemon-ha.yaml", "_umbrella_checks.tpl"}, readers
-    assert all("dig" in line for lines in readers.values() for line in lines), readers
+    own = {name: lines for name, lines in readers.items() if name != "_umbrella_checks.tpl"}
+    assert all("dig" in line for lines in own.values() for line in lines), own

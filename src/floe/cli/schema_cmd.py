@@ -16,6 +16,7 @@ def schema() -> None:
     \b
     floe.schema.json          floe.yaml, the pipeline spec
     platform.schema.json      platform.yaml, the platform spec
+    domain.schema.json        domain.yaml, a data mesh domain
     artifacts.v1.schema.json  .floe/artifacts.json, schema_version 1
     preflight.v1.schema.json  the report of 'floe preflight --json'
 
@@ -41,7 +42,7 @@ def export(output: Path) -> None:
     """Write every schema into a folder, replacing the files there.
 
     Writes floe.schema.json (for floe.yaml), platform.schema.json (for platform.yaml),
-    artifacts.v1.schema.json (for .floe/artifacts.json) and preflight.v1.schema.json (for
+    domain.schema.json (for a data mesh's domain.yaml), artifacts.v1.schema.json (for .floe/artifacts.json) and preflight.v1.schema.json (for
     'floe preflight --json'). Each file is written atomically as
     sorted, indented JSON (JSON Schema draft 2020-12), so regenerated schemas diff cleanly.
     The floe repository commits its copy under schemas/ and regenerates it with
@@ -66,7 +67,7 @@ def export(output: Path) -> None:
 def show(name: str) -> None:
     """Print one schema to stdout.
 
-    NAME is floe, platform, artifacts or preflight (or the file name, e.g. floe.schema.json).
+    NAME is floe, platform, domain, artifacts or preflight (or the file name, e.g. floe.schema.json).
 
     \b
     Example:

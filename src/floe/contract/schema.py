@@ -22,6 +22,7 @@ from floe.contract.io import write_text_atomic
 from floe.contract.preflight_report import PreflightReport
 from floe.contract.v1 import ArtifactsV1
 from floe.errors import FloeError
+from floe.spec.mesh import DomainSpec
 from floe.spec.pipeline import PipelineSpec
 from floe.spec.platform import PlatformSpec
 
@@ -32,6 +33,7 @@ DEFAULT_SCHEMA_DIR = "schemas"
 SCHEMA_FILES: dict[str, str] = {
     "floe": "floe.schema.json",
     "platform": "platform.schema.json",
+    "domain": "domain.schema.json",
     "artifacts": "artifacts.v1.schema.json",
     "preflight": "preflight.v1.schema.json",
 }
@@ -39,6 +41,7 @@ SCHEMA_FILES: dict[str, str] = {
 _SOURCES: dict[str, tuple[type[BaseModel], str]] = {
     SCHEMA_FILES["floe"]: (PipelineSpec, "floe.yaml: the pipeline spec"),
     SCHEMA_FILES["platform"]: (PlatformSpec, "platform.yaml: the platform spec"),
+    SCHEMA_FILES["domain"]: (DomainSpec, "domain.yaml: a data mesh domain"),
     SCHEMA_FILES["artifacts"]: (ArtifactsV1, "floe compiled artifacts (.floe/artifacts.json), schema_version 1"),
     SCHEMA_FILES["preflight"]: (PreflightReport, "floe preflight --json report, schema_version 1"),
 }

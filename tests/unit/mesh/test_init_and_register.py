@@ -73,7 +73,7 @@ def test_init_refuses_a_domain_that_breaks_its_enterprise(mesh: Path) -> None:
     domain = mesh / "domains" / "sales" / "domain.yaml"
     domain.write_text(domain.read_text(encoding="utf-8").replace("version: 1.0.0}", "version: 9.0.0}"),
                       encoding="utf-8")
-    with pytest.raises(FloeError, match="enterprise acme is at version 1.0.0"):
+    with pytest.raises(FloeError, match=r"enterprise acme is at version 1\.0\.0"):
         init_product("orders", "sales:1.0.0")
 
 

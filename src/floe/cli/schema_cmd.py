@@ -44,7 +44,8 @@ def export(output: Path) -> None:
     Writes floe.schema.json (for floe.yaml), platform.schema.json (for platform.yaml),
     domain.schema.json (for a data mesh's domain.yaml), artifacts.v1.schema.json (for
     .floe/artifacts.json) and preflight.v1.schema.json (for 'floe preflight --json'). Each
-    file is written atomically as sorted, indented JSON (JSON Schema draft 2020-12), so regenerated schemas diff cleanly.
+    file is written atomically as sorted, indented JSON (JSON Schema draft 2020-12), so
+    regenerated schemas diff cleanly.
     The floe repository commits its copy under schemas/ and regenerates it with
     'make generate'.
 

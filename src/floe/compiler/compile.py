@@ -130,7 +130,8 @@ def _compile(project: Project, output_dir: Path | None, stage: Stage) -> Compile
 
             mesh = mesh_info(project, manifest, inputs)
         digest = source_hash(
-            spec_files=[project.pipeline_path, project.platform_path],
+            spec_files=[project.pipeline_path, project.platform_path,
+                        *([project.mesh.domain_path] if project.mesh is not None else [])],
             dbt_project_dir=project.dbt_project_dir,
             environment=project.environment_name,
             variables=project.variables,

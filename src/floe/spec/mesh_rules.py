@@ -44,6 +44,24 @@ class MeshContext:
         return self.domain_path.parent / RECORDS_DIR
 
 
+def product_domain_name(pipeline_file: Path) -> str | None:
+    """The domain a floe.yaml's ``product:`` names, read leniently (None: not a product, or unreadable).
+
+    For questions asked before (or without) validating floe.yaml: which platform.yaml and
+    domain.yaml a product's compile reads.
+    """
+    import yaml
+
+    try:
+        data = yaml.safe_load(pipeline_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
+    product = data.get("product") if isinstance(data, dict) else None
+    domain = product.get("domain") if isinstance(product, dict) else None
+    name = domain.get("name") if isinstance(domain, dict) else None
+    return name if isinstance(name, str) and name else None
+
+
 def find_mesh_root(start: Path, domain: str) -> Path | None:
     """The first folder from ``start`` upward that holds ``domains/<domain>/domain.yaml``."""
     for folder in (start, *start.parents):

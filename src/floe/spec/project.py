@@ -12,7 +12,16 @@ from floe.errors import SpecError, SpecIssue
 from floe.spec.cron import cron_problem
 from floe.spec.ingestion import NULLABLE_COLUMNS
 from floe.spec.loading import LoadedSpec, load_spec
-from floe.spec.mesh_rules import MeshContext, check_domain, check_product, load_domain, mesh_platform_path, resolve_mesh
+from floe.spec.mesh_rules import (
+    MeshContext,
+    check_domain,
+    check_product,
+    domain_path_for,
+    load_domain,
+    mesh_platform_path,
+    product_domain_name,
+    resolve_mesh,
+)
 from floe.spec.pipeline import PIPELINE_FILE, PipelineSpec
 from floe.spec.platform import PLATFORM_FILE, EnvironmentSpec, LocalStorage, PlatformSpec, SqlCatalog
 
@@ -81,6 +90,19 @@ def default_platform_path(pipeline_path: Path) -> Path:
     return Path(override) if override else pipeline_path.parent / PLATFORM_FILE
 
 
+def spec_files_of(pipeline_file: Path, platform_file: Path | None, environ: Mapping[str, str]) -> list[Path]:
+    """The spec files a compile of ``pipeline_file`` reads: floe.yaml, platform.yaml, and a data
+    product's domain.yaml (the platform of a product being its mesh folder's, see load_project)."""
+    platform = platform_file or default_platform_path(pipeline_file)
+    domain = product_domain_name(pipeline_file)
+    if domain is None:
+        return [pipeline_file, platform]
+    if platform_file is None and not environ.get("FLOE_PLATFORM_FILE") and not spec_present(platform):
+        platform = mesh_platform_path(pipeline_file, domain) or platform
+    domain_file = domain_path_for(pipeline_file, domain, environ)
+    return [pipeline_file, platform, *([domain_file] if domain_file is not None else [])]
+
+
 def load_project(
     pipeline_path: Path | str = PIPELINE_FILE,
     *,
@@ -111,10 +133,12 @@ def load_project(
     except SpecError as exc:
         issues.extend(exc.issues)
     platform_file = Path(platform_path) if platform_path else default_platform_path(pipeline_file)
-    if (pipeline is not None and pipeline.model.product is not None and not platform_path
-            and not env.get("FLOE_PLATFORM_FILE") and not spec_present(platform_file)):
+    domain = (pipeline.model.product.domain.name if pipeline is not None and pipeline.model.product is not None
+              else product_domain_name(pipeline_file) if pipeline is None else None)
+    if domain is not None and not platform_path and not env.get("FLOE_PLATFORM_FILE") \
+            and not spec_present(platform_file):
         # A data product uses its enterprise's platform.yaml, in the mesh folder above it.
-        platform_file = mesh_platform_path(pipeline_file, pipeline.model.product.domain.name) or platform_file
+        platform_file = mesh_platform_path(pipeline_file, domain) or platform_file
     try:
         platform = load_spec(platform_file, PlatformSpec, env, display_name=_display(platform_file),
                              pipeline_file=False,

@@ -19,6 +19,7 @@ def schema() -> None:
     domain.schema.json        domain.yaml, a data mesh domain
     artifacts.v1.schema.json  .floe/artifacts.json, schema_version 1
     preflight.v1.schema.json  the report of 'floe preflight --json'
+    product-record.v1.schema.json  a data product's registration record
 
     Point your editor at them for completion and inline errors; with the YAML language
     server (VS Code's YAML extension), put this first line in floe.yaml:
@@ -43,7 +44,8 @@ def export(output: Path) -> None:
 
     Writes floe.schema.json (for floe.yaml), platform.schema.json (for platform.yaml),
     domain.schema.json (for a data mesh's domain.yaml), artifacts.v1.schema.json (for
-    .floe/artifacts.json) and preflight.v1.schema.json (for 'floe preflight --json'). Each
+    .floe/artifacts.json), preflight.v1.schema.json (for 'floe preflight --json') and
+    product-record.v1.schema.json (for 'floe product register' records). Each
     file is written atomically as sorted, indented JSON (JSON Schema draft 2020-12), so
     regenerated schemas diff cleanly.
     The floe repository commits its copy under schemas/ and regenerates it with
@@ -68,7 +70,7 @@ def export(output: Path) -> None:
 def show(name: str) -> None:
     """Print one schema to stdout.
 
-    NAME is floe, platform, domain, artifacts or preflight (or the file name, e.g. floe.schema.json).
+    NAME is floe, platform, domain, artifacts, preflight or product-record (or the file name, e.g. floe.schema.json).
 
     \b
     Example:

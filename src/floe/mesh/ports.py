@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
 
 PORT_VERSION_PROPERTY = "floe.port.version"
+PORT_SCHEMA_PROPERTY = "floe.port.schema"  # JSON list of {name, type}; the table's schema is what compile reads
 
 # Declared type (as a consumer writes it) -> Iceberg types a port column may have for it.
 # Widening is compatible (bigint reads an int column); narrowing and changing kind are not.

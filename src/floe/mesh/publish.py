@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from floe.errors import FloeError
-from floe.mesh.ports import PORT_VERSION_PROPERTY
+from floe.mesh.ports import PORT_SCHEMA_PROPERTY, PORT_VERSION_PROPERTY
 from floe.mesh.records import PortColumn, ProductRecord, RegisteredPort, list_records, write_record
 from floe.spec.platform import DuckDBCompute
 from floe.spec.project import Project
@@ -143,8 +143,10 @@ def _publish(catalog: Any, identifier: tuple[str, str, str], data: pa.Table,
             catalog.drop_table(identifier)
         root = catalog.properties.get(TABLE_ROOT)
         location = f"{root.rstrip('/')}/{'/'.join(identifier)}" if root else None
-        schema_text = json.dumps([{"name": f.name, "type": str(f.type)} for f in data.schema])
-        table = catalog.create_table(identifier, schema=data.schema, location=location,
-                                     properties={**properties, "floe.port.arrow_schema": schema_text})
-        table.append(data)
-        return [PortColumn(name=field.name, type=str(field.field_type)) for field in table.schema().fields]
+        table = catalog.create_table(identifier, schema=data.schema, location=location, properties=properties)
+        columns = [PortColumn(name=field.name, type=str(field.field_type)) for field in table.schema().fields]
+        # One commit: the rows, and the schema as consumers' contracts name it (Iceberg types).
+        with table.transaction() as transaction:
+            transaction.set_properties({PORT_SCHEMA_PROPERTY: json.dumps([c.model_dump() for c in columns])})
+            transaction.append(data)
+        return columns

@@ -11,47 +11,16 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
 from floe.contract.io import write_text_atomic
+from floe.contract.product_record import PortColumn, ProductRecord, RegisteredPort
 from floe.errors import FloeError
-from floe.spec.base import StrictModel
 
 RECORD_SUFFIX = ".json"
 
-
-class PortColumn(StrictModel):
-    """One column of a published port, with its Iceberg type."""
-
-    name: str = Field(description="Column name.")
-    type: str = Field(description="Iceberg type, e.g. long, double, string, date, decimal(18, 2).")
-
-
-class RegisteredPort(StrictModel):
-    """An output port as published to the shared catalog."""
-
-    name: str = Field(description="Port name.")
-    version: str = Field(description="Port version.")
-    model: str = Field(description="The dbt model its rows come from.")
-    table: str = Field(description="Iceberg table identifier in the shared catalog: <domain>.<product>.<port>.")
-    columns: list[PortColumn] = Field(description="The table's columns.")
-    rows: int = Field(description="Rows published by the registration.")
-
-
-class ProductRecord(StrictModel):
-    """One registered data product."""
-
-    name: str = Field(description="Product name.")
-    version: str = Field(description="Product version (floe.yaml version).")
-    domain: str = Field(description="Domain name.")
-    domain_version: str = Field(description="Domain version the product was registered against.")
-    image_repository: str = Field(description="Container image repository the product runs from.")
-    image_tag: str = Field(description="Image tag.")
-    artifacts_json: str = Field(
-        description="Path of the product's compiled artifacts.json, relative to the domain folder (the one "
-        "holding domain.yaml).")
-    ports: list[RegisteredPort] = Field(description="Output ports published.")
-    registered_at: str = Field(description="UTC time of the registration, ISO 8601.")
+__all__ = ["PortColumn", "ProductRecord", "RegisteredPort", "list_records", "read_record", "record_path",
+           "write_record"]
 
 
 def record_path(records_dir: Path, product: str) -> Path:

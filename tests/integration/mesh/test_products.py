@@ -81,6 +81,19 @@ def test_a_product_reads_another_products_port_and_a_breaking_change_fails_its_c
     [port] = record["ports"]
     assert port["table"] == "sales.orders.customer_revenue" and port["version"] == "1.0.0"
     assert {c["name"]: c["type"] for c in port["columns"]}["revenue"] == "double"
+    # The port in the shared catalog: the mart's rows, the port's version and schema as properties.
+    from floe.lakehouse import open_catalog
+    from floe.spec.project import load_project
+
+    environment = load_project(producer / "floe.yaml", environ={}).environment
+    table = open_catalog(environment.catalog, environment.storage, producer).load_table(
+        ("sales", "orders", "customer_revenue"))
+    assert table.properties["floe.port.version"] == "1.0.0"
+    assert {"name": "revenue", "type": "double"} in json.loads(table.properties["floe.port.schema"])
+    published = table.scan().to_arrow().sort_by("customer_id")
+    with duckdb.connect(str(producer / ".floe/warehouse.duckdb"), read_only=True) as connection:
+        mart = connection.execute("select * from main.customer_revenue order by customer_id").to_arrow_table()
+    assert published.to_pylist() == mart.to_pylist()
     listed = floe("product", "list", "--json", cwd=mesh)
     _ok(listed)
     assert [entry["name"] for entry in json.loads(listed.stdout)] == ["orders"]

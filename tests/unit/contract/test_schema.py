@@ -24,7 +24,7 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 SCHEMA_DIR = REPO_ROOT / "schemas"
 GOLDEN_V1 = REPO_ROOT / "tests" / "fixtures" / "artifacts" / "v1_minimal.json"
 EXPECTED_FILES = {"floe.schema.json", "platform.schema.json", "domain.schema.json", "artifacts.v1.schema.json",
-                  "preflight.v1.schema.json"}
+                  "preflight.v1.schema.json", "product-record.v1.schema.json"}
 
 
 def _committed(name: str) -> dict[str, Any]:

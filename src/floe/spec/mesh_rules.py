@@ -72,7 +72,12 @@ def find_mesh_root(start: Path, domain: str) -> Path | None:
 
 def mesh_platform_path(pipeline_file: Path, domain: str) -> Path | None:
     """The enterprise platform.yaml a product uses when none is beside it (None: not in a mesh)."""
-    root = find_mesh_root(pipeline_file.absolute().parent, domain)
+    start = pipeline_file.absolute().parent
+    root = find_mesh_root(start, domain)
+    if root is None:
+        # No such domain: still the mesh's platform, so that the missing domain is what gets reported.
+        root = next((folder for folder in (start, *start.parents)
+                     if (folder / DOMAINS_DIR).is_dir() and (folder / PLATFORM_FILE).is_file()), None)
     return root / PLATFORM_FILE if root is not None else None
 
 

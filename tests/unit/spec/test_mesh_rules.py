@@ -90,6 +90,12 @@ def test_a_missing_domain_is_named_with_the_fix(tmp_path: Path) -> None:
     assert "domains/marketing/domain.yaml" in issue and "FLOE_DOMAIN_FILE" in issue
 
 
+def test_a_missing_domain_is_the_one_problem_reported_in_a_mesh_folder(tmp_path: Path) -> None:
+    # No platform.yaml beside floe.yaml: the mesh folder's is used, so the domain is what is missing.
+    [issue] = _issues(_mesh(tmp_path, product=PRODUCT.replace("name: sales", "name: marketing")))
+    assert "product.domain.name: domain 'marketing' was not found" in issue
+
+
 def test_a_product_pinned_to_another_domain_version_is_refused(tmp_path: Path) -> None:
     [issue] = _issues(_mesh(tmp_path, product=PRODUCT.replace("version: 1.0.0}", "version: 2.0.0}", 1)))
     assert "floe.yaml:4:" in issue

@@ -157,7 +157,7 @@ def _compile(project: Project, output_dir: Path | None, stage: Stage) -> Compile
     nodes = manifest.get("nodes", {})
     models = sum(1 for node in nodes.values() if node.get("resource_type") == "model")
     return CompileResult(artifacts, artifacts_path, models, len(nodes), warnings=asset_warnings,
-                         notes=packages.notes(), project_warnings=asset_warnings)
+                         notes=[*packages.notes(), *_port_notes(inputs)], project_warnings=asset_warnings)
 
 
 def _parse(project: Project, staging: Path, secrets: list[str]) -> tuple[dict[str, Any], DepsOutcome]:
@@ -257,3 +257,9 @@ def _artifacts(
 
 def _relative(path: Path, start: Path) -> str:
     return Path(os.path.relpath(path, start)).as_posix()
+
+
+def _port_notes(inputs: list[InputPortInfo]) -> list[str]:
+    """What a data product's compile pinned: runs read these snapshots until the next compile."""
+    return [f"input port {port.dataset} {port.version}: contract checked, runs read its current snapshot "
+            f"as source('{port.schema_name}', '{port.table}')" for port in inputs]

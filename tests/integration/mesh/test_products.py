@@ -105,7 +105,9 @@ def test_a_product_reads_another_products_port_and_a_breaking_change_fails_its_c
     (consumer / "dbt/models/marts/port_copy.sql").write_text(
         "select customer_id, revenue from {{ source('sales_orders', 'customer_revenue') }}\n", encoding="utf-8")
     _ok(floe("compile", cwd=consumer))
-    _ok(floe("run", cwd=consumer))
+    ran = floe("run", cwd=consumer)
+    _ok(ran)
+    assert "compiled (" not in ran.stdout + ran.stderr  # fresh: the mesh's platform.yaml and domain.yaml hashed
     with duckdb.connect(str(producer / ".floe/warehouse.duckdb"), read_only=True) as connection:
         expected = connection.execute("select customer_id, revenue from main.customer_revenue order by 1").fetchall()
     with duckdb.connect(str(consumer / ".floe/warehouse.duckdb"), read_only=True) as connection:
@@ -135,3 +137,9 @@ def test_a_product_reads_another_products_port_and_a_breaking_change_fails_its_c
             "column 'revenue' was retyped to string; this product reads it as double") in broken.stderr
     assert "is at version 2.0.0, outside the accepted range '^1.0.0'" in broken.stderr
     assert "a major version bump" in broken.stderr
+
+
+def test_a_plain_project_compiles_as_before(compiled_project: Path) -> None:
+    artifacts = json.loads((compiled_project / ".floe/artifacts.json").read_text(encoding="utf-8"))
+    assert "mesh" not in artifacts and "product" not in artifacts
+    assert not list((compiled_project / "dbt").rglob("_floe_input_ports.yml"))

@@ -195,6 +195,7 @@ def test_the_floe_commands_of_a_page_run(page, tmp_path):
     for kind, step in _steps(page):
         if kind == "write":
             target = tmp_path / step.marker.split(":", 1)[1].strip()
+            target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(step.body, encoding="utf-8")
             continue
         words = shlex.split(step.body)

@@ -16,8 +16,10 @@ def schema() -> None:
     \b
     floe.schema.json          floe.yaml, the pipeline spec
     platform.schema.json      platform.yaml, the platform spec
+    domain.schema.json        domain.yaml, a data mesh domain
     artifacts.v1.schema.json  .floe/artifacts.json, schema_version 1
     preflight.v1.schema.json  the report of 'floe preflight --json'
+    product-record.v1.schema.json  a data product's registration record
 
     Point your editor at them for completion and inline errors; with the YAML language
     server (VS Code's YAML extension), put this first line in floe.yaml:
@@ -41,9 +43,11 @@ def export(output: Path) -> None:
     """Write every schema into a folder, replacing the files there.
 
     Writes floe.schema.json (for floe.yaml), platform.schema.json (for platform.yaml),
-    artifacts.v1.schema.json (for .floe/artifacts.json) and preflight.v1.schema.json (for
-    'floe preflight --json'). Each file is written atomically as
-    sorted, indented JSON (JSON Schema draft 2020-12), so regenerated schemas diff cleanly.
+    domain.schema.json (for a data mesh's domain.yaml), artifacts.v1.schema.json (for
+    .floe/artifacts.json), preflight.v1.schema.json (for 'floe preflight --json') and
+    product-record.v1.schema.json (for 'floe product register' records). Each
+    file is written atomically as sorted, indented JSON (JSON Schema draft 2020-12), so
+    regenerated schemas diff cleanly.
     The floe repository commits its copy under schemas/ and regenerates it with
     'make generate'.
 
@@ -66,7 +70,7 @@ def export(output: Path) -> None:
 def show(name: str) -> None:
     """Print one schema to stdout.
 
-    NAME is floe, platform, artifacts or preflight (or the file name, e.g. floe.schema.json).
+    NAME is floe, platform, domain, artifacts, preflight or product-record (or the file name, e.g. floe.schema.json).
 
     \b
     Example:

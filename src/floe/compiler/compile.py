@@ -26,7 +26,7 @@ from floe.compiler.graph_check import check_no_ref_cycle
 from floe.compiler.hashing import source_hash
 from floe.compiler.profiles import PROFILE_NAME, profiles_document, profiles_text, secret_names
 from floe.contract.io import ARTIFACTS_FILE, write_artifacts, write_text_atomic
-from floe.contract.v1 import SCHEMA_VERSION, ArtifactsV1, DbtInfo, ProjectInfo
+from floe.contract.v1 import SCHEMA_VERSION, ArtifactsV1, DbtInfo, InputPortInfo, MeshInfo, ProjectInfo
 from floe.errors import CompileError
 from floe.processes import owned_prefix, remove_orphaned
 from floe.spec.dbt_vars import dbt_vars_json
@@ -104,7 +104,13 @@ def _compile(project: Project, output_dir: Path | None, stage: Stage) -> Compile
     remove_orphaned(out, STAGING_PREFIX)
     staging = Path(tempfile.mkdtemp(prefix=owned_prefix(STAGING_PREFIX), dir=out))
     try:
-        lands_iceberg = bool(project.pipeline.model.ingestion)
+        inputs: list[InputPortInfo] = []
+        if project.mesh is not None:
+            from floe.mesh.product_compile import prepare_product
+
+            with stage("floe.compile.input_ports"):
+                inputs = prepare_product(project)  # before dbt parses: it declares the ports as sources
+        lands_iceberg = bool(project.pipeline.model.ingestion) or bool(inputs)
         with stage("floe.compile.profiles"):
             profiles = profiles_document(compute, project.environment_name,
                                          iceberg_storage=project.environment.storage if lands_iceberg else None)
@@ -118,14 +124,20 @@ def _compile(project: Project, output_dir: Path | None, stage: Stage) -> Compile
 
             published_models(manifest, serving.models)  # serving.models must name models of the project
         asset_warnings = _check_asset_keys(project, manifest)
+        mesh: MeshInfo | None = None
+        if project.mesh is not None:
+            from floe.mesh.product_compile import mesh_info
+
+            mesh = mesh_info(project, manifest, inputs)
         digest = source_hash(
-            spec_files=[project.pipeline_path, project.platform_path],
+            spec_files=[project.pipeline_path, project.platform_path,
+                        *([project.mesh.domain_path] if project.mesh is not None else [])],
             dbt_project_dir=project.dbt_project_dir,
             environment=project.environment_name,
             variables=project.variables,
             environ=os.environ,
         )
-        artifacts = _artifacts(project, out, digest, secrets, profiles)
+        artifacts = _artifacts(project, out, digest, secrets, profiles, mesh)
         # Commit: dbt files first, the artifacts (which point at them) last.
         with stage("floe.compile.commit"):
             dbt_dir = out / DBT_DIR
@@ -145,7 +157,7 @@ def _compile(project: Project, output_dir: Path | None, stage: Stage) -> Compile
     nodes = manifest.get("nodes", {})
     models = sum(1 for node in nodes.values() if node.get("resource_type") == "model")
     return CompileResult(artifacts, artifacts_path, models, len(nodes), warnings=asset_warnings,
-                         notes=packages.notes(), project_warnings=asset_warnings)
+                         notes=[*packages.notes(), *_port_notes(inputs)], project_warnings=asset_warnings)
 
 
 def _parse(project: Project, staging: Path, secrets: list[str]) -> tuple[dict[str, Any], DepsOutcome]:
@@ -204,7 +216,8 @@ def _check_asset_keys(project: Project, manifest: dict[str, Any]) -> list[str]:
 
 
 def _artifacts(
-    project: Project, out: Path, digest: str, secrets: list[str], profiles: dict[str, Any]
+    project: Project, out: Path, digest: str, secrets: list[str], profiles: dict[str, Any],
+    mesh: MeshInfo | None = None,
 ) -> ArtifactsV1:
     spec = project.pipeline.model
     jobs = list(spec.jobs)
@@ -238,8 +251,15 @@ def _artifacts(
         observability=spec.observability,
         secrets=secrets,
         variables=sorted(project.variables),
+        mesh=mesh,
     )
 
 
 def _relative(path: Path, start: Path) -> str:
     return Path(os.path.relpath(path, start)).as_posix()
+
+
+def _port_notes(inputs: list[InputPortInfo]) -> list[str]:
+    """What a data product's compile pinned: runs read these snapshots until the next compile."""
+    return [f"input port {port.dataset} {port.version}: contract checked, runs read its current snapshot "
+            f"as source('{port.schema_name}', '{port.table}')" for port in inputs]

@@ -104,13 +104,13 @@ def _without_path(message: str, path: Path) -> str:
 def _stale_reason(
     pipeline_file: Path, platform_file: Path | None, artifacts_path: Path, environment: str | None
 ) -> str | None:
-    from floe.spec.project import default_platform_path, spec_present
+    from floe.spec.project import spec_files_of, spec_present
 
     if not artifacts_path.is_file():
         return "no compiled artifacts yet"
     if not spec_present(pipeline_file):
         return None if environment is None else _environment_only(artifacts_path, environment)
-    spec_files = [pipeline_file, platform_file or default_platform_path(pipeline_file)]
+    spec_files = spec_files_of(pipeline_file, platform_file, os.environ)
     for spec_file in spec_files:
         if spec_present(spec_file) and not spec_file.is_file():
             # A pipe (--platform <(...)) can be read once, by the compile: never hashed, so never

@@ -36,6 +36,8 @@ def write_text_atomic(path: Path, text: str) -> None:
 def write_artifacts(artifacts: ArtifactsV1, path: Path) -> None:
     """Write the artifacts file atomically, keys in a stable order."""
     document = artifacts.model_dump(mode="json", by_alias=True)
+    if document.get("mesh") is None:
+        document.pop("mesh", None)  # a plain project's artifacts stay as they were before the data mesh
     write_text_atomic(path, json.dumps(document, indent=2, sort_keys=False) + "\n")
 
 

@@ -20,8 +20,10 @@ from pydantic import BaseModel
 
 from floe.contract.io import write_text_atomic
 from floe.contract.preflight_report import PreflightReport
+from floe.contract.product_record import ProductRecord
 from floe.contract.v1 import ArtifactsV1
 from floe.errors import FloeError
+from floe.spec.mesh import DomainSpec
 from floe.spec.pipeline import PipelineSpec
 from floe.spec.platform import PlatformSpec
 
@@ -32,15 +34,20 @@ DEFAULT_SCHEMA_DIR = "schemas"
 SCHEMA_FILES: dict[str, str] = {
     "floe": "floe.schema.json",
     "platform": "platform.schema.json",
+    "domain": "domain.schema.json",
     "artifacts": "artifacts.v1.schema.json",
     "preflight": "preflight.v1.schema.json",
+    "product-record": "product-record.v1.schema.json",
 }
 
 _SOURCES: dict[str, tuple[type[BaseModel], str]] = {
     SCHEMA_FILES["floe"]: (PipelineSpec, "floe.yaml: the pipeline spec"),
     SCHEMA_FILES["platform"]: (PlatformSpec, "platform.yaml: the platform spec"),
+    SCHEMA_FILES["domain"]: (DomainSpec, "domain.yaml: a data mesh domain"),
     SCHEMA_FILES["artifacts"]: (ArtifactsV1, "floe compiled artifacts (.floe/artifacts.json), schema_version 1"),
     SCHEMA_FILES["preflight"]: (PreflightReport, "floe preflight --json report, schema_version 1"),
+    SCHEMA_FILES["product-record"]: (ProductRecord, "a data product's registration record "
+                                                    "(domains/<domain>/products/<product>.json)"),
 }
 
 

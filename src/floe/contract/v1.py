@@ -36,6 +36,37 @@ class ProjectInfo(StrictModel):
     )
 
 
+class OutputPortInfo(StrictModel):
+    """An output port of a data product, as compiled."""
+
+    name: str = Field(description="Port name.")
+    model: str = Field(description="The dbt model the port publishes.")
+    version: str = Field(description="Port version.")
+    dataset: str = Field(description="The port's table and lineage dataset name: <domain>.<product>.<port>.")
+
+
+class InputPortInfo(StrictModel):
+    """An input port, pinned at compile to the snapshot whose schema compile checked."""
+
+    dataset: str = Field(description="<domain>.<product>.<port> of the port read.")
+    version: str = Field(description="The producer's port version compile accepted.")
+    metadata_location: str = Field(description="The Iceberg metadata file (one snapshot) the run reads.")
+    schema_name: str = Field(description="Schema of the DuckDB view over it (dbt source schema): <domain>_<product>.")
+    table: str = Field(description="Name of that view (dbt source table): the port name.")
+
+
+class MeshInfo(StrictModel):
+    """The project is a data product of a data mesh domain."""
+
+    domain: str = Field(description="Domain name.")
+    domain_version: str = Field(description="Domain version the product was compiled against.")
+    product: str = Field(description="Product name (the pipeline name).")
+    lineage_namespace: str = Field(
+        description="OpenLineage namespace of every port dataset: the shared catalog's table root.")
+    outputs: list[OutputPortInfo] = Field(default_factory=list, description="Output ports.")
+    inputs: list[InputPortInfo] = Field(default_factory=list, description="Input ports, pinned.")
+
+
 class DbtInfo(StrictModel):
     """Everything the runtime needs to drive dbt, without reading floe.yaml."""
 
@@ -83,3 +114,8 @@ class ArtifactsV1(StrictModel):
     observability: PipelineObservability = Field(description="Switches from floe.yaml.")
     secrets: list[str] = Field(description="Names of the secrets the runtime must resolve.")
     variables: list[str] = Field(description="Environment variables the specs interpolated.")
+    mesh: MeshInfo | None = Field(
+        default=None,
+        description="Data product: its domain and ports (absent for a plain project and in artifacts written "
+        "before floe had a data mesh).",
+    )

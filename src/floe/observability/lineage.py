@@ -38,7 +38,7 @@ from floe.errors import FloeError
 from floe.node_events import NodeEvent
 from floe.observability import lineage_facets as facets
 from floe.observability.column_lineage import ModelColumnLineage
-from floe.observability.lineage_naming import BUILT_RESOURCE_TYPES, DatasetId, DatasetNamer
+from floe.observability.lineage_naming import BUILT_RESOURCE_TYPES, DatasetId, DatasetNamer, PortDatasets
 from floe.observability.lineage_transport import ConsoleTransport, FileTransport, HttpTransport, Transport
 from floe.spec.observability import ConsoleLineage, FileLineage, HttpLineage, Lineage
 from floe.spec.platform import EnvironmentSpec
@@ -121,7 +121,7 @@ class RunLineage:
     def __init__(self, spec: Lineage, *, namespace: str, manifest: Mapping[str, Any], environment: EnvironmentSpec,
                  project_root: Path, timeout: timedelta, environ: Mapping[str, str] | None = None,
                  pipeline: str | None = None, iceberg_tables: Iterable[str] = (),
-                 generators: Mapping[str, DatasetId] | None = None) -> None:
+                 generators: Mapping[str, DatasetId] | None = None, ports: PortDatasets | None = None) -> None:
         self._transport = build_transport(spec, project_root, timeout, environ)
         self.enabled: bool = self._transport is not None
         self._namespace = namespace
@@ -129,7 +129,7 @@ class RunLineage:
         self._pipeline = pipeline or str(metadata.get("project_name") or namespace)
         self._adapter = str(metadata.get("adapter_type") or environment.compute.type)
         self._dbt_version = str(metadata.get("dbt_version") or "unknown")
-        self._namer = DatasetNamer(manifest, environment, project_root, iceberg_tables) if self.enabled else None
+        self._namer = DatasetNamer(manifest, environment, project_root, iceberg_tables, ports) if self.enabled else None
         self._column_lineage = (ModelColumnLineage(self._namer, self._adapter, self._compiled_sql)
                                 if self._namer else None)
         self._target_path: Path | None = None
@@ -350,6 +350,9 @@ class RunLineage:
             output["facets"]["columnLineage"] = lineage
         if result is not None and result.rows is not None and result.rows >= 0:
             output["outputFacets"] = {"outputStatistics": facets.output_statistics(result.rows)}
+        port = namer.output_port(event.unique_id)
+        if port is not None:  # the mart is also a data product's output port: the dataset consumers read
+            return inputs, [output, self._dataset(port, entry)]
         return inputs, [output]
 
     @staticmethod

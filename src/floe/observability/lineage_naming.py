@@ -25,6 +25,10 @@ Iceberg        the table root as a URL             ``{namespace}.{table}``
   is the same dataset (the warehouse only exposes a view over it), so the graph runs from
   ingestion through staging without a gap. Any other source is the warehouse relation.
 * Ephemeral models have no relation: a model reading one reads the ephemeral model's parents.
+* A data product's ports (a data mesh) are named by the shared catalog: namespace the catalog's
+  table root, name ``{domain}.{product}.{port}``. The producer's model behind an output port
+  has it as a second output; the consumer's dbt source over an input port's view is it. So
+  the producer's run and the consumer's run name the port alike, and lineage crosses products.
 * What ingestion reads is floe's synthetic generator: namespace ``floe-synthetic://{dataset}``
   (e.g. ``ecommerce``), name ``{source}.{table}`` (:func:`generator_dataset`).
 """
@@ -114,11 +118,21 @@ def iceberg_namespace(environment: EnvironmentSpec, project_root: Path) -> str:
     return f"{root}/{storage.prefix}" if storage.prefix else root
 
 
+@dataclass(frozen=True)
+class PortDatasets:
+    """A data product's ports as lineage datasets (see the module docstring)."""
+
+    namespace: str
+    inputs: Mapping[str, str]  # "<view schema>.<view>" (the dbt source's relation) -> port dataset name
+    outputs: Mapping[str, str]  # model name -> port dataset name
+
+
 class DatasetNamer:
     """Names the datasets of manifest nodes and ingestion tables for one environment."""
 
     def __init__(self, manifest: Mapping[str, Any], environment: EnvironmentSpec, project_root: Path,
-                 iceberg_tables: Iterable[str] = ()) -> None:
+                 iceberg_tables: Iterable[str] = (), ports: PortDatasets | None = None) -> None:
+        self._ports = ports or PortDatasets("", {}, {})
         self._nodes: Mapping[str, Any] = manifest.get("nodes", {})
         self._sources: Mapping[str, Any] = manifest.get("sources", {})
         self._warehouse = warehouse_namespace(environment, project_root)
@@ -152,6 +166,9 @@ class DatasetNamer:
         schema = str(entry.get("schema") or "")
         if entry.get("resource_type") == "source":
             identifier = str(entry.get("identifier") or entry.get("name") or "")
+            port = self._ports.inputs.get(f"{schema}.{identifier}")
+            if port is not None:
+                return DatasetId(self._ports.namespace, port)
             if f"{schema}.{identifier}" in self._iceberg_tables:
                 return self.ingestion_table(f"{schema}.{identifier}")
         elif entry.get("resource_type") not in BUILT_RESOURCE_TYPES or _ephemeral(entry):
@@ -161,6 +178,14 @@ class DatasetNamer:
         parts = [str(p) for p in (entry.get("database"), schema, identifier) if p]
         name = ".".join(parts)
         return DatasetId(self._warehouse, name.upper() if self._upper else name)
+
+    def output_port(self, unique_id: str) -> DatasetId | None:
+        """The output port a model publishes (a second output of its job), if it is one."""
+        entry = self.manifest_entry(unique_id)
+        if entry is None or entry.get("resource_type") != "model":
+            return None
+        port = self._ports.outputs.get(str(entry.get("name")))
+        return DatasetId(self._ports.namespace, port) if port is not None else None
 
     def parents(self, unique_id: str) -> list[str]:
         """The node's upstream models, seeds, snapshots and sources, through ephemeral models."""

@@ -36,7 +36,9 @@ from floe.node_events import INVOCATION, NodeEvent, with_dbt_message
 
 if TYPE_CHECKING:
     from floe.contract.project import CompiledProject
+    from floe.contract.v1 import ArtifactsV1
     from floe.observability.lineage import RunLineage
+    from floe.observability.lineage_naming import PortDatasets
     from floe.observability.tracing import RunTracer
 
 _current: list[RunObserver] = []
@@ -92,7 +94,7 @@ class RunObserver:
         self.lineage: RunLineage = RunLineage(
             lineage, namespace=namespace, manifest=manifest, environment=artifacts.environment,
             project_root=compiled.root, timeout=platform.timeout, pipeline=artifacts.project.name,
-            iceberg_tables=list(landed), generators=landed,
+            iceberg_tables=list(landed), generators=landed, ports=_port_datasets(artifacts),
         )
 
     @property
@@ -235,3 +237,17 @@ def current_span(name: str, attributes: Mapping[str, Any] | None = None) -> cont
     if not _current:
         return contextlib.nullcontext()
     return _current[-1].span(name, attributes)
+
+
+def _port_datasets(artifacts: ArtifactsV1) -> PortDatasets | None:
+    """The data product's ports as lineage datasets (None for a plain project)."""
+    mesh = artifacts.mesh
+    if mesh is None:
+        return None
+    from floe.observability.lineage_naming import PortDatasets
+
+    return PortDatasets(
+        namespace=mesh.lineage_namespace,
+        inputs={f"{port.schema_name}.{port.table}": port.dataset for port in mesh.inputs},
+        outputs={port.model: port.dataset for port in mesh.outputs},
+    )

@@ -130,7 +130,9 @@ def build_dbt_assets(compiled: CompiledProject) -> AssetsDefinition:
         # One writer per project: a run floe dev launched waits here for a floe run (ARCHITECTURE.md).
         with project_writer(context, compiled):
             export_runtime_environment(compiled)
-            if compiled.artifacts.ingestion:
+            from floe.orchestration.lakehouse import has_input_ports
+
+            if compiled.artifacts.ingestion or has_input_ports(compiled):
                 from floe.orchestration.lakehouse import refresh_project_views
 
                 # The Iceberg tables may have moved on since the views were made (another run,

@@ -21,13 +21,25 @@ def open_project_catalog(compiled: CompiledProject) -> Catalog:
 
 
 def refresh_project_views(compiled: CompiledProject) -> list[str]:
-    """Point the DuckDB views of every ingestion table at its current snapshot."""
-    if not compiled.artifacts.ingestion:
-        return []
-    from floe.ingestion.views import refresh_views
+    """Point the DuckDB views of every ingestion table at its current snapshot, and of every input port
+    at the snapshot compile checked."""
+    created: list[str] = []
+    if compiled.artifacts.ingestion:
+        from floe.ingestion.views import refresh_views
 
-    return refresh_views(open_project_catalog(compiled), compiled.artifacts.environment, compiled.root,
-                         list(compiled.artifacts.ingestion))
+        created = refresh_views(open_project_catalog(compiled), compiled.artifacts.environment, compiled.root,
+                                list(compiled.artifacts.ingestion))
+    if has_input_ports(compiled):
+        from floe.mesh.views import create_port_views
+
+        assert compiled.artifacts.mesh is not None
+        created += create_port_views(compiled.artifacts.mesh.inputs, compiled.artifacts.environment, compiled.root)
+    return created
+
+
+def has_input_ports(compiled: CompiledProject) -> bool:
+    """Whether the project is a data product that reads other products' ports."""
+    return compiled.artifacts.mesh is not None and bool(compiled.artifacts.mesh.inputs)
 
 
 def relocate_project_lakehouse(compiled: CompiledProject) -> str | None:

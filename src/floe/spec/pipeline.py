@@ -12,6 +12,7 @@ from pydantic import Field
 from floe.spec.base import Identifier, StrictModel
 from floe.spec.dbt_vars import DbtVars, dbt_vars_field
 from floe.spec.ingestion import IngestionSource
+from floe.spec.mesh import ProductSpec
 
 PIPELINE_FILE = "floe.yaml"
 
@@ -97,4 +98,9 @@ class PipelineSpec(StrictModel):
     schedules: list[ScheduleSpec] = Field(default_factory=list, description="Cron schedules of jobs.")
     observability: PipelineObservability = Field(
         default_factory=PipelineObservability, description="Lineage and tracing switches."
+    )
+    product: ProductSpec | None = Field(
+        default=None,
+        description="Makes this pipeline a data product of a domain: its domain (name and version) and its "
+        "ports. Omitted: a plain project.",
     )

@@ -24,6 +24,7 @@ from floe.spec.compute import (
     TrinoCompute,
 )
 from floe.spec.daemon import OrchestratorDaemon
+from floe.spec.mesh import EnterpriseIdentity
 from floe.spec.observability import PlatformObservability
 from floe.spec.platform_services import ServicesField
 from floe.spec.secrets import SecretRef, url_has_password
@@ -477,6 +478,11 @@ class PlatformSpec(StrictModel):
     environments: dict[
         Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=63)], EnvironmentSpec
     ] = Field(min_length=1, description="Environments by name, e.g. dev, staging, prod.")
+    enterprise: EnterpriseIdentity | None = Field(
+        default=None,
+        description="The enterprise this platform is, as the top layer of a data mesh: domains "
+        "(domains/<name>/domain.yaml beside this file) refer to it by name and version.",
+    )
 
 
 __all__ = [

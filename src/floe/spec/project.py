@@ -12,8 +12,18 @@ from floe.errors import SpecError, SpecIssue
 from floe.spec.cron import cron_problem
 from floe.spec.ingestion import NULLABLE_COLUMNS
 from floe.spec.loading import LoadedSpec, load_spec
+from floe.spec.mesh_rules import (
+    MeshContext,
+    check_domain,
+    check_product,
+    domain_path_for,
+    load_domain,
+    mesh_platform_path,
+    product_domain_name,
+    resolve_mesh,
+)
 from floe.spec.pipeline import PIPELINE_FILE, PipelineSpec
-from floe.spec.platform import PLATFORM_FILE, EnvironmentSpec, PlatformSpec
+from floe.spec.platform import PLATFORM_FILE, EnvironmentSpec, LocalStorage, PlatformSpec, SqlCatalog
 
 DEFAULT_ENVIRONMENT = "dev"
 ALL_ASSETS_JOB = "all"
@@ -30,6 +40,8 @@ class Project:
     platform: LoadedSpec[PlatformSpec]
     environment_name: str
     environment: EnvironmentSpec
+    # Set when floe.yaml declares 'product:': the product's domain in the data mesh.
+    mesh: MeshContext | None = None
 
     @property
     def dbt_project_dir(self) -> Path:
@@ -78,6 +90,19 @@ def default_platform_path(pipeline_path: Path) -> Path:
     return Path(override) if override else pipeline_path.parent / PLATFORM_FILE
 
 
+def spec_files_of(pipeline_file: Path, platform_file: Path | None, environ: Mapping[str, str]) -> list[Path]:
+    """The spec files a compile of ``pipeline_file`` reads: floe.yaml, platform.yaml, and a data
+    product's domain.yaml (the platform of a product being its mesh folder's, see load_project)."""
+    platform = platform_file or default_platform_path(pipeline_file)
+    domain = product_domain_name(pipeline_file)
+    if domain is None:
+        return [pipeline_file, platform]
+    if platform_file is None and not environ.get("FLOE_PLATFORM_FILE") and not spec_present(platform):
+        platform = mesh_platform_path(pipeline_file, domain) or platform
+    domain_file = domain_path_for(pipeline_file, domain, environ)
+    return [pipeline_file, platform, *([domain_file] if domain_file is not None else [])]
+
+
 def load_project(
     pipeline_path: Path | str = PIPELINE_FILE,
     *,
@@ -98,7 +123,6 @@ def load_project(
     """
     env = os.environ if environ is None else environ
     pipeline_file = Path(pipeline_path)
-    platform_file = Path(platform_path) if platform_path else default_platform_path(pipeline_file)
     issues: list[SpecIssue] = []
     pipeline: LoadedSpec[PipelineSpec] | None = None
     platform: LoadedSpec[PlatformSpec] | None = None
@@ -108,6 +132,13 @@ def load_project(
                              missing_hint="run 'floe init NAME' to create a project, or pass -f PATH")
     except SpecError as exc:
         issues.extend(exc.issues)
+    platform_file = Path(platform_path) if platform_path else default_platform_path(pipeline_file)
+    domain = (pipeline.model.product.domain.name if pipeline is not None and pipeline.model.product is not None
+              else product_domain_name(pipeline_file) if pipeline is None else None)
+    if domain is not None and not platform_path and not env.get("FLOE_PLATFORM_FILE") \
+            and not spec_present(platform_file):
+        # A data product uses its enterprise's platform.yaml, in the mesh folder above it.
+        platform_file = mesh_platform_path(pipeline_file, domain) or platform_file
     try:
         platform = load_spec(platform_file, PlatformSpec, env, display_name=_display(platform_file),
                              pipeline_file=False,
@@ -137,10 +168,55 @@ def load_project(
         issues.extend(check_pipeline(pipeline, root))
         if env_spec is not None:
             issues.extend(check_ingestion_target(pipeline, env_spec, chosen or ""))
+    mesh: MeshContext | None = None
+    if pipeline is not None and pipeline.model.product is not None and platform is not None and env_spec is not None:
+        mesh, mesh_issues = _load_mesh(pipeline, pipeline_file, platform, platform_file, chosen or "", env_spec, env)
+        issues.extend(mesh_issues)
+        if mesh is not None and project_root(platform_file) != root:
+            env_spec = shared_paths_from(env_spec, project_root(platform_file))
     if issues:
         raise SpecError(issues)
     assert pipeline is not None and platform is not None and env_spec is not None and chosen
-    return Project(root, pipeline_file, platform_file, pipeline, platform, chosen, env_spec)
+    return Project(root, pipeline_file, platform_file, pipeline, platform, chosen, env_spec, mesh)
+
+
+def _load_mesh(pipeline: LoadedSpec[PipelineSpec], pipeline_file: Path, platform: LoadedSpec[PlatformSpec],
+               platform_file: Path, environment_name: str, environment: EnvironmentSpec,
+               env: Mapping[str, str]) -> tuple[MeshContext | None, list[SpecIssue]]:
+    """The product's domain, checked against the enterprise above it and the product below it."""
+    domain_path, issues = resolve_mesh(pipeline, pipeline_file, env)
+    if domain_path is None:
+        return None, issues
+    try:
+        domain = load_domain(domain_path, env)
+    except SpecError as exc:
+        return None, exc.issues
+    issues = check_domain(domain, platform, domain_path)
+    issues.extend(check_product(pipeline, platform, domain, domain_path, environment_name, environment))
+    return MeshContext(domain_path, domain, pipeline.model.name), issues
+
+
+def shared_paths_from(environment: EnvironmentSpec, base: Path) -> EnvironmentSpec:
+    """The environment with its shared parts' relative paths made absolute against ``base``.
+
+    Every product of a mesh reads and writes the one shared catalog and storage of the enterprise:
+    their relative paths are the enterprise platform.yaml's, not each product's. The compute
+    target (each product's own warehouse) stays project-relative.
+    """
+    catalog, storage = environment.catalog, environment.storage
+    if isinstance(catalog, SqlCatalog):
+        updates: dict[str, str] = {}
+        scheme, _, rest = catalog.uri.partition(":///")
+        if scheme.lower().startswith("sqlite") and not rest.startswith("/"):
+            updates["uri"] = f"{scheme}:///{(base / rest).as_posix()}"
+        warehouse = catalog.warehouse
+        if warehouse is not None and "://" not in warehouse and not Path(warehouse).is_absolute():
+            updates["warehouse"] = (base / warehouse).as_posix()
+        catalog = catalog.model_copy(update=updates)
+    if isinstance(storage, LocalStorage) and not Path(storage.path).is_absolute() \
+            and not storage.path.lower().startswith("file://"):
+        storage = storage.model_copy(update={"path": (base / storage.path).as_posix()})
+    return environment.model_copy(update={"catalog": catalog, "storage": storage})
 
 
 def check_pipeline(pipeline: LoadedSpec[PipelineSpec], root: Path) -> list[SpecIssue]:

@@ -23,7 +23,8 @@ from floe.errors import FloeError
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SCHEMA_DIR = REPO_ROOT / "schemas"
 GOLDEN_V1 = REPO_ROOT / "tests" / "fixtures" / "artifacts" / "v1_minimal.json"
-EXPECTED_FILES = {"floe.schema.json", "platform.schema.json", "artifacts.v1.schema.json", "preflight.v1.schema.json"}
+EXPECTED_FILES = {"floe.schema.json", "platform.schema.json", "domain.schema.json", "artifacts.v1.schema.json",
+                  "preflight.v1.schema.json", "product-record.v1.schema.json"}
 
 
 def _committed(name: str) -> dict[str, Any]:
@@ -191,7 +192,7 @@ def test_schema_text_by_short_or_file_name(name: str) -> None:
 def test_schema_text_unknown_name_lists_the_known_ones() -> None:
     with pytest.raises(FloeError, match="no schema named 'pipeline'") as info:
         schema_text("pipeline")
-    assert "floe, platform, artifacts" in str(info.value)
+    assert "floe, platform, domain, artifacts" in str(info.value)
 
 
 @pytest.mark.process
@@ -229,5 +230,5 @@ def test_cli_show_prints_one_schema(floe: Any, tmp_path: Path) -> None:
 def test_cli_show_unknown_name_exits_1(floe: Any, tmp_path: Path) -> None:
     result = floe("schema", "show", "nope", cwd=tmp_path)
     assert result.returncode == 1
-    assert "'nope' is not one of 'floe', 'platform', 'artifacts'" in result.stderr
+    assert "'nope' is not one of 'floe', 'platform', 'domain', 'artifacts'" in result.stderr
     assert "Traceback" not in result.stderr

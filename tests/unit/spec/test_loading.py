@@ -100,7 +100,7 @@ def test_unknown_key_without_a_close_match_lists_the_fields(tmp_path: Path) -> N
     issue = _one(tmp_path, PIPELINE + "zzz: 1\n")
     assert (issue.line, issue.column, issue.path) == (12, 1, "zzz")
     assert issue.hint == (
-        "allowed fields: description, ingestion, jobs, name, observability, schedules, transforms, version"
+        "allowed fields: description, ingestion, jobs, name, observability, product, schedules, transforms, version"
     )
 
 

@@ -259,7 +259,11 @@ def early_launch_for_run(compiled: CompiledProject, job_def: Any, dbt: Any, run_
 
     launcher = worker_launcher()
     node = None
-    if not subset and not compiled.artifacts.ingestion and launcher is not None and verify(DAGSTER):
+    from floe.orchestration.lakehouse import has_input_ports
+
+    # Input ports' views are made in the step, before dbt: such a run cannot launch dbt earlier.
+    if (not subset and not compiled.artifacts.ingestion and not has_input_ports(compiled)
+            and launcher is not None and verify(DAGSTER)):
         node = _whole_dbt_node(job_def)
     if node is None or launcher is None:
         yield None

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "cube": ("floe.cli.cube_cmd", "cube", "Generate the Cube semantic model from dbt; verify it on the warehouse."),
     "demo": ("floe.cli.demo_cmd", "demo", "The live e-commerce demo: synthetic orders to Iceberg to marts."),
     "product": ("floe.cli.product_cmd", "product", "Data products of a mesh domain: init, register, list."),
+    "domain": ("floe.cli.domain_cmd", "domain", "Data mesh domains: the floe-domain chart values of their products."),
     "schema": ("floe.cli.schema_cmd", "schema", "Export the JSON Schemas of the specs and the artifacts."),
     "platform": ("floe.cli.platform_cmd", "platform", "Helm values and manifests for Kubernetes; deploy them."),
     "metrics": ("floe.cli.metrics_cmd", "metrics", "Prometheus metrics of the Dagster instance: serve or show them."),

@@ -55,7 +55,9 @@ def register(pipeline_file: Path, platform_file: Path | None, environment: str |
 
     Each port's model must be built ('floe run'); its rows become the Iceberg table
     <domain>.<product>.<port> with the port's version and schema in the table's properties.
-    The record goes to domains/<domain>/products/<product>.json.
+    The record goes to domains/<domain>/products/<product>.json, and the domain's
+    floe-domain.values.yaml is written again from all its records (each product a code location
+    of the domain's Dagster).
     """
     from floe.compiler import compile_project
     from floe.mesh.publish import register_product
@@ -74,6 +76,14 @@ def register(pipeline_file: Path, platform_file: Path | None, environment: str |
     for port in record.ports:
         click.echo(f"  port {port.table} {port.version}: {port.rows} rows, "
                    f"{', '.join(f'{c.name} {c.type}' for c in port.columns)}")
+    if project.mesh is not None:
+        from floe.cli.domain_cmd import write_domain_values
+
+        # The product becomes a code location of its domain's Dagster at the next helm upgrade.
+        services = project.environment.services
+        values, count = write_domain_values(project.mesh.domain_path, services.namespace if services else None)
+        click.echo(f"  domain release: {values} ({count} product{'s' if count != 1 else ''}; helm upgrade --install "
+                   f"{record.domain} charts/floe-domain -n {record.domain} -f {values.name})")
 
 
 @product.command("list")

@@ -119,6 +119,20 @@ def test_a_product_reads_another_products_port_and_a_breaking_change_fails_its_c
     assert port_dataset in _lineage(producer / ".floe/lineage.jsonl", "outputs")
     assert port_dataset in _lineage(consumer / ".floe/lineage.jsonl", "inputs")
 
+    # Both registered products are code locations of the domain's Dagster, as helm renders them.
+    consumer_registered = floe("product", "register", "--image", "registry.example/sales/revenue:0.1.0",
+                               cwd=consumer)
+    _ok(consumer_registered)
+    assert "floe-domain.values.yaml (2 products" in consumer_registered.stdout
+    _the_domain_release_deploys_both(mesh, tmp_path)
+    # Written again for another platform namespace; an unknown domain is refused.
+    rewritten = floe("domain", "values", "sales", "--platform-namespace", "data-platform", "--json", cwd=mesh)
+    _ok(rewritten)
+    assert json.loads(rewritten.stdout)["products"] == 2
+    assert "polaris.data-platform.svc.cluster.local" in (mesh / "domains/sales/floe-domain.values.yaml").read_text()
+    unknown = floe("domain", "values", "finance", cwd=mesh)
+    assert unknown.returncode == 1 and "no domain 'finance'" in unknown.stderr and "(domains: sales)" in unknown.stderr
+
     # A breaking change: revenue retyped and the port's major version bumped, registered again.
     mart = producer / "dbt/models/marts/customer_revenue.sql"
     mart.write_text(mart.read_text(encoding="utf-8").replace(
@@ -137,6 +151,37 @@ def test_a_product_reads_another_products_port_and_a_breaking_change_fails_its_c
             "column 'revenue' was retyped to string; this product reads it as double") in broken.stderr
     assert "is at version 2.0.0, outside the accepted range '^1.0.0'" in broken.stderr
     assert "a major version bump" in broken.stderr
+
+
+def _the_domain_release_deploys_both(mesh: Path, tmp_path: Path) -> None:
+    """floe-domain, rendered with the official Dagster chart from the values registration wrote:
+    every object validates; each product is a code location with its image and its artifacts."""
+    import yaml
+
+    from tests.charts.helm_support import require_official_chart
+    from tests.charts.plugin_support import Validator, build_platform_charts, render_by_chart
+
+    require_official_chart()
+    values = yaml.safe_load((mesh / "domains/sales/floe-domain.values.yaml").read_text(encoding="utf-8"))
+    assert values["domain"] == {"name": "sales", "version": "1.0.0"}
+    grouped = render_by_chart("floe-domain", values, build_platform_charts(tmp_path / "charts"), release="sales",
+                              namespace="sales")
+    documents = [document for objects in grouped.values() for document in objects]
+    Validator().check(documents, "domain sales from its registration records")
+    workspace = next(d for d in documents
+                     if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("workspace-yaml"))
+    entries = yaml.safe_load(workspace["data"]["workspace.yaml"])["load_from"]
+    hosts = sorted(entry["grpc_server"]["host"] for entry in entries)
+    assert hosts == ["sales-orders", "sales-revenue"]
+    for product in ("orders", "revenue"):
+        configmap = next(d for d in documents if d["kind"] == "ConfigMap"
+                         and d["metadata"]["name"] == f"sales-{product}-artifacts")
+        compiled = json.loads((mesh / product / ".floe/artifacts.json").read_text(encoding="utf-8"))
+        assert json.loads(configmap["data"]["artifacts.json"]) == compiled
+        deployment = next(d for d in documents if d["kind"] == "Deployment"
+                          and d["metadata"]["name"].endswith(f"sales-{product}"))
+        assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == \
+            f"registry.example/sales/{product}:0.1.0"
 
 
 def test_a_plain_project_compiles_as_before(compiled_project: Path) -> None:

@@ -35,6 +35,10 @@ class Registration:
     record_path: Path
 
 
+# The new port is built under this name beside the old one, then takes its place.
+STAGING_SUFFIX = "__floe_staging"
+
+
 def register_product(project: Project, artifacts_path: Path, manifest: dict[str, Any], *,
                      image_repository: str | None = None, image_tag: str | None = None) -> Registration:
     """Publish the output ports of a compiled product and write its registration record.
@@ -132,21 +136,38 @@ def _microseconds(table: pa.Table) -> pa.Table:
 
 def _publish(catalog: Any, identifier: tuple[str, str, str], data: pa.Table,
              properties: dict[str, str]) -> list[PortColumn]:
+    import uuid
+
     from floe.lakehouse.errors import translated_errors
     from floe.lakehouse.properties import TABLE_ROOT
 
     where = "the shared catalog"
-    with translated_errors(where=where, action=f"publish port {'.'.join(identifier)}"):
+    name = ".".join(identifier)
+    staging = (*identifier[:2], f"{identifier[2]}{STAGING_SUFFIX}")
+    with translated_errors(where=where, action=f"publish port {name}"):
         catalog.create_namespace_if_not_exists(identifier[:2])
-        if catalog.table_exists(identifier):
-            # A port's schema may change between registrations; the files of the old table stay.
-            catalog.drop_table(identifier)
+        if catalog.table_exists(staging):  # left by a registration that failed midway
+            catalog.drop_table(staging)
         root = catalog.properties.get(TABLE_ROOT)
-        location = f"{root.rstrip('/')}/{'/'.join(identifier)}" if root else None
-        table = catalog.create_table(identifier, schema=data.schema, location=location, properties=properties)
+        # Each registration writes under a folder of its own: the previous port keeps its files
+        # (a consumer may be reading them) and never shares a folder with the next.
+        location = f"{root.rstrip('/')}/{'/'.join(identifier)}/{uuid.uuid4().hex[:12]}" if root else None
+        from pyiceberg.io.pyarrow import UnsupportedPyArrowTypeException
+
+        try:
+            table = catalog.create_table(staging, schema=data.schema, location=location, properties=properties)
+        except UnsupportedPyArrowTypeException as exc:
+            raise FloeError(f"output port {name}: {exc} (Iceberg has no such type)",
+                            hint="cast the column in the port's model to a type Iceberg holds (e.g. a string or "
+                                 "a number of seconds), then 'floe run' and register again") from None
         columns = [PortColumn(name=field.name, type=str(field.field_type)) for field in table.schema().fields]
         # One commit: the rows, and the schema as consumers' contracts name it (Iceberg types).
         with table.transaction() as transaction:
             transaction.set_properties({PORT_SCHEMA_PROPERTY: json.dumps([c.model_dump() for c in columns])})
             transaction.append(data)
+        # Only now, with the new port complete, does it replace the old one (a schema may change
+        # between registrations, which no in-place Iceberg commit allows).
+        if catalog.table_exists(identifier):
+            catalog.drop_table(identifier)
+        catalog.rename_table(staging, identifier)
         return columns

@@ -6,17 +6,16 @@ release, so that every domain reaches them as ``<name>.<platform namespace>.svc.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar
 
 from pydantic import Field, model_validator
 
+from floe.platform.helm.database_values import ChartDatabase
 from floe.platform.helm.values_common import (
     ChartValues,
     HelmModel,
     Image,
     K8sName,
-    Memory,
-    OptionalK8sName,
     PodSecurity,
     Resources,
 )
@@ -37,39 +36,13 @@ class Collector(HelmModel):
     resources: Resources = Field(description="Requests and limits.")
 
 
-class SecretKey(HelmModel):
-    """One key of a Secret."""
-
-    name: K8sName = Field(description="Secret name.")
-    key: str = Field(min_length=1, description="Key inside it.")
-
-
-class DatabaseStatefulSet(HelmModel):
-    """A one-replica PostgreSQL for dev and demo."""
-
-    image: Image = Field(description="PostgreSQL image.")
-    uid: int = Field(default=70, ge=1, description="The image's postgres user.")
-    storage: Memory = Field(default="5Gi", description="Size of the data volume.")
-    storage_class_name: OptionalK8sName = Field(default="", description="StorageClass; empty: the default.")
-    resources: Resources = Field(description="Requests and limits.")
-
-
-class MarquezDatabase(HelmModel):
+class MarquezDatabase(ChartDatabase):
     """Marquez' PostgreSQL: external by reference, or the StatefulSet."""
 
-    mode: Literal["external", "statefulset"] = Field(default="statefulset", description="Where it runs.")
-    host: str = Field(default="", description="Host of the external server (mode external).")
-    port: int = Field(default=5432, ge=1, le=65535, description="Port.")
+    values_path: ClassVar[str] = "marquez.database"
+
     name: str = Field(default="marquez", min_length=1, description="Database.")
     user: str = Field(default="marquez", min_length=1, description="Role.")
-    password_secret: SecretKey = Field(description="The role's password, by reference.")
-    statefulset: DatabaseStatefulSet = Field(description="Settings of mode statefulset.")
-
-    @model_validator(mode="after")
-    def _external_needs_host(self) -> MarquezDatabase:
-        if self.mode == "external" and not self.host:
-            raise ValueError("marquez.database.mode external needs marquez.database.host")
-        return self
 
 
 class MarquezWeb(HelmModel):

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
+from floe.platform.helm.database_values import ChartDatabase
 from floe.platform.helm.values_common import (
     ChartValues,
     HelmModel,
     Image,
     K8sName,
     Memory,
-    OptionalK8sName,
     PodSecurity,
     Probe,
     ResourceAmounts,
@@ -44,39 +44,13 @@ class RootCredentials(HelmModel):
     client_secret_key: str = Field(default="client-secret", min_length=1, description="Key of the client secret.")
 
 
-class SecretKey(HelmModel):
-    """One key of a Secret."""
-
-    name: K8sName = Field(description="Secret name.")
-    key: str = Field(min_length=1, description="Key inside it.")
-
-
-class DatabaseStatefulSet(HelmModel):
-    """The one-replica PostgreSQL of dev and demo."""
-
-    image: Image = Field(description="PostgreSQL image.")
-    uid: int = Field(default=70, ge=1, description="The image's postgres user.")
-    storage: Memory = Field(default="5Gi", description="Size of the data volume.")
-    storage_class_name: OptionalK8sName = Field(default="", description="StorageClass; empty: the default.")
-    resources: Resources = Field(description="Requests and limits.")
-
-
-class PolarisDatabase(HelmModel):
+class PolarisDatabase(ChartDatabase):
     """Polaris' metastore: an external PostgreSQL or the StatefulSet."""
 
-    mode: Literal["external", "statefulset"] = Field(default="statefulset", description="Where it runs.")
-    host: str = Field(default="", description="Host of the external server (mode external).")
-    port: int = Field(default=5432, ge=1, le=65535, description="Port.")
+    values_path: ClassVar[str] = "database"
+
     name: str = Field(default="polaris", min_length=1, description="Database.")
     user: str = Field(default="polaris", min_length=1, description="Role.")
-    password_secret: SecretKey = Field(description="The role's password, by reference.")
-    statefulset: DatabaseStatefulSet = Field(description="Settings of mode statefulset.")
-
-    @model_validator(mode="after")
-    def _external_needs_host(self) -> PolarisDatabase:
-        if self.mode == "external" and not self.host:
-            raise ValueError("database.mode external needs database.host")
-        return self
 
 
 class AdminTool(HelmModel):

@@ -154,7 +154,10 @@ def test_sigint_reaches_dbt_in_the_worker(compiled_project: Path) -> None:
     # A model DuckDB needs minutes for; dbt is told to stop while it runs.
     (compiled.dbt_project_dir / "models" / "slow.sql").write_text(
         "{{ config(materialized='table') }}\nselect sum(a.range * b.range) as n from range(200000000) a, range(50) b\n")
-    args = _args(compiled_project, "run", "--select", "slow")
+    # Debug logs: dbt says when it sends the model's statement (SQLQuery). A Ctrl-C before that
+    # finds no query to cancel, and dbt then waits for the query it starts next (minutes): on a
+    # loaded machine "the node started" and "its query runs" can be seconds apart.
+    args = [*_args(compiled_project, "run", "--select", "slow"), "--log-level", "debug"]
     launcher = launcher_executable()
     assert launcher
     with DbtWorker("duckdb"):
@@ -162,9 +165,11 @@ def test_sigint_reaches_dbt_in_the_worker(compiled_project: Path) -> None:
         process = subprocess.Popen([launcher, *args], cwd=compiled_project, env=env, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True)
         assert process.stdout is not None
-        for line in process.stdout:  # wait until the model is running
-            if '"NodeExecuting"' in line or ("slow" in line and '"LogStartLine"' in line):
+        for line in process.stdout:  # wait until the model's query runs
+            if '"SQLQuery"' in line and "range(200000000)" in line:
                 break
+        else:
+            pytest.fail(f"dbt ended ({process.wait()}) without sending the model's query")
         time.sleep(1.0)
         started = time.monotonic()
         process.send_signal(signal.SIGINT)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +17,19 @@ SHARED = REPO_ROOT.parent / "shared"
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 # Fails a test that starts a child process without the `process` (or integration) mark.
 pytest_plugins = ["tests.support.process_tier"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C reaches the floe processes the tests start, as it does in a terminal.
+
+    A suite started in the background by a non-interactive shell (``make test &``, nohup, some
+    CI runners) inherits SIGINT ignored, and an ignored signal stays ignored across fork and
+    exec: every floe child, dbt worker and Cube server would ignore the tests' Ctrl-C (Python
+    installs its KeyboardInterrupt handler only over the default). A foreground process has it
+    at its default; so do the test runner's workers and their children, from here.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 # What an in-process floe run exports for dbt and Dagster (builder, dbt step): a floe started

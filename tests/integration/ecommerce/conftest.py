@@ -11,13 +11,17 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import RUNTIME_ENV
 from tests.integration.ecommerce.bronze import TIER_VARS, write_project
 
 
 def run_dbt(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Run the real dbt of this environment in a child process; fail the test if it fails."""
     dbt = Path(sys.executable).parent / "dbt"
-    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_USE_COLORS": "false"}
+    # Without what an in-process floe run of an earlier test exported (DBT_TARGET_PATH would send
+    # this project's manifest to that project's target folder).
+    inherited = {key: value for key, value in os.environ.items() if key not in RUNTIME_ENV}
+    env = {**inherited, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_USE_COLORS": "false"}
     result = subprocess.run(
         [str(dbt), *args, "--project-dir", str(project), "--profiles-dir", str(project),
          "--vars", json.dumps(TIER_VARS)],

@@ -25,7 +25,10 @@ Runner = Callable[..., subprocess.CompletedProcess[str]]
 Mutation = Callable[[Path], None]
 
 MIB = 1024 * 1024
-FAST_SECONDS = 20.0  # a whole `floe validate` process, on a machine that may be busy; unbounded input takes minutes
+# A whole `floe validate` process (interpreter, imports, both specs) on a machine that may be
+# loaded: under two CPU hogs beside the suite it took over 20 s. Unbounded input takes many
+# minutes or all memory, so a generous bound still tells the two apart.
+FAST_SECONDS = 90.0
 
 
 # --- mutations ---------------------------------------------------------------------------------
@@ -382,7 +385,7 @@ def test_broken_project_is_reported(floe: Runner, minimal_project: Path, case: C
 def test_hostile_input_fails_fast(floe: Runner, minimal_project: Path, case: Case) -> None:
     case.mutate(minimal_project)
     started = time.perf_counter()
-    result = floe("validate", cwd=minimal_project, timeout=30)
+    result = floe("validate", cwd=minimal_project, timeout=300)
     elapsed = time.perf_counter() - started
     _assert_no_crash(result)
     assert elapsed < FAST_SECONDS, f"took {elapsed:.1f}s"

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from floe.errors import SpecIssue
+from floe.errors import SpecError, SpecIssue
 from floe.spec.loading import LoadedSpec, load_spec
 from floe.spec.mesh import DOMAIN_FILE, DOMAINS_DIR, MESH_NAME_PATTERN, DomainSpec, same_version
 from floe.spec.pipeline import PipelineSpec
@@ -50,11 +50,13 @@ def product_domain_name(pipeline_file: Path) -> str | None:
     For questions asked before (or without) validating floe.yaml: which platform.yaml and
     domain.yaml a product's compile reads.
     """
-    import yaml
+    from floe.spec.yaml_source import load_yaml_file
 
     try:
-        data = yaml.safe_load(pipeline_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError, yaml.YAMLError):
+        # floe's bounded reader, as every spec read: a hostile floe.yaml (endless, a pipe, nested
+        # 300,000 levels) is refused there, never parsed without limits.
+        data = load_yaml_file(pipeline_file).data
+    except SpecError:
         return None
     product = data.get("product") if isinstance(data, dict) else None
     domain = product.get("domain") if isinstance(product, dict) else None

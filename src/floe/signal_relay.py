@@ -76,3 +76,31 @@ def _close(*fds: int) -> None:
     for fd in fds:
         with contextlib.suppress(OSError):
             os.close(fd)
+
+
+def event_on_signals(*signums: signal.Signals) -> threading.Event:
+    """An Event that is set when one of ``signums`` arrives (call it from the main thread).
+
+    The handler only writes a byte to a pipe; a watcher thread sets the Event. Setting an Event
+    in the handler itself can deadlock: the handler runs in the main thread between two
+    bytecodes, possibly while that thread holds the Event's own lock (inside ``Event.wait``),
+    and the lock is not reentrant. A ``floe daemon run`` stuck that way ignored SIGTERM until
+    it was killed.
+    """
+    event = threading.Event()
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)  # a full pipe must never block a signal handler
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        with contextlib.suppress(OSError):  # full: a byte is already waiting
+            os.write(write_fd, b"!")
+
+    def watch() -> None:
+        with contextlib.suppress(OSError):
+            os.read(read_fd, 1)
+        event.set()
+
+    threading.Thread(target=watch, name="floe-signal-event", daemon=True).start()
+    for signum in signums:
+        signal.signal(signum, on_signal)
+    return event

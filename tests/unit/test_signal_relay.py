@@ -57,3 +57,24 @@ def test_the_relay_leaves_an_existing_wakeup_fd_alone() -> None:
             "print(relay_to_main_thread(), signal.set_wakeup_fd(-1) == w)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert result.stdout.split() == ["False", "True"]
+
+
+def test_a_signal_sets_the_event_without_the_handler_taking_its_lock() -> None:
+    import os
+    import signal as signals
+
+    from floe.signal_relay import event_on_signals
+
+    previous = signals.getsignal(signals.SIGUSR1)
+    try:
+        event = event_on_signals(signals.SIGUSR1)
+        assert not event.is_set()
+        # The main thread holds the Event's own lock when the signal comes: a handler that set
+        # the Event itself would wait for that lock forever.
+        with event._cond:
+            os.kill(os.getpid(), signals.SIGUSR1)
+            for _ in range(100):  # let the handler run while the lock is held
+                sum(range(1000))
+        assert event.wait(60)
+    finally:
+        signals.signal(signals.SIGUSR1, previous)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -107,9 +106,9 @@ def run(artifacts_path: Path | None, election: str, workspace: Path | None, leas
     where = "no lease (mode single)" if store is None else _describe(public_view(store))
     report_start = {"mode": daemon_spec.mode, "store": where, "identity": store["identity"] if store else None}
     _print_line("start", f"floe daemon: mode {daemon_spec.mode}, {where}", as_json, report_start)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    from floe.signal_relay import event_on_signals
+
+    stop = event_on_signals(signal.SIGTERM, signal.SIGINT)
     elector = Elector(lock, lambda: DaemonChild(argv, env, guardian_args=guardian), timing, report, watch,
                       alive_file=alive_file)
     elector.run(stop)

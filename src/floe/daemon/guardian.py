@@ -21,10 +21,10 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 
 from floe.daemon.child import STOP_GRACE_S
 from floe.processes import child_ends_with_parent, die_with_parent
+from floe.signal_relay import event_on_signals
 
 _RELEASE_TIMEOUT_S = 5.0
 
@@ -36,9 +36,7 @@ def main(argv: list[str]) -> int:
     store = json.loads(argv[0])
     command = argv[2:]
     wrapper = os.getppid()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = event_on_signals(signal.SIGTERM, signal.SIGINT)
     die_with_parent(signal.SIGTERM, parent=wrapper)
     daemon = subprocess.Popen(command, preexec_fn=child_ends_with_parent(signal.SIGKILL))
     while not stop.wait(0.2):

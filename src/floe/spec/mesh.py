@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
 from floe.spec.base import StrictModel, rule_error
 
@@ -47,28 +47,22 @@ def check_version(value: str) -> str:
     return value
 
 
+# A version field of the mesh layers: MAJOR.MINOR.PATCH, refused otherwise with what it looks like.
+MeshVersion = Annotated[str, AfterValidator(check_version)]
+
+
 class VersionedRef(StrictModel):
     """A reference to an upper layer by name and exact version."""
 
     name: MeshName = Field(description="Name of the layer referred to.")
-    version: str = Field(description="Its exact version, MAJOR.MINOR.PATCH (a leading 'v' is allowed).")
-
-    @field_validator("version")
-    @classmethod
-    def _check_version(cls, value: str) -> str:
-        return check_version(value)
+    version: MeshVersion = Field(description="Its exact version, MAJOR.MINOR.PATCH (a leading 'v' is allowed).")
 
 
 class EnterpriseIdentity(StrictModel):
     """``enterprise:`` in platform.yaml: the top layer of a data mesh."""
 
     name: MeshName = Field(description="Enterprise name that domain.yaml files refer to.")
-    version: str = Field(description="Version of the enterprise platform, MAJOR.MINOR.PATCH.")
-
-    @field_validator("version")
-    @classmethod
-    def _check_version(cls, value: str) -> str:
-        return check_version(value)
+    version: MeshVersion = Field(description="Version of the enterprise platform, MAJOR.MINOR.PATCH.")
 
 
 class DomainAllows(StrictModel):
@@ -103,16 +97,11 @@ class DomainSpec(StrictModel):
     """The whole of ``domain.yaml``."""
 
     name: MeshName = Field(description="Domain name; its folder under domains/ has the same name.")
-    version: str = Field(description="Version of the domain, MAJOR.MINOR.PATCH; products pin it.")
+    version: MeshVersion = Field(description="Version of the domain, MAJOR.MINOR.PATCH; products pin it.")
     description: str | None = Field(default=None, description="What the domain owns.")
     enterprise: VersionedRef = Field(description="The enterprise (platform.yaml) this domain belongs to.")
     allows: DomainAllows = Field(default_factory=DomainAllows, description="What products may use.")
     quotas: DomainQuotas = Field(default_factory=DomainQuotas, description="Limits on products.")
-
-    @field_validator("version")
-    @classmethod
-    def _check_version(cls, value: str) -> str:
-        return check_version(value)
 
 
 class OutputPort(StrictModel):
@@ -120,13 +109,8 @@ class OutputPort(StrictModel):
 
     name: MeshName = Field(description="Port name; the Iceberg table <domain>.<product>.<name>.")
     model: str = Field(min_length=1, description="The dbt model (a mart) whose rows the port publishes.")
-    version: str = Field(description="Port version, MAJOR.MINOR.PATCH: bump MAJOR on a breaking change.")
+    version: MeshVersion = Field(description="Port version, MAJOR.MINOR.PATCH: bump MAJOR on a breaking change.")
     description: str | None = Field(default=None, description="What the port holds.")
-
-    @field_validator("version")
-    @classmethod
-    def _check_version(cls, value: str) -> str:
-        return check_version(value)
 
 
 class InputPort(StrictModel):

@@ -256,3 +256,15 @@ def reset_dir(path: Path) -> Path:
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
     return path
+
+
+def burst_batches(spec: Path, rows: int, script: str) -> None:
+    """Turn the ecommerce template's live ingestion (wall clock, realistic rate, a week's
+    backfill) into the virtual clock with ``rows`` orders every batch, so every batch is the
+    same size whatever the time between runs. ``script`` names the caller for the error."""
+    text = spec.read_text()
+    wall, realistic = "    clock: wall\n    backfill: 7d\n", "      type: realistic\n      per_hour: 1200\n"
+    if wall not in text or realistic not in text:
+        raise SystemExit(f"the ecommerce template's ingestion block changed: update {script}")
+    spec.write_text(text.replace(wall, "    clock: virtual\n").replace(
+        realistic, f"      type: burst\n      rows: {rows}\n"))

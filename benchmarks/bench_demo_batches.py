@@ -29,7 +29,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from _timing import PYTHON, WORK, bench_env, exclusive, machine_line, note, reset_dir, seconds, table
+from _timing import PYTHON, WORK, bench_env, burst_batches, exclusive, machine_line, note, reset_dir, seconds, table
 
 
 def _size(path: Path) -> int:
@@ -67,13 +67,7 @@ def main(argv: list[str] | None = None) -> int:
                        capture_output=True)
         root = work / "shop"
         spec = root / "floe.yaml"
-        # The virtual clock with a burst: every batch the same size, whatever the time between runs.
-        text = spec.read_text()
-        wall, realistic = "    clock: wall\n    backfill: 7d\n", "      type: realistic\n      per_hour: 1200\n"
-        if wall not in text or realistic not in text:
-            raise SystemExit("the ecommerce template's ingestion block changed: update bench_demo_batches.py")
-        spec.write_text(text.replace(wall, "    clock: virtual\n").replace(
-            realistic, f"      type: burst\n      rows: {args.rows}\n"))
+        burst_batches(spec, args.rows, "bench_demo_batches.py")
         note(f"compiling, then landing {args.batches} batches of {args.rows:,} orders")
         subprocess.run([*floe, "compile"], cwd=root, env=env, check=True, capture_output=True)
 

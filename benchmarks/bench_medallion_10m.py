@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _timing import PYTHON, WORK, bench_env, exclusive, machine_line, note, reset_dir, seconds, table
+from _timing import PYTHON, WORK, bench_env, burst_batches, exclusive, machine_line, note, reset_dir, seconds, table
 
 REPLAY = r"""
 import json, resource, sys, time
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
                        capture_output=True)
         root = work / "shop"
         spec = root / "floe.yaml"
-        spec.write_text(spec.read_text().replace("    rate:\n", f"    rate:\n      rows: {args.orders}\n", 1))
+        burst_batches(spec, args.orders, "bench_medallion_10m.py")
         subprocess.run([*floe, "compile"], cwd=root, env=env, check=True, capture_output=True)
         note(f"floe run: one batch of {args.orders:,} orders through bronze, silver and gold")
         before = _children_maxrss_mib()

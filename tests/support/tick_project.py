@@ -47,19 +47,9 @@ def write_tick_project(folder: Path, database: str, host: str = "127.0.0.1", por
 
 def scheduled_times(home: Path) -> list[datetime]:
     """The scheduled execution time of every run the schedule created, in run order."""
-    import os
-
     from dagster import DagsterInstance, RunsFilter
 
-    previous = os.environ.get("DAGSTER_HOME")
-    os.environ["DAGSTER_HOME"] = str(home)
-    try:
-        with DagsterInstance.get() as instance:
-            runs = instance.get_runs(filters=RunsFilter(tags={"dagster/schedule_name": SCHEDULE}))
-            stamps = [run.tags.get(".dagster/scheduled_execution_time") for run in runs]
-    finally:
-        if previous is None:
-            os.environ.pop("DAGSTER_HOME", None)
-        else:
-            os.environ["DAGSTER_HOME"] = previous
+    with DagsterInstance.from_config(str(home)) as instance:
+        runs = instance.get_runs(filters=RunsFilter(tags={"dagster/schedule_name": SCHEDULE}))
+        stamps = [run.tags.get(".dagster/scheduled_execution_time") for run in runs]
     return sorted(datetime.fromisoformat(stamp) for stamp in stamps if stamp)

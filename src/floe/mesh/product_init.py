@@ -98,7 +98,22 @@ def init_product(name: str, domain_ref: str, *, parent: Path | None = None,
     floe_yaml = target / "floe.yaml"
     text = floe_yaml.read_text(encoding="utf-8").replace(f"name: {project_name(target)}", f"name: {name}", 1)
     floe_yaml.write_text(text + _product_block(domain_name, domain.model.version), encoding="utf-8")
+    _ignore_ports_sources(target)
     return ProductInitResult(result, domain_name, domain.model.version, domain_path)
+
+
+def _ignore_ports_sources(root: Path) -> None:
+    """Keep the input ports' dbt sources out of git: every compile rewrites them from the
+    shared catalog, so they are a build output, not the product's code."""
+    from floe.mesh.product_compile import ports_sources_path
+
+    line = "/" + ports_sources_path(root / "dbt").relative_to(root).as_posix()
+    path = root / ".gitignore"
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if line in {entry.strip() for entry in text.splitlines()}:
+        return
+    separator = "" if not text or text.endswith("\n") else "\n"
+    path.write_text(f"{text}{separator}{line}\n", encoding="utf-8")
 
 
 def project_name(target: Path) -> str:

@@ -89,17 +89,11 @@ def _with_instance(home: Path, check: Callable[[DagsterInstance], bool], timeout
     """Open the instance in ``home`` until ``check`` holds (at least once, whatever the timeout)."""
     from dagster import DagsterInstance
 
-    previous = os.environ.get("DAGSTER_HOME")
-    os.environ["DAGSTER_HOME"] = str(home)
     deadline = time.monotonic() + timeout
-    try:
-        while True:
-            with DagsterInstance.get() as instance:
-                if check(instance):
-                    return
-            if time.monotonic() > deadline:
-                raise AssertionError(f"not so in {home} within {timeout}s")
-            time.sleep(1)
-    finally:
-        if previous is not None:
-            os.environ["DAGSTER_HOME"] = previous
+    while True:
+        with DagsterInstance.from_config(str(home)) as instance:
+            if check(instance):
+                return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not so in {home} within {timeout}s")
+        time.sleep(1)

@@ -36,6 +36,9 @@ def test_init_writes_a_product_bound_to_its_domain(mesh: Path) -> None:
     assert project.mesh is not None and project.mesh.domain.model.name == "sales"
     product = project.pipeline.model.product
     assert product is not None and [p.model for p in product.ports.outputs] == ["customer_revenue"]
+    # What compile writes for the input ports is a build output, next to dbt's own.
+    ignored = (root / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert "/dbt/models/_floe_input_ports.yml" in ignored and ".floe/" in ignored
 
 
 @pytest.mark.parametrize(("ref", "expected"), [

@@ -138,8 +138,41 @@ def floe_install_words(dockerfile: Dockerfile, build_args: dict[str, str] | None
     return result.stdout.splitlines()
 
 
+CONSTRAINT_OPTIONS = ("--constraint", "-c")
+UV_EXPORT = "uv export"
+
+
+def install_requirements(words: list[str]) -> list[str]:
+    """The requirements among the install line's words: its options and their values left out."""
+    requirements: list[str] = []
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+        elif word in CONSTRAINT_OPTIONS:
+            skip = True
+        elif not word.startswith("-"):
+            requirements.append(word)
+    return requirements
+
+
+def install_constraints(words: list[str]) -> list[str]:
+    """The constraint files the install line names (``--constraint FILE``)."""
+    return [words[i + 1] for i, word in enumerate(words[:-1]) if word in CONSTRAINT_OPTIONS]
+
+
+def constraints_export(dockerfile: Dockerfile) -> list[str]:
+    """The words of the ``uv export`` that writes the install's constraints, in the same RUN."""
+    runs = [i.value for stage in dockerfile.stages for i in stage.all("RUN") if FLOE_INSTALL in i.value]
+    assert len(runs) == 1
+    exports = [part for part in runs[0].split("&&") if UV_EXPORT in part]
+    assert len(exports) == 1, f"expected one '{UV_EXPORT}' before the install in its RUN, found {len(exports)}"
+    return shlex.split(exports[0])
+
+
 def floe_extras(dockerfile: Dockerfile, build_args: dict[str, str] | None = None) -> list[str]:
     """The extras of floe in the image's install line (``.[a,b]`` -> ["a", "b"])."""
-    floe = [word for word in floe_install_words(dockerfile, build_args) if word.startswith(".[") or word == "."]
+    floe = [word for word in install_requirements(floe_install_words(dockerfile, build_args))
+            if word.startswith(".[") or word == "."]
     assert len(floe) == 1, f"floe itself ('.' or '.[extras]') is not installed once: {floe}"
     return [extra for extra in floe[0].removeprefix(".").strip("[]").split(",") if extra]

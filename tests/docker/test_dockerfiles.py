@@ -24,7 +24,14 @@ from floe.spec.secrets import is_credential_key, url_has_password
 from floe.targets.duckdb import EXTENSION_DIR
 from tests.conftest import REPO_ROOT
 from tests.docker.conftest import DOCKER_DIR
-from tests.docker.dockerfile import Dockerfile, Instruction, env_pairs, expand, parse
+from tests.docker.dockerfile import (
+    Dockerfile,
+    Instruction,
+    constraints_export,
+    env_pairs,
+    expand,
+    parse,
+)
 
 DAGSTER = DOCKER_DIR / "Dockerfile.dagster"
 CUBE = DOCKER_DIR / "Dockerfile.cube"
@@ -113,8 +120,15 @@ def test_dependencies_are_installed_with_uv_in_a_build_stage_and_copied(dagster:
     build = dagster.stages[0]
     runs = " ".join(i.value for i in build.all("RUN"))
     assert re.search(r"pip install --no-cache-dir uv==\d+\.\d+\.\d+", runs), "uv itself is pinned"
-    assert re.search(r"uv pip install --python /opt/floe/venv/bin/python \"\.\[postgres,", runs)
+    assert re.search(r"uv pip install --python /opt/floe/venv/bin/python (--constraint \S+ )?\"\.\[postgres,", runs)
     assert "dagster-webserver>=1.13,<1.14" in runs
+    # Bounded by uv.lock: the lock is in the build context, exported without re-resolving, and
+    # the install line reads what the export wrote.
+    assert any("uv.lock" in i.value.split() for i in build.all("COPY"))
+    export = constraints_export(dagster)
+    assert "--frozen" in export and "--no-emit-project" in export
+    read = re.search(r"uv pip install --python \S+ --constraint (\S+) ", runs)
+    assert read and read.group(1) == export[export.index("--output-file") + 1]
     final_runs = " ".join(i.value for i in dagster.final.all("RUN"))
     assert "pip install" not in final_runs and "uv " not in final_runs, "nothing is installed in the final stage"
     copies = [i.value for i in dagster.final.all("COPY")]

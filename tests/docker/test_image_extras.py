@@ -20,7 +20,7 @@ from packaging.requirements import Requirement
 
 from tests.conftest import REPO_ROOT
 from tests.docker.conftest import DOCKER_DIR
-from tests.docker.dockerfile import floe_extras, floe_install_words, parse
+from tests.docker.dockerfile import floe_extras, floe_install_words, install_requirements, parse
 
 DAGSTER_CHART = REPO_ROOT / "charts" / "floe-dagster"
 # The platform files of environments that run in the image: the GitOps examples, Compose, the demo.
@@ -67,7 +67,8 @@ def image_distributions(build_args: dict[str, str] | None = None) -> set[str]:
     assert set(extras) <= known, f"the image asks for unknown extras {set(extras) - known}"
     requirements = [str(r).split(";")[0] for r in declared
                     if r.marker is None or any(r.marker.evaluate({"extra": extra}) for extra in extras)]
-    requirements += [w for w in floe_install_words(dockerfile, build_args) if not w.startswith(".")]
+    install_line = install_requirements(floe_install_words(dockerfile, build_args))
+    requirements += [word for word in install_line if not word.startswith(".")]
     return _closure(requirements)
 
 

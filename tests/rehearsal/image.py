@@ -18,7 +18,16 @@ import sys
 from pathlib import Path
 
 from tests.conftest import REPO_ROOT
-from tests.docker.dockerfile import FLOE_INSTALL, Dockerfile, env_pairs, floe_install_words, parse
+from tests.docker.dockerfile import (
+    FLOE_INSTALL,
+    Dockerfile,
+    constraints_export,
+    env_pairs,
+    floe_install_words,
+    install_constraints,
+    install_requirements,
+    parse,
+)
 from tests.rehearsal.pods import Image
 
 DOCKERFILE = REPO_ROOT / "docker" / "Dockerfile.dagster"
@@ -46,26 +55,41 @@ def install_environment(dockerfile: Dockerfile) -> Path:
     reinstalled (without its dependencies) whenever its sources change.
     """
     words = floe_install_words(dockerfile)
-    key = _digest((REPO_ROOT / "pyproject.toml").read_bytes(), " ".join(words).encode())
+    key = _digest((REPO_ROOT / "pyproject.toml").read_bytes(), (REPO_ROOT / "uv.lock").read_bytes(),
+                  " ".join(words).encode())
     venv = CACHE / f"venv-{key}"
     uv = Path(sys.executable).with_name("uv")
-    requirements = [f"{REPO_ROOT}{word[1:]}" if word.startswith(".") else word for word in words]
+    requirements = [f"{REPO_ROOT}{word[1:]}" if word.startswith(".") else word for word in install_requirements(words)]
     CACHE.mkdir(parents=True, exist_ok=True)
     # pytest-xdist workers build their sessions at once: one installs, the others wait and reuse.
     with (CACHE / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        _install(venv, uv, requirements)
+        constraints = _export_constraints(dockerfile, uv, install_constraints(words))
+        _install(venv, uv, requirements, constraints)
     return venv
 
 
-def _install(venv: Path, uv: Path, requirements: list[str]) -> None:
+def _export_constraints(dockerfile: Dockerfile, uv: Path, named: list[str]) -> list[Path]:
+    """Run the Dockerfile's own ``uv export`` in the checkout, writing into the cache instead of
+    the image's path; the install line must read what it wrote."""
+    export = constraints_export(dockerfile)
+    output = export.index("--output-file") + 1
+    assert named == [export[output]], f"the install reads {named}, the export writes {export[output]}"
+    target = CACHE / "constraints.txt"
+    command = [str(uv), *export[1:output], str(target), *export[output + 1:]]
+    subprocess.run(command, cwd=REPO_ROOT, check=True, capture_output=True, timeout=300)
+    return [target]
+
+
+def _install(venv: Path, uv: Path, requirements: list[str], constraints: list[Path]) -> None:
     marker = venv / ".floe-sources"
     if not (venv / ".installed").is_file():  # none yet, another key's, or an install cut short
         for stale in CACHE.glob("venv-*"):
             shutil.rmtree(stale, ignore_errors=True)
         subprocess.run([str(uv), "venv", "-q", "--python", sys.executable, str(venv)], check=True)
-        subprocess.run([str(uv), "pip", "install", "-q", "--python", str(venv / "bin" / "python"), *requirements],
-                       check=True, timeout=900)
+        bounds = [word for path in constraints for word in ("--constraint", str(path))]
+        subprocess.run([str(uv), "pip", "install", "-q", "--python", str(venv / "bin" / "python"), *bounds,
+                        *requirements], check=True, timeout=900)
         (venv / ".installed").touch()
         marker.unlink(missing_ok=True)
     sources = _sources_digest()

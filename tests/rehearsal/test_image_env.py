@@ -1,0 +1,46 @@
+"""The rehearsed image's Python environment is the one uv.lock pins.
+
+The rehearsal installs it with the Dockerfile's own ``uv export`` and ``uv pip install`` lines
+(tests/rehearsal/image.py), so this is what ``docker build`` installs, short of the network.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+
+from tests.rehearsal.image import CACHE
+from tests.rehearsal.pods import Image
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _pinned() -> dict[str, str]:
+    """Distribution -> version, from the constraints the Dockerfile's export wrote (markers of this Python)."""
+    pinned: dict[str, str] = {}
+    for line in (CACHE / "constraints.txt").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate():
+                pinned[_canonical(requirement.name)] = str(requirement.specifier).removeprefix("==")
+    return pinned
+
+
+@pytest.mark.process
+def test_every_installed_distribution_is_at_the_version_uv_lock_pins(image: Image) -> None:
+    pinned = _pinned()
+    frozen = subprocess.run([str(Path(sys.executable).with_name("uv")), "pip", "freeze", "--python",
+                             str(image.venv / "bin" / "python")], capture_output=True, text=True, check=True)
+    installed = dict(line.split("==", 1) for line in frozen.stdout.splitlines() if "==" in line)
+    assert {"dagster", "dbt-core", "dbt-duckdb", "pyiceberg", "dagster-webserver"} <= {
+        _canonical(name) for name in installed}
+    off = {name: (version, pinned.get(_canonical(name))) for name, version in installed.items()
+           if _canonical(name) != "floe-runtime" and pinned.get(_canonical(name)) != version}
+    assert not off, f"installed (left) against uv.lock (right): {off}"

@@ -6,20 +6,16 @@ The rehearsal installs it with the Dockerfile's own ``uv export`` and ``uv pip i
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from tests.rehearsal.image import CACHE
 from tests.rehearsal.pods import Image
-
-
-def _canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _pinned() -> dict[str, str]:
@@ -29,7 +25,7 @@ def _pinned() -> dict[str, str]:
         if line.strip() and not line.startswith("#"):
             requirement = Requirement(line)
             if requirement.marker is None or requirement.marker.evaluate():
-                pinned[_canonical(requirement.name)] = str(requirement.specifier).removeprefix("==")
+                pinned[canonicalize_name(requirement.name)] = str(requirement.specifier).removeprefix("==")
     return pinned
 
 
@@ -40,7 +36,7 @@ def test_every_installed_distribution_is_at_the_version_uv_lock_pins(image: Imag
                              str(image.venv / "bin" / "python")], capture_output=True, text=True, check=True)
     installed = dict(line.split("==", 1) for line in frozen.stdout.splitlines() if "==" in line)
     assert {"dagster", "dbt-core", "dbt-duckdb", "pyiceberg", "dagster-webserver"} <= {
-        _canonical(name) for name in installed}
-    off = {name: (version, pinned.get(_canonical(name))) for name, version in installed.items()
-           if _canonical(name) != "floe-runtime" and pinned.get(_canonical(name)) != version}
+        canonicalize_name(name) for name in installed}
+    off = {name: (version, pinned.get(canonicalize_name(name))) for name, version in installed.items()
+           if canonicalize_name(name) != "floe-runtime" and pinned.get(canonicalize_name(name)) != version}
     assert not off, f"installed (left) against uv.lock (right): {off}"

@@ -9,7 +9,11 @@ exists to prevent, so the daemon ends with its wrapper whatever kills it:
 * with a Kubernetes Lease, a lease outlives its holder by up to its duration. So a small
   guardian process (:mod:`floe.daemon.guardian`) sits between the wrapper and the daemon: when
   the wrapper dies it kills the daemon, waits until it is gone, and only then gives the lease
-  back, so a standby takes over at once instead of waiting for the lease to expire.
+  back, so a standby takes over at once instead of waiting for the lease to expire. It learns
+  of that death from a pipe whose only write end the wrapper holds (end of file once the whole
+  wrapper process is gone), not from ``PR_SET_PDEATHSIG``: that signal comes when the *thread*
+  that started the guardian ends, and while the rest of a killed wrapper is still going the
+  guardian could not tell it from an orderly stop.
 
 Stopping is bounded: SIGTERM, then SIGKILL after ``grace`` seconds, then the process is reaped.
 """
@@ -52,18 +56,26 @@ class DaemonChild:
                 these arguments (how to give the lease back), which then owns the daemon.
         """
         argv = list(command)
+        self._lifeline: int | None = None  # the write end of the guardian's pipe, held until it is reaped
+        pass_fds: tuple[int, ...] = ()
         if guardian_args is not None:
-            argv = [sys.executable, "-m", "floe.daemon.guardian", *guardian_args, "--", *argv]
-        # The guardian must survive the wrapper long enough to act (it asks for SIGTERM itself);
-        # a daemon without guardian dies with the wrapper, by the kernel.
+            read_end, self._lifeline = os.pipe()  # both close-on-exec: no other child inherits them
+            pass_fds = (read_end,)
+            argv = [sys.executable, "-m", "floe.daemon.guardian", *guardian_args, str(read_end), "--", *argv]
+        # A daemon without guardian dies with the wrapper, by the kernel; a guardian must outlive
+        # the wrapper long enough to act, and watches the pipe instead.
         preexec = None if guardian_args is not None else child_ends_with_parent(signal.SIGKILL)
         self.started_at = time.time()
         try:
-            self.process = subprocess.Popen(argv, env=env, preexec_fn=preexec)
+            self.process = subprocess.Popen(argv, env=env, preexec_fn=preexec, pass_fds=pass_fds)
         except OSError as error:  # missing or not executable: a setup problem, said plainly
+            self._close_lifeline()
             raise FloeError(f"cannot start the daemon '{command[0]}': {error.strerror or error}",
                             hint="install Dagster's daemon in this environment (pip install dagster), or "
                             "give the command after '--'") from None
+        finally:
+            for fd in pass_fds:
+                os.close(fd)
         self.guarded = guardian_args is not None
 
     @property
@@ -72,26 +84,42 @@ class DaemonChild:
 
     def exit_code(self) -> int | None:
         """The exit status once the process ended by itself, else None."""
-        return self.process.poll()
+        code = self.process.poll()
+        if code is not None:
+            self._close_lifeline()
+        return code
 
     def stop(self, grace: float = STOP_GRACE_S) -> int:
         """SIGTERM, SIGKILL after ``grace`` seconds, and wait until it is reaped; its exit status."""
-        if self.process.poll() is not None:
-            return self.process.returncode
-        self._signal(signal.SIGTERM)
-        # A guardian gives its daemon the grace itself; allow it that and a little more.
-        limit = grace + (1.0 if self.guarded else 0.0)
-        try:
-            return self.process.wait(timeout=limit)
-        except subprocess.TimeoutExpired:
-            self._signal(signal.SIGKILL)  # a guardian's daemon then dies with it (PDEATHSIG)
-            return self.process.wait()
+        if self.process.poll() is None:
+            self._signal(signal.SIGTERM)
+            # A guardian gives its daemon the grace itself; allow it that and a little more.
+            limit = grace + (1.0 if self.guarded else 0.0)
+            try:
+                self.process.wait(timeout=limit)
+            except subprocess.TimeoutExpired:
+                self._signal(signal.SIGKILL)  # a guardian's daemon then dies with it (PDEATHSIG)
+        return self._reap()
 
     def kill(self) -> int:
         """SIGKILL now and reap: for when there is no time left for an orderly stop."""
         if self.process.poll() is None:
             self._signal(signal.SIGKILL)
-        return self.process.wait()
+        return self._reap()
+
+    def _reap(self) -> int:
+        """Wait until the process is reaped, then close the guardian's pipe; the exit status.
+
+        Closed only then: an end of file while the guardian runs would tell it the wrapper died,
+        and it would give back a lease this living wrapper may still hold."""
+        code = self.process.wait()
+        self._close_lifeline()
+        return code
+
+    def _close_lifeline(self) -> None:
+        if self._lifeline is not None:
+            os.close(self._lifeline)
+            self._lifeline = None
 
     def _signal(self, signum: int) -> None:
         try:

@@ -238,17 +238,23 @@ class KubeLease:
         deadline = time.monotonic() + timeout
         self._held = None
         try:
-            lease = self._get(deadline)
-            if lease is None or _holder_of(lease) != self.identity:
-                return
-            released = cast(Lease, dict(lease))
-            spec = cast(LeaseSpec, dict(lease.get("spec", {})))
-            spec["holderIdentity"] = None  # standbys see it free at once
-            spec["renewTime"] = _now_micro()
-            released["spec"] = spec
-            status, answer = self._call("PUT", f"{self._base}/{self.name}", deadline, released)
-            if status != 200:  # 409: someone wrote first, so it is not ours to free any more
-                logger.info("%s: release answered %s %s", self._where, status, answer.get("message", ""))
+            while True:  # ends: freed, not ours, refused, or the deadline (LeaseUnreachable)
+                lease = self._get(deadline)
+                if lease is None or _holder_of(lease) != self.identity:
+                    return
+                released = cast(Lease, dict(lease))
+                spec = cast(LeaseSpec, dict(lease.get("spec", {})))
+                spec["holderIdentity"] = None  # standbys see it free at once
+                spec["renewTime"] = _now_micro()
+                released["spec"] = spec
+                status, answer = self._call("PUT", f"{self._base}/{self.name}", deadline, released)
+                if status == 200:
+                    return
+                if status not in (404, 409):
+                    logger.info("%s: release answered %s %s", self._where, status, answer.get("message", ""))
+                    return
+                # 409: a write landed between our read and ours — another candidate's takeover, or the
+                # holder's own last renewal, still in flight when it died. Read again: free it if still ours.
         except (LeaseUnreachable, FloeError) as exc:  # an unreleased lease simply expires
             logger.warning("%s: could not release the lease (%s); it expires on its own", self._where, exc)
 

@@ -14,6 +14,11 @@ Either way every raw dbt event also goes to floe's node listeners (terminal, lin
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import subprocess
+import sys
+import traceback
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -41,13 +46,77 @@ def stream_dbt_build(context: AssetExecutionContext, compiled: CompiledProject, 
 
 
 def stream_invocation(invocation: Any, context: AssetExecutionContext) -> Iterator[Any]:
-    """dagster-dbt's events of a running dbt invocation, each raw dbt event published on the way."""
+    """dagster-dbt's events of a running dbt invocation, each raw dbt event published on the way.
+
+    Ctrl-C or SIGTERM becomes ``DagsterExecutionInterruptedError`` wherever the main thread is.
+    dagster-dbt stops dbt only when that is inside its own read of dbt's output; raised anywhere
+    else (here, in a node listener, in Dagster between events) dbt ran on, and dagster-dbt's
+    reader — left suspended and later closed — printed "generator ignored GeneratorExit" with a
+    traceback (its bare ``except`` catches the close). So whatever ends the stream early, dbt is
+    stopped here and the reader is run to its end instead of being abandoned.
+    """
     publish_invocation(invocation.target_path)
-    for event in invocation.stream_raw_events():
-        publish_raw_dbt_event(event.raw_event)
-        yield from event.to_default_asset_events(
-            manifest=invocation.manifest,
-            dagster_dbt_translator=invocation.dagster_dbt_translator,
-            context=context,
-            target_path=invocation.target_path,
-        )
+    events = invocation.stream_raw_events()
+    with _quiet_abandoned_reader():
+        try:
+            for event in events:
+                publish_raw_dbt_event(event.raw_event)
+                yield from event.to_default_asset_events(
+                    manifest=invocation.manifest,
+                    dagster_dbt_translator=invocation.dagster_dbt_translator,
+                    context=context,
+                    target_path=invocation.target_path,
+                )
+        except BaseException as error:  # interrupted, closed, or failed: no dbt may outlive the step
+            _stop_dbt(invocation.process, float(invocation.termination_timeout_seconds))
+            _finish_reader(invocation.process, events)
+            # A reader that the error's traceback holds (the interrupt came through dagster-dbt's
+            # own loop) would be closed whenever that traceback goes: close it now, quietly.
+            traceback.clear_frames(error.__traceback__)
+            raise
+
+
+def _stop_dbt(process: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGINT (dbt cancels its queries and exits), SIGKILL after ``grace`` seconds; reaped."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _finish_reader(process: subprocess.Popen[bytes], events: Iterator[Any]) -> None:
+    """End dagster-dbt's reader by its own exit rather than by a close it would ignore.
+
+    dbt is gone, but a child of it may still hold the pipe: closing our end first makes the
+    reader's next read fail at once (outside its bare ``except``) instead of waiting for them."""
+    if process.stdout is not None:
+        process.stdout.close()
+    with contextlib.suppress(Exception):
+        for _ in events:
+            pass
+
+
+@contextlib.contextmanager
+def _quiet_abandoned_reader() -> Iterator[None]:
+    """Silence exactly one unraisable: dagster-dbt's stdout reader closed while it waited at a
+    ``yield`` inside its bare ``except``, as when an interrupt escapes through ``stream_raw_events``
+    itself (its frame ends and takes the reader with it, out of :func:`_finish_reader`'s reach)."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if (unraisable.exc_type is RuntimeError and "ignored GeneratorExit" in str(unraisable.exc_value)
+                and getattr(unraisable.object, "__qualname__", "").endswith("._stream_stdout")):
+            return
+        previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        if sys.unraisablehook is hook:  # someone else's hook set meanwhile stays
+            sys.unraisablehook = previous

@@ -36,7 +36,7 @@ def test_kill_9_of_the_leader_hands_over_within_a_retry_period_through_its_guard
         api: LeaseApiDouble, tmp_path: Path, template: Path) -> None:
     # The default timing: lease 15 s, renew deadline 10 s, retry 2 s.
     artifacts = kube_artifacts(template, tmp_path / "ha.json")
-    leader, _ = start_replica(api, "a", artifacts, tmp_path)
+    leader, token = start_replica(api, "a", artifacts, tmp_path)
     leader.wait_for("daemon-started", SLOW)
     standby, _ = start_replica(api, "b", artifacts, tmp_path)
     standby.wait_for("standby", SLOW)
@@ -45,8 +45,12 @@ def test_kill_9_of_the_leader_hands_over_within_a_retry_period_through_its_guard
     gone_at = wait_gone(guardian, SLOW)  # the guardian kills the daemon, gives the lease back, exits
     started = standby.wait_for("daemon-started", SLOW)
     assert started["at"] >= gone_at - 0.05
-    # Released, not expired: well inside the 15 s lease even on a loaded machine.
-    assert started["at"] - killed_at < 15, started["at"] - killed_at
+    # Released, not expired: well inside the 15 s lease even on a loaded machine. On a miss, say
+    # what the leader's side (wrapper and guardian, one token) sent and printed around the kill.
+    sent = [(round(r.at - time.monotonic() + time.time() - killed_at, 2), r.method, r.status)
+            for r in api.requests_of(token)][-6:]
+    assert started["at"] - killed_at < 15, (started["at"] - killed_at, sent, leader.events[-4:],
+                                            "".join(leader.stderr)[-1500:])
     holder = api.lease(NAMESPACE, LEASE)["spec"]["holderIdentity"]
     assert holder == standby.events[0]["identity"]
     assert standby.wait_for("leader", 5)

@@ -273,6 +273,32 @@ def test_release_by_a_fresh_object_frees_the_lease_and_a_standby_takes_it_at_onc
         a.renew(30)
 
 
+def test_release_racing_the_holders_last_renewal_still_frees_the_lease(
+        api: LeaseApiDouble, candidate: Callable[..., KubeLease]) -> None:
+    """The guardian reads the Lease, then the killed wrapper's last renewal (in flight when it died)
+    lands before the guardian's write: that write gets 409, and the guardian must read again and
+    free the lease, still pod-a's — not leave it to expire a lease duration later."""
+    a, b = candidate("pod-a"), candidate("pod-b")
+    assert a.try_acquire(30)
+    guardian = candidate("pod-a")
+    read = guardian._get
+    late = []
+
+    def read_then_the_renewal_lands(deadline: float):  # the concurrent write, between read and write
+        lease = read(deadline)
+        if not late:
+            late.append(a.renew(30))
+        return lease
+
+    guardian._get = read_then_the_renewal_lands  # type: ignore[method-assign]
+    guardian.release(30)
+    assert late, "the renewal was never interleaved"
+    assert [(r.method, r.status) for r in api.requests_of(token_of(guardian))] == [
+        ("GET", 200), ("PUT", 409), ("GET", 200), ("PUT", 200)]
+    assert "holderIdentity" not in stored(api)["spec"]
+    assert b.try_acquire(30)
+
+
 def test_release_by_a_non_holder_touches_nothing(api: LeaseApiDouble, candidate: Callable[..., KubeLease]) -> None:
     a, c = candidate("pod-a"), candidate("pod-c")
     assert a.try_acquire(30)

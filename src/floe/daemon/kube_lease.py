@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, cast
 from urllib.parse import urlsplit
 
+from floe.daemon.deadline_net import addresses, bound
 from floe.daemon.lock import LeaderLock, LeaseLost, LeaseUnreachable
 from floe.errors import FloeError
 
@@ -357,14 +358,14 @@ class KubeLease:
             http.client.HTTPSConnection(self._host, self._port, timeout=remaining, context=self._tls)
             if self._tls is not None else http.client.HTTPConnection(self._host, self._port, timeout=remaining))
         try:
-            connection.connect()  # connect (and TLS handshake) bounded by the socket timeout set above
-            sock = connection.sock
+            # Our own connect: http.client's would look the name up without any bound.
+            connection.sock = sock = self._connect(deadline)
             # Each later step may block afresh; bound each by what is left, so the call ends by the deadline.
-            _bound(sock, deadline)
+            bound(sock, deadline)
             connection.request(method, path, body=data, headers=headers)
-            _bound(sock, deadline)
+            bound(sock, deadline)
             response = connection.getresponse()
-            _bound(sock, deadline)
+            bound(sock, deadline)
             raw = response.read()
             status = response.status
         except ssl.SSLCertVerificationError as exc:
@@ -379,6 +380,32 @@ class KubeLease:
         except ValueError:
             answer = {}
         return status, answer if isinstance(answer, dict) else {}
+
+    def _connect(self, deadline: float) -> socket.socket:
+        """A connected socket (for https, with the server verified); each step, the name lookup
+        included, ends by ``deadline``.
+
+        Raises:
+            OSError: no address, no connection, or no handshake in time.
+        """
+        error: OSError = TimeoutError(f"no address for {self._host}")
+        for address in addresses(self._host, self._port, deadline):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("deadline passed")
+            try:
+                sock = socket.create_connection(address, timeout=remaining)
+            except OSError as exc:  # the next address (IPv4 after IPv6, say) may answer
+                error = exc
+                continue
+            if self._tls is None:
+                return sock
+            try:
+                return self._tls.wrap_socket(sock, server_hostname=self._host)  # handshake: sock's timeout
+            except BaseException:
+                sock.close()
+                raise
+        raise error
 
     def _lease(self, answer: dict[str, Any], method: str) -> Lease:
         """The answer as a Lease, after checking what floe relies on is there and typed."""
@@ -426,15 +453,6 @@ class KubeLease:
         if text:
             self._token = text
         return bool(text)
-
-
-def _bound(sock: socket.socket | None, deadline: float) -> None:
-    """Let the socket's next blocking step last at most until ``deadline``."""
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise TimeoutError("deadline passed")
-    if sock is not None:
-        sock.settimeout(remaining)
 
 
 if TYPE_CHECKING:

@@ -244,6 +244,44 @@ def test_a_partitioned_leader_is_unreachable_within_its_timeout_and_sends_nothin
     assert stored(api) == before  # and nothing was written
 
 
+def test_an_api_server_named_by_host_name_is_looked_up_and_reached(api: LeaseApiDouble) -> None:
+    token = api.register()
+    by_name = KubeLease(api_url=api.url.replace("127.0.0.1", "localhost"), name=NAME, namespace=NS,
+                        identity="pod-a", lease_duration_s=DURATION, token=token)
+    assert by_name.try_acquire(30)  # localhost may list ::1 first: the double listens on 127.0.0.1 only
+    assert stored(api)["spec"]["holderIdentity"] == "pod-a"
+
+
+def test_a_name_lookup_that_never_answers_ends_within_the_calls_timeout(
+        api: LeaseApiDouble, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A leader cut off along with its DNS: the resolver's own retries can take minutes, past the
+    renew deadline. TEST DOUBLE: a DNS server that never answers cannot be set up here (the
+    machine's resolver configuration is not the test's), so the lookup itself is made to hang."""
+    import socket
+
+    hung, released = threading.Event(), threading.Event()
+    real = socket.getaddrinfo
+
+    def never_answers(host: str, *args: object, **kwargs: object) -> object:
+        if host == "api.cluster.invalid":
+            hung.set()
+            released.wait(120)
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return real(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", never_answers)
+    lease = KubeLease(api_url=f"http://api.cluster.invalid:{api.port}", name=NAME, namespace=NS,
+                      identity="pod-a", lease_duration_s=DURATION, token=api.register())
+    started = time.monotonic()
+    try:
+        with pytest.raises(LeaseUnreachable, match=r"name lookup of api\.cluster\.invalid"):
+            lease.try_acquire(1.5)
+        assert hung.is_set()
+        assert time.monotonic() - started <= 1.5 + 5.0  # its timeout, not the resolver's minutes
+    finally:
+        released.set()
+
+
 def test_a_refused_leader_is_unreachable_at_once(api: LeaseApiDouble, candidate: Callable[..., KubeLease]) -> None:
     a = candidate("pod-a")
     assert a.try_acquire(30)

@@ -13,8 +13,11 @@ Real dbt on a DuckDB project whose slow Python model waits; real dagster-dbt ``D
 from __future__ import annotations
 
 import gc
+import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -128,6 +131,48 @@ def test_a_failure_inside_dagster_dbts_own_loop_stops_dbt_and_the_reader_stays_q
     with pytest.raises(KeyError):
         for _ in stream_invocation(slow_invocation, context=None):  # type: ignore[arg-type]
             pass
+    assert slow_invocation.process.poll() is not None
+    gc.collect()
+    assert unraisable == []
+
+
+def test_an_interrupt_inside_dagster_dbts_read_ends_the_step_interrupted_even_when_dbt_lingers(
+        slow_invocation: Any, tmp_path: Path, unraisable: list[Any]) -> None:
+    """A real SIGINT while the step waits on dbt's output, as Ctrl-C during a long model.
+    dagster-dbt forwards it to dbt and waits ``termination_timeout_seconds``; this dbt does not
+    end (its model sleeps in a thread SIGINT does not reach), so dagster-dbt raises
+    ``TimeoutExpired``. The step must still stop dbt and end as interrupted."""
+    from dagster import DagsterExecutionInterruptedError
+    from dagster._utils.interrupts import raise_interrupts_as  # how Dagster runs a step's body
+
+    from floe.orchestration.dbt_step import stream_invocation
+
+    marker = tmp_path / "dbt-running"
+    done = threading.Event()
+
+    def interrupt_once_the_model_waits() -> None:
+        deadline = time.monotonic() + PATIENCE
+        while not done.is_set() and time.monotonic() < deadline:
+            if marker.is_file() and marker.read_text().strip():
+                time.sleep(1.0)  # dbt prints nothing more: the main thread now waits in the read
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            time.sleep(0.1)
+
+    # A signal that came late (after Dagster's handler is gone) must not end the test run.
+    previous = signal.signal(signal.SIGINT, lambda *_: None)
+    sender = threading.Thread(target=interrupt_once_the_model_waits, daemon=True)
+    try:
+        with raise_interrupts_as(DagsterExecutionInterruptedError), \
+                pytest.raises(DagsterExecutionInterruptedError) as raised:
+            sender.start()
+            for _ in stream_invocation(slow_invocation, context=None):  # type: ignore[arg-type]
+                pass
+    finally:
+        done.set()
+        sender.join()
+        signal.signal(signal.SIGINT, previous)
+    assert raised.value.__cause__ is None
     assert slow_invocation.process.poll() is not None
     gc.collect()
     assert unraisable == []

@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from dagster import AssetExecutionContext
+from dagster import AssetExecutionContext, DagsterExecutionInterruptedError
 
 from floe.contract.project import CompiledProject
 from floe.node_events import publish_invocation, publish_raw_dbt_event
@@ -73,6 +73,11 @@ def stream_invocation(invocation: Any, context: AssetExecutionContext) -> Iterat
             # A reader that the error's traceback holds (the interrupt came through dagster-dbt's
             # own loop) would be closed whenever that traceback goes: close it now, quietly.
             traceback.clear_frames(error.__traceback__)
+            interrupt = error.__context__
+            if isinstance(error, subprocess.TimeoutExpired) and isinstance(interrupt, DagsterExecutionInterruptedError):
+                # dagster-dbt forwarded the interrupt and gave up waiting for dbt: dbt is stopped
+                # now, and the step ends as what it is, interrupted — not as a timeout.
+                raise interrupt from None
             raise
 
 

@@ -27,6 +27,7 @@ import time
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
+    import subprocess
     from collections.abc import Callable
     from pathlib import Path
 
@@ -171,9 +172,7 @@ def watch_parent_pipe(fd: int, signum: int = signal.SIGTERM) -> threading.Thread
     ends, ``kill -9`` included. Portable, and independent of which parent thread started us.
     """
     def watch() -> None:
-        with contextlib.suppress(OSError):
-            while os.read(fd, 512):
-                pass
+        _read_until_closed(fd)
         os.kill(os.getpid(), signum)
         # A handler that does not end the process (or an inherited SIG_IGN) does not keep it alive.
         time.sleep(_SIGNAL_GRACE_S)
@@ -182,6 +181,47 @@ def watch_parent_pipe(fd: int, signum: int = signal.SIGTERM) -> threading.Thread
     thread = threading.Thread(target=watch, name="floe-parent-watch", daemon=True)
     thread.start()
     return thread
+
+
+def pipe_closed(fd: int) -> threading.Event:
+    """An Event set once nobody holds the write end of pipe ``fd`` any more (read end given).
+
+    For a process that must act, not just end, when its parent goes: the parent keeps the write
+    end and never writes, and the kernel closes it once the whole parent is gone."""
+    closed = threading.Event()
+
+    def watch() -> None:
+        _read_until_closed(fd)
+        closed.set()
+
+    threading.Thread(target=watch, name="floe-parent-watch", daemon=True).start()
+    return closed
+
+
+def _read_until_closed(fd: int) -> None:
+    """Block until end of file on ``fd`` (an unreadable fd counts as closed)."""
+    with contextlib.suppress(OSError):
+        while os.read(fd, 512):
+            pass
+
+
+def interrupt_and_reap(process: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGINT (dbt stops its queries and exits), then SIGKILL after ``grace`` seconds; reaped.
+
+    Its stdout pipe is closed first: a child blocked writing to a pipe nobody reads any more
+    gets an error instead of waiting out the grace."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGINT)
+    if process.stdout is not None:
+        process.stdout.close()
+    import subprocess  # here: floe-dbt imports this module and never needs subprocess
+
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 # -- scratch folders named after their owner -------------------------------------------------

@@ -23,14 +23,12 @@ the lease simply expires.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import threading
 
 from floe.daemon.child import STOP_GRACE_S
-from floe.processes import child_ends_with_parent
+from floe.processes import child_ends_with_parent, pipe_closed
 from floe.signal_relay import event_on_signals
 
 _RELEASE_TIMEOUT_S = 5.0
@@ -44,7 +42,7 @@ def main(argv: list[str]) -> int:
     store = json.loads(argv[0])
     command = argv[3:]
     stop = event_on_signals(signal.SIGTERM, signal.SIGINT)
-    orphaned = _end_of_file(int(argv[1]))
+    orphaned = pipe_closed(int(argv[1]))
     daemon = subprocess.Popen(command, preexec_fn=child_ends_with_parent(signal.SIGKILL))
     while not orphaned.wait(0.2):
         if stop.is_set():  # an orderly stop, asked by the living wrapper
@@ -63,22 +61,6 @@ def main(argv: list[str]) -> int:
           {"reason": "the wrapper died", "pid": daemon.pid})
     _release(store)
     return code
-
-
-def _end_of_file(fd: int) -> threading.Event:
-    """An Event set once nobody holds the write end of pipe ``fd`` any more (the wrapper wrote nothing)."""
-    gone = threading.Event()
-
-    def watch() -> None:
-        try:
-            while os.read(fd, 512):
-                pass
-        except OSError:  # not a pipe we can read: nobody to watch, as good as gone
-            pass
-        gone.set()
-
-    threading.Thread(target=watch, name="floe-wrapper-watch", daemon=True).start()
-    return gone
 
 
 def _release(store: dict[str, object]) -> None:

@@ -15,7 +15,6 @@ Either way every raw dbt event also goes to floe's node listeners (terminal, lin
 from __future__ import annotations
 
 import contextlib
-import signal
 import subprocess
 import sys
 import traceback
@@ -27,6 +26,7 @@ from dagster import AssetExecutionContext, DagsterExecutionInterruptedError
 from floe.contract.project import CompiledProject
 from floe.node_events import publish_invocation, publish_raw_dbt_event
 from floe.orchestration.dbt_resource import FloeDbtResource
+from floe.processes import interrupt_and_reap
 
 
 def stream_dbt_build(context: AssetExecutionContext, compiled: CompiledProject, dbt: FloeDbtResource,
@@ -68,8 +68,8 @@ def stream_invocation(invocation: Any, context: AssetExecutionContext) -> Iterat
                     target_path=invocation.target_path,
                 )
         except BaseException as error:  # interrupted, closed, or failed: no dbt may outlive the step
-            _stop_dbt(invocation.process, float(invocation.termination_timeout_seconds))
-            _finish_reader(invocation.process, events)
+            interrupt_and_reap(invocation.process, float(invocation.termination_timeout_seconds))
+            _finish_reader(events)
             # A reader that the error's traceback holds (the interrupt came through dagster-dbt's
             # own loop) would be closed whenever that traceback goes: close it now, quietly.
             traceback.clear_frames(error.__traceback__)
@@ -81,26 +81,10 @@ def stream_invocation(invocation: Any, context: AssetExecutionContext) -> Iterat
             raise
 
 
-def _stop_dbt(process: subprocess.Popen[bytes], grace: float) -> None:
-    """SIGINT (dbt cancels its queries and exits), SIGKILL after ``grace`` seconds; reaped."""
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def _finish_reader(process: subprocess.Popen[bytes], events: Iterator[Any]) -> None:
-    """End dagster-dbt's reader by its own exit rather than by a close it would ignore.
-
-    dbt is gone, but a child of it may still hold the pipe: closing our end first makes the
-    reader's next read fail at once (outside its bare ``except``) instead of waiting for them."""
-    if process.stdout is not None:
-        process.stdout.close()
+def _finish_reader(events: Iterator[Any]) -> None:
+    """End dagster-dbt's reader by its own exit rather than by a close it would ignore: with the
+    pipe closed (:func:`interrupt_and_reap`), its next read fails at once, outside its bare
+    ``except``, even if a child of dbt still holds the other end."""
     with contextlib.suppress(Exception):
         for _ in events:
             pass

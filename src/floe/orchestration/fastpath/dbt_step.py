@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import uuid
 from collections.abc import Iterator, Sequence
@@ -41,6 +40,7 @@ from typing import Any
 
 from floe.contract.project import CompiledProject
 from floe.orchestration.dbt_worker.start import worker_launcher
+from floe.processes import interrupt_and_reap
 
 # dagster-dbt's op tag names (dagster_dbt.asset_utils), read without importing it.
 SELECT_TAG = "dagster_dbt/select"
@@ -174,16 +174,7 @@ class EarlyLaunch:
 
     def cancel(self) -> None:
         """Interrupt dbt (SIGINT: it stops its queries and exits) and wait for it to end."""
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signal.SIGINT)
-        if self.process.stdout is not None:
-            self.process.stdout.close()  # a dbt waiting on a full pipe gets an error instead of waiting on
-        try:
-            self.process.wait(timeout=CANCEL_GRACE_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        interrupt_and_reap(self.process, CANCEL_GRACE_S)
 
 
 def is_whole(assets_def: Any) -> bool:
